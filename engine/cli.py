@@ -1,0 +1,173 @@
+"""The ``zoomforce`` command line. The only module that imports click.
+
+Every ZoomforceError becomes one readable line on standard error and its exit code (1 for
+data errors, 2 for configuration and usage errors); no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.errors import InputError, MappingInvalid, RecordError, ZoomforceError
+from engine.resources import default_mappings_dir
+
+
+class ZoomforceGroup(click.Group):
+    """Turns zoomforce's typed errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MappingInvalid as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            ctx.exit(exc.exit_code)
+        except ZoomforceError as exc:
+            click.echo(f"zoomforce: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("zoomforce: interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(1)
+
+
+@click.group(cls=ZoomforceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoomforce")
+def cli() -> None:
+    """Declarative Zoom <-> Salesforce sync whose privacy disclosure is generated from its mappings."""
+
+
+def resolve_mappings_dir(option: Path | None) -> Path:
+    """``--mappings DIR``, else ``./mappings``, else the default mappings shipped with zoomforce."""
+    if option is not None:
+        return option
+    local = Path("mappings")
+    return local if local.is_dir() else default_mappings_dir()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text: FILE:LINE:COL lines; json: {valid, errors}; github: workflow annotations.",
+)
+def validate(paths: tuple[Path, ...], output_format: str) -> None:
+    """Check mapping files or folders (default ./mappings). Exit 0 valid, 1 errors, 2 usage."""
+    from engine.mapping_set import load_mapping_set
+    from engine.report import RENDERERS
+
+    targets = list(paths) or [resolve_mappings_dir(None)]
+    result = load_mapping_set(targets)
+    out = RENDERERS[output_format](result.problems)
+    if output_format == "text":
+        click.echo(out, nl=False, err=False)
+        summary = f"{len(result.files)} file(s), {len(result.errors)} error(s), "
+        summary += f"{len(result.problems) - len(result.errors)} warning(s)"
+        click.echo(summary, err=True)
+    else:
+        click.echo(out, nl=False)
+    sys.exit(0 if result.valid else 1)
+
+
+def _read_input(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text: {exc.reason}") from exc
+
+
+def _parse_parent(text: str | None) -> Any:
+    if text is None:
+        return None
+    source = _read_input(text[1:]) if text.startswith("@") else text
+    try:
+        return json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--parent is not JSON: {exc.msg} at column {exc.colno}") from exc
+
+
+@cli.command("map")
+@click.argument("entity")
+@click.option("--input", "input_path", default="-", show_default=True, help="JSON or JSON Lines file; - for stdin.")
+@click.option(
+    "--mappings",
+    "mappings_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of mapping files (default ./mappings, else the built-in set).",
+)
+@click.option(
+    "--parent", "parent_json", help="The parent's Zoom record as JSON (or @FILE), e.g. a registrant's webinar."
+)
+@click.option("--reveal-secrets", is_flag=True, help="Print secret fields in clear instead of ***.")
+@click.option("--run-time", help="The run's time (ISO-8601) for fields of scope 'run'; default now.")
+def map_command(
+    entity: str,
+    input_path: str,
+    mappings_dir: Path | None,
+    parent_json: str | None,
+    reveal_secrets: bool,
+    run_time: str | None,
+) -> None:
+    """Map Zoom records read from --input (one record, an API response, or JSON Lines) to JSON Lines."""
+    from engine.expressions import compile_expression
+    from engine.inputs import read_records
+    from engine.mapping_set import load_mapping_set
+    from engine.plan import RunContext, compile_plan, run_batch
+
+    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    mapping = mapping_set.get(entity)
+    plan = compile_plan(mapping)
+    records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
+    records = read_records(_read_input(input_path), records_expression)
+    context = RunContext(parent=_parse_parent(parent_json), run=_run_document(run_time))
+    secrets = frozenset() if reveal_secrets else plan.secrets
+
+    def emit(index: int, outcome: Any) -> None:
+        if isinstance(outcome, RecordError):
+            click.echo(f"zoomforce: error: {outcome}", err=True)
+            return
+        for warning in outcome.warnings:
+            click.echo(f"zoomforce: warning: {plan.entity}: record {index}: {warning}", err=True)
+        click.echo(json.dumps(outcome.as_json(secrets), ensure_ascii=False))
+
+    result = run_batch(plan, records, context, on_record=emit)
+    if result.errors:
+        click.echo(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", err=True)
+        sys.exit(1)
+
+
+def _run_document(run_time: str | None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from engine.coerce import format_sf_datetime, parse_time
+    from engine.errors import CoercionError
+
+    try:
+        moment = parse_time(run_time) if run_time else datetime.now(UTC)
+    except CoercionError as exc:
+        raise InputError(f"--run-time: {exc}") from exc
+    return {"run_time": format_sf_datetime(moment)}
+
+
+def main() -> None:
+    cli(prog_name="zoomforce")
+
+
+if __name__ == "__main__":
+    main()

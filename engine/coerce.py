@@ -1,0 +1,161 @@
+"""Coercers: one small function per value type, chosen once when a mapping compiles.
+
+A coercer takes the extracted (non-null) value and returns what is written, or raises
+CoercionError saying what it got and what it expected. They are deliberately strict where a
+wrong guess would corrupt data (a float meeting id, a date without a time zone) and lenient where
+Zoom is known to vary (numbers sent as strings).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import CoercionError
+
+Coercer = Callable[[Any], Any]
+
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(value: Any, expected: str) -> CoercionError:
+    return CoercionError(f"cannot use {_short(value)} as {expected}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    raise _fail(value, "text")
+
+
+def to_integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _fail(value, "an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
+        return int(value.strip())
+    raise _fail(value, "an integer")
+
+
+def to_number(value: Any) -> int | float:
+    if _is_number(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(value, "a finite number")
+        return value
+    if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
+        text = value.strip()
+        return int(text) if _INTEGER_TEXT.match(text) else float(text)
+    raise _fail(value, "a number")
+
+
+def to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if _is_number(value) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _fail(value, "a boolean (true/false)")
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO-8601 time as Zoom writes it (``Z``, an offset, or naive meaning UTC) -> aware UTC."""
+    if not isinstance(value, str):
+        raise _fail(value, "an ISO-8601 time")
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(value, "an ISO-8601 time (e.g. 2026-03-23T06:00:00Z)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_sf_datetime(moment: datetime) -> str:
+    """Salesforce's datetime wire format, in UTC with milliseconds: ``2026-03-23T06:00:00.000Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_SF_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def to_datetime(value: Any) -> str:
+    if isinstance(value, str) and _SF_DATETIME.match(value):
+        return value
+    return format_sf_datetime(parse_time(value))
+
+
+def to_date(value: Any) -> str:
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}$", value.strip()):
+        try:
+            return datetime.strptime(value.strip(), "%Y-%m-%d").strftime("%Y-%m-%d")
+        except ValueError:
+            raise _fail(value, "a date (YYYY-MM-DD)") from None
+    return parse_time(value).strftime("%Y-%m-%d")
+
+
+def to_email(value: Any) -> str:
+    if isinstance(value, str) and _EMAIL.match(value.strip()):
+        return value.strip()
+    raise _fail(value, "an e-mail address")
+
+
+def to_url(value: Any) -> str:
+    if isinstance(value, str) and _URL.match(value.strip()):
+        return value.strip()
+    raise _fail(value, "an http(s) URL")
+
+
+def to_id(value: Any) -> str:
+    if isinstance(value, float):
+        raise _fail(value, "an id (text or integer; a float would lose digits)")
+    return to_text(value)
+
+
+def passthrough(value: Any) -> Any:
+    return value
+
+
+COERCERS: dict[str | None, Coercer] = {
+    None: passthrough,
+    "string": to_text,
+    "picklist": to_text,
+    "id": to_id,
+    "integer": to_integer,
+    "number": to_number,
+    "boolean": to_boolean,
+    "datetime": to_datetime,
+    "date": to_date,
+    "email": to_email,
+    "url": to_url,
+}
+
+TEXT_TYPES = frozenset({"string", "picklist", "id", "email", "url"})

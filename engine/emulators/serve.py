@@ -1,0 +1,87 @@
+"""Run an ASGI app on uvicorn: in a background thread (tests, demo) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+
+@dataclass
+class TLSFiles:
+    certfile: str
+    keyfile: str
+    ca_file: str
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server running in a daemon thread; ``url`` is its root URL."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True  # do not wait for idle keep-alive connections (clients may hold some)
+        self.thread.join(timeout)
+
+
+def _config(app: Callable, host: str, port: int, tls: TLSFiles | None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=tls.certfile if tls else None,
+        ssl_keyfile=tls.keyfile if tls else None,
+        timeout_keep_alive=30,
+    )
+
+
+def _bound_port(server: uvicorn.Server) -> int:
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("server has no listening socket")
+
+
+def start_in_thread(
+    app: Callable, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None, timeout: float = 15.0
+) -> RunningServer:
+    """Start `app` in a daemon thread and wait until it listens; port 0 picks a free port."""
+    server = uvicorn.Server(_config(app, host, port, tls))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{host}:{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        time.sleep(0.01)
+    scheme = "https" if tls else "http"
+    return RunningServer(server, thread, f"{scheme}://{host}:{_bound_port(server)}")
+
+
+def serve_foreground(
+    app: Callable,
+    host: str,
+    port: int,
+    announce: Callable[[str], None],
+    tls: TLSFiles | None = None,
+) -> None:
+    """Serve until interrupted; `announce(url)` runs once the socket listens (port 0 resolved)."""
+    running = start_in_thread(app, host, port, tls)
+    announce(running.url)
+    try:
+        while running.thread.is_alive():
+            running.thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()

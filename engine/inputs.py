@@ -1,0 +1,52 @@
+"""Read the records to map: one Zoom record, a Zoom API response, a JSON array, or JSON Lines.
+
+A response is recognised by the mapping's ``source.records`` expression (``registrants``): when it
+yields a list from the document, those are the records. A JSON Lines line that is not JSON becomes
+a RecordError at its index, so the other lines are still mapped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.errors import InputError, RecordError
+from engine.expressions import CompiledExpression
+
+
+class BadLine(RecordError):
+    kind = "input"
+
+
+def _records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
+    if isinstance(document, list):
+        return document
+    if records is not None and isinstance(document, dict):
+        found = records.evaluate(document)
+        if isinstance(found, list):
+            return found
+    return [document]
+
+
+def read_records(text: str, records: CompiledExpression | None = None) -> list[Any]:
+    """The records in `text`; a bad JSON Lines line is a BadLine at its place."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    try:
+        return _records_of(json.loads(stripped), records)
+    except json.JSONDecodeError as whole_error:
+        lines = [line for line in stripped.splitlines() if line.strip()]
+        if len(lines) < 2:
+            raise InputError(
+                f"input is not JSON: {whole_error.msg} at line {whole_error.lineno} column {whole_error.colno}"
+            ) from None
+    found: list[Any] = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            found.extend(_records_of(json.loads(line), records))
+        except json.JSONDecodeError as exc:
+            found.append(BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"))
+    return found
