@@ -115,7 +115,7 @@ def check_system_shape(mapping: Mapping, context: CheckContext) -> Iterator[Find
     source, target = mapping.source, mapping.target
     if source.system == "zoom" and not source.endpoint and not source.events:
         yield Finding(("source",), "a Zoom source needs 'endpoint' (e.g. GET /meetings/{meetingId}) or 'events'")
-    if source.system == "salesforce" and not source.object:
+    if source.system == "salesforce" and not source.objects:
         yield Finding(("source",), "a Salesforce source needs 'object' (Contact or Lead)")
     if target.system == "salesforce" and not target.object:
         yield Finding(("target",), "a Salesforce target needs 'object' (the sObject API name)")

@@ -94,7 +94,7 @@ class SourceSpec:
     include: tuple[IncludeSpec, ...]
     listing: ListSpec | None
     parent: str | None
-    object: str | None
+    objects: tuple[str, ...]
     where: str | None
     events: tuple[EventSpec, ...]
 
@@ -217,7 +217,7 @@ def _source(data: dict[str, Any]) -> SourceSpec:
             key=listing.get("key"),
         ),
         parent=data.get("parent"),
-        object=data.get("object"),
+        objects=(data["object"],) if isinstance(data.get("object"), str) else tuple(data.get("object", ())),
         where=data.get("where"),
         events=tuple(EventSpec(e["event"], e.get("records", "payload.object")) for e in data.get("events", ())),
     )

@@ -199,10 +199,11 @@ def _parent_plan(spec: ParentSpec | None) -> ParentPlan | None:
 
 def compile_plan(mapping: Mapping) -> Plan:
     """The plan of a validated mapping (expressions parsed once, coercers chosen once)."""
+    target = mapping.target
     return Plan(
         entity=mapping.entity,
-        object=mapping.target.object,
-        upsert_keys=mapping.target.upsert_keys,
+        object=target.object or target.endpoint,
+        upsert_keys=target.upsert_keys or ((target.match_key,) if target.match_key else ()),
         fields=tuple(_field_plan(spec) for spec in mapping.enabled_fields),
         parent=_parent_plan(mapping.parent),
         secrets=mapping.secret_targets,
