@@ -39,9 +39,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _well_formed(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates (from broken JSON escapes) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def to_text(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return _well_formed(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
