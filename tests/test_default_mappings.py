@@ -235,7 +235,7 @@ def test_the_table_covers_every_seed_line() -> None:
     lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines()]
     items = [line for line in lines if line and line != "-"]
     item_lines = items[items.index("Informations sur l’utilisateur :") + 1 :]
-    headings = {line for line in item_lines if line.endswith(":") or "–" in line and line.endswith(":")}
+    headings = {line for line in item_lines if line.endswith(":") or ("–" in line and line.endswith(":"))}
     covered = [line for line in item_lines if line not in headings and any(t in line for t, _, _ in SEED_ITEMS)]
     uncovered = [line for line in item_lines if line not in headings and line not in covered]
     assert uncovered == [], uncovered
