@@ -240,6 +240,19 @@ def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Find
                 )
 
 
+def check_disclosure_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """Every language of a mapping needs the disclosure's fixed sentences too."""
+    from engine.messages import catalog_languages, missing_messages
+
+    for language in mapping.languages:
+        missing = missing_messages(language)
+        if language not in catalog_languages():
+            known = ", ".join(sorted(catalog_languages()))
+            yield Finding(("languages",), f"the disclosure has no messages in '{language}' (available: {known})")
+        elif missing:
+            yield Finding(("languages",), f"the '{language}' disclosure messages lack: {', '.join(missing)}")
+
+
 def check_categories(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     known = data_categories()
     for spec in mapping.fields:
@@ -287,6 +300,7 @@ CHECKS: tuple[Check, ...] = (
     check_missing_policy,
     check_scope_parent,
     check_translations,
+    check_disclosure_languages,
     check_categories,
     check_secrets,
     check_parent_entity,

@@ -37,6 +37,11 @@ class ZoomforceGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, and a distinct exit code
+            click.echo(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+            ctx.exit(70)
 
 
 @click.group(cls=ZoomforceGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -150,6 +155,72 @@ def map_command(
     if result.errors:
         click.echo(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--mappings",
+    "mappings_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of mapping files (default ./mappings, else the built-in set).",
+)
+@click.option("--lang", "language", default="en", show_default=True, help="Language of the document (en, fr).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["markdown", "html", "json", "fides"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Jinja2 template to use instead of the built-in one (markdown and html).",
+)
+@click.option(
+    "--diff",
+    "old_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="List what changed in data handling from the mappings in OLD_DIR.",
+)
+@click.option("--exit-code", is_flag=True, help="With --diff: exit 1 when anything changed.")
+def disclose(
+    mappings_dir: Path | None,
+    language: str,
+    output_format: str,
+    output: Path | None,
+    template: Path | None,
+    old_dir: Path | None,
+    exit_code: bool,
+) -> None:
+    """Generate the privacy disclosure from the mappings, or (--diff) what changed since OLD_DIR."""
+    from engine.mapping_set import load_mapping_set
+
+    current = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    if old_dir is not None:
+        from engine.disclose_diff import diff_mappings, render_diff
+
+        previous = load_mapping_set([old_dir]).raise_if_invalid()
+        changes = diff_mappings(previous, current, language)
+        _write(render_diff(changes, "json" if output_format == "json" else "markdown"), output)
+        sys.exit(1 if exit_code and changes else 0)
+    from engine.disclose import build_disclosure
+    from engine.disclose_render import render
+
+    _write(render(build_disclosure(current, language), output_format, template), output)
+    if output is not None:
+        click.echo(f"zoomforce: disclosure written to {output}", err=True)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from exc
 
 
 def _run_document(run_time: str | None) -> dict[str, Any]:
