@@ -54,6 +54,7 @@ class Section:
 @dataclass
 class Permissions:
     zoom_scopes: list[str]
+    zoom_classic_scopes: list[str]
     zoom_endpoints: list[str]
     zoom_events: list[str]
     salesforce_writes: dict[str, list[str]]
@@ -164,21 +165,41 @@ def zoom_endpoints(mappings: Iterable[Mapping]) -> list[str]:
 
 
 def zoom_scopes(endpoints: Iterable[str]) -> list[str]:
-    """The OAuth scopes Zoom's specifications name for those operations (classic and granular)."""
+    """The least-privilege granular OAuth scopes for those operations, account-wide.
+
+    zoomforce runs as a server-to-server OAuth app reading every user of the account, so of the
+    granular scopes Zoom's specification offers per operation it needs the ``:admin`` one.
+    """
+    return sorted({s for name in endpoints for s in _scope_choice(name)[0]})
+
+
+def zoom_classic_scopes(endpoints: Iterable[str]) -> list[str]:
+    """The narrowest classic scope per operation, for apps created before granular scopes."""
+    return sorted({s for name in endpoints for s in _scope_choice(name)[1]})
+
+
+def _scope_choice(name: str) -> tuple[list[str], list[str]]:
     from engine.resources import schemas_dir
 
     if not (schemas_dir() / "zoom" / "index.json").is_file():
-        return []  # no source schemas installed: nothing to derive scopes from
+        return [], []  # no source schemas installed: nothing to derive scopes from
     from engine.source_schemas import load_source_index
 
-    index = load_source_index()
-    scopes: set[str] = set()
-    for name in endpoints:
-        endpoint = index.endpoint(name)
-        if endpoint is not None:
-            scopes.update(endpoint.scopes_classic)
-            scopes.update(endpoint.scopes_granular)
-    return sorted(scopes)
+    endpoint = load_source_index().endpoint(name)
+    if endpoint is None:
+        return [], []
+    writes = not name.startswith("GET ")
+    return _narrowest(endpoint.scopes_granular, writes), _narrowest(endpoint.scopes_classic, writes)
+
+
+def _narrowest(alternatives: Iterable[str], writes: bool) -> list[str]:
+    """Any one scope of ``alternatives`` grants the operation: pick the account-wide one that
+    grants least (read-only for reads, the most specific resource name)."""
+    candidates = [s for s in alternatives if writes or ":write" not in s] or list(alternatives)
+    if not candidates:
+        return []
+    account_wide = [s for s in candidates if s.endswith(":admin")] or candidates
+    return [max(account_wide, key=lambda s: (len(s.split(":")[0]), -len(s), s))]
 
 
 def _permissions(mappings: list[Mapping]) -> Permissions:
@@ -203,6 +224,7 @@ def _permissions(mappings: list[Mapping]) -> Permissions:
     endpoints = zoom_endpoints(mappings)
     return Permissions(
         zoom_scopes=zoom_scopes(endpoints),
+        zoom_classic_scopes=zoom_classic_scopes(endpoints),
         zoom_endpoints=endpoints,
         zoom_events=sorted(events),
         salesforce_writes={k: sorted(v) for k, v in sorted(writes.items())},
@@ -273,6 +295,7 @@ def disclosure_json(disclosure: Disclosure) -> dict[str, Any]:
         ],
         "permissions": {
             "zoom_scopes": disclosure.permissions.zoom_scopes,
+            "zoom_classic_scopes": disclosure.permissions.zoom_classic_scopes,
             "zoom_endpoints": disclosure.permissions.zoom_endpoints,
             "zoom_events": disclosure.permissions.zoom_events,
             "salesforce_writes": disclosure.permissions.salesforce_writes,

@@ -1,31 +1,53 @@
 """The transform registry: zoomforce's JMESPath functions.
 
-Each transform is one ``_func_<name>`` under ``@signature``, so JMESPath itself checks argument
-counts and types; none overrides a JMESPath builtin (the engine must agree with the official
-compliance suite). A null argument yields null, so the field's ``on_missing`` policy decides; a
-value a transform cannot handle raises ``TransformValueError`` naming the value.
+Every transform is one ``_func_<name>`` method of ``ZoomforceFunctions`` under ``@signature``, so
+JMESPath itself reports a wrong argument count (``ArityError``, or ``VariadictArityError`` for a
+variadic function given too few) and a wrong argument type (``JMESPathTypeError``). No transform
+overrides or shadows a JMESPath builtin: the engine agrees with the official compliance suite.
+
+The rules every transform follows:
+
+* a null argument where a value is expected gives null, so the field's missing-value policy decides;
+* a value the transform cannot handle raises ``TransformValueError`` naming the function, what it
+  expected and the value (``repr``, cut to 60 characters); the runtime adds the record and field;
+* pure: no clock, no I/O, no ``eval``. Times are computed in UTC, so there is no daylight saving.
+
+``engine.function_docs`` documents each function with one example that the tests run, and renders
+``docs/functions.md`` and the README's table from it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import jmespath
+from jmespath import exceptions as jmes_errors
 from jmespath import functions as jmes_functions
 from jmespath.functions import signature
 
-from engine.coerce import format_sf_datetime, parse_time
-from engine.errors import CoercionError, TransformValueError
+from engine.errors import TransformValueError
 
-_NULLABLE_TEXT = {"types": ["string", "null"]}
-_NULLABLE_NUMBER = {"types": ["number", "string", "null"]}
-_ANY = {"types": []}
+# ---- argument specs (JMESPath type names) ------------------------------------------------------
+
+_ANY: dict[str, Any] = {"types": []}
+_TEXT: dict[str, Any] = {"types": ["string", "null"]}
+_TIME: dict[str, Any] = {"types": ["string", "number", "null"]}
+_AMOUNT: dict[str, Any] = {"types": ["number", "string", "null"]}
+_MORE: dict[str, Any] = {"types": [], "variadic": True}
+
+# A variadic parameter may carry this key: the most arguments the whole call takes. JMESPath
+# ignores it; ``function_arities`` reads it and the function enforces it with JMESPath's ArityError.
+MAX_ARGS = "max_args"
+_LOOKUP_MAX_ARGS = 3
+
+# ---- errors ------------------------------------------------------------------------------------
 
 
 def _short(value: Any) -> str:
@@ -33,254 +55,421 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _time(value: Any) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value / 1000, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise TransformValueError(f"{_short(value)} is not an epoch time in milliseconds") from None
-    try:
-        return parse_time(value)
-    except CoercionError as exc:
-        raise TransformValueError(exc.reason) from None
+def _bad(function: str, expected: str, value: Any) -> TransformValueError:
+    return TransformValueError(f"{function}(): expected {expected}, got {_short(value)}")
 
 
-def _number(value: Any, name: str) -> int | float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return _exact_number(value.strip())
-        except ValueError:
-            pass
-    raise TransformValueError(f"{name}() expected a number, got {_short(value)}")
+# ---- times -------------------------------------------------------------------------------------
+
+_ISO_TIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?"
+    r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?)?",
+    re.ASCII | re.IGNORECASE,
+)
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TIME_EXPECTED = "an ISO-8601 time (e.g. 2022-03-23T06:00:00Z) or epoch milliseconds"
 
 
-def _exact_number(text: str) -> int | float:
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
-    number = float(text)
-    if number != number or number in (float("inf"), float("-inf")):
+def _zone(text: str | None) -> timezone:
+    if text is None or text.upper() == "Z":
+        return UTC
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if minutes > 59:
         raise ValueError(text)
-    return number
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if text.startswith("-") else offset)
+
+
+def _parse_iso(text: str) -> datetime | None:
+    """An aware UTC datetime from ISO-8601 extended format (naive means UTC), or None."""
+    found = _ISO_TIME.fullmatch(text.strip())
+    if found is None:
+        return None
+    year, month, day = (int(part) for part in found["date"].split("-"))
+    micros = int((found["fraction"] or "")[:6].ljust(6, "0"))
+    clock = (int(found["hour"] or 0), int(found["minute"] or 0), int(found["second"] or 0))
+    try:
+        moment = datetime(year, month, day, *clock, micros, tzinfo=_zone(found["zone"]))
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _from_epoch_ms(milliseconds: int | float) -> datetime | None:
+    if isinstance(milliseconds, float) and not math.isfinite(milliseconds):
+        return None
+    try:
+        return _EPOCH + timedelta(milliseconds=milliseconds)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _instant(function: str, value: str | int | float) -> datetime:
+    moment = _parse_iso(value) if isinstance(value, str) else _from_epoch_ms(value)
+    if moment is None:
+        raise _bad(function, _TIME_EXPECTED, value)
+    return moment
+
+
+def _date_text(moment: date) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 
 def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{_date_text(moment)}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+
+
+def _sf_datetime(moment: datetime) -> str:
+    return f"{_iso_utc(moment)[:-1]}.{moment.microsecond // 1000:03d}Z"
+
+
+def _bare_date(function: str, text: str) -> str | None:
+    """``YYYY-MM-DD`` when the text is a bare (valid) date, else None."""
+    stripped = text.strip()
+    if not _BARE_DATE.fullmatch(stripped):
+        return None
+    try:
+        return _date_text(date.fromisoformat(stripped))
+    except ValueError:
+        raise _bad(function, "a valid date (YYYY-MM-DD)", text) from None
+
+
+def _shift(function: str, time: Any, amount: Any, unit_seconds: int) -> str | None:
+    if time is None or amount is None:
+        return None
+    moment = _instant(function, time)
+    step = _number(function, amount)
+    try:
+        delta = timedelta(seconds=step * unit_seconds)
+        return _iso_utc(moment + delta)
+    except (OverflowError, ValueError):
+        raise _bad(function, "a shift that stays within years 1 to 9999", amount) from None
+
+
+# ---- numbers -----------------------------------------------------------------------------------
+
+_INTEGER_TEXT = re.compile(r"[+-]?\d+", re.ASCII)
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_MAX_DIGITS = 4300  # Python's own limit on converting text to int
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(function: str, value: Any) -> int | float:
+    """A finite number from a number or numeric text; digit strings stay exact ints."""
+    if _is_number(value) and (isinstance(value, int) or math.isfinite(value)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _INTEGER_TEXT.fullmatch(text) and len(text) <= _MAX_DIGITS:
+            return int(text)
+        if _DECIMAL_TEXT.fullmatch(text) and math.isfinite(float(text)):
+            return float(text)
+    raise _bad(function, "a number", value)
 
 
 def _tidy(number: float) -> int | float:
-    return int(number) if isinstance(number, float) and number.is_integer() else number
+    """An integral float as an int (while floats hold integers exactly), else the float."""
+    if not math.isfinite(number):
+        raise OverflowError(number)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
-def _text_of(value: Any) -> str:
+def _exact_integer(function: str, value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise _bad(function, "a whole number", value)
+    text = value.strip()
+    if _INTEGER_TEXT.fullmatch(text) and len(text) <= _MAX_DIGITS:
+        return int(text)  # never through a float: 64-bit ids stay exact
+    if _DECIMAL_TEXT.fullmatch(text):
+        exact = Decimal(text)
+        if exact.adjusted() < _MAX_DIGITS and exact == exact.to_integral_value():
+            return int(exact)
+    raise _bad(function, "a whole number", value)
+
+
+def _scale(function: str, value: int | float, factor: int, divide: bool = False) -> int | float:
+    """``value`` times or divided by ``factor``; floats go through their shortest decimal text, so
+    ``0.1`` minutes is exactly ``6`` seconds; exact results are ints."""
+    if isinstance(value, int) and not divide:
+        return value * factor
+    if isinstance(value, int) and value % factor == 0:
+        return value // factor
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    result = exact / factor if divide else exact * factor
+    try:
+        return _tidy(float(result))
+    except OverflowError:
+        raise _bad(function, "a number within float range", value) from None
+
+
+def _hms(seconds: int | float) -> str:
+    whole = math.trunc(seconds)
+    hours, rest = divmod(abs(whole), 3600)
+    sign = "-" if whole < 0 else ""
+    return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# ---- text --------------------------------------------------------------------------------------
+
+_ZWJ = "\u200d"
+
+
+def _text(function: str, value: Any) -> str:
+    """The string form of a scalar: text as is, numbers as JSON writes them, true/false."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float | str):
+    if isinstance(value, int):
         return str(value)
-    raise TransformValueError(f"cannot turn {_short(value)} into text")
+    if isinstance(value, float) and math.isfinite(value):
+        return str(_tidy(value))
+    raise _bad(function, "text, a finite number or a boolean", value)
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
+def _texts(function: str, values: Iterable[Any]) -> list[str]:
+    return [_text(function, value) for value in values if value is not None]
 
 
-def _split(full_name: str | None) -> dict[str, str | None] | None:
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _inside_cluster(text: str, end: int) -> bool:
+    """Whether cutting ``text`` at ``end`` would split a surrogate pair, combining or ZWJ sequence."""
+    before, after = text[end - 1], text[end]
+    joins_next = before == _ZWJ or "\ud800" <= before <= "\udbff"
+    return joins_next or after == _ZWJ or unicodedata.category(after).startswith("M")
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    end = limit
+    while end > 0 and _inside_cluster(text, end):
+        end -= 1
+    return text[:end]
+
+
+def _length(function: str, value: int | float) -> int:
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise _bad(function, "a whole number of characters", value)
+    if value < 0:
+        raise _bad(function, "a length of 0 or more", value)
+    return int(value)
+
+
+def _only_digits(text: str) -> str | None:
+    raw = text.strip()
+    kept = "".join(str(unicodedata.decimal(char)) for char in raw if char.isdecimal())
+    if kept and raw.startswith("+"):
+        return "+" + kept
+    return kept or None
+
+
+# ---- lookup tables -----------------------------------------------------------------------------
+
+
+def _table_key(value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise _bad("lookup", "text, a number or a boolean to look up", value)
+    return _text("lookup", value)
+
+
+def _known_keys(table: Mapping[str, Any]) -> str:
+    keys = sorted(table)
+    shown = ", ".join(repr(key) for key in keys[:10])
+    return (shown + ", ...") if len(keys) > 10 else (shown or "none")
+
+
+# ---- people ------------------------------------------------------------------------------------
+
+
+def _split_name(full_name: str | None) -> dict[str, str | None] | None:
     if full_name is None:
         return None
     text = " ".join(full_name.split())
+    if "," in text:
+        last, _, first = (part.strip(" ,") for part in text.partition(","))
+        if last and first:
+            return {"first": first, "last": last}
+        text = last or first
     if not text:
         return None
-    if "," in text:
-        last, _, first = text.partition(",")
-        return {"first": first.strip() or None, "last": last.strip() or None}
     first, _, last = text.rpartition(" ")
     return {"first": first or None, "last": last}
 
 
+def _plausible_email(address: str) -> bool:
+    if address.count("@") != 1 or any(char.isspace() for char in address):
+        return False
+    local, _, domain = address.partition("@")
+    labels = domain.split(".")
+    return bool(local) and len(labels) >= 2 and all(labels)
+
+
+# ---- booleans ----------------------------------------------------------------------------------
+
+_TRUE_TEXT = frozenset({"true", "yes", "on", "1"})
+_FALSE_TEXT = frozenset({"false", "no", "off", "0"})
+
+
+def _boolean(value: bool | int | float | str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if _is_number(value) and value in (0, 1):
+        return value == 1
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in _TRUE_TEXT or word in _FALSE_TEXT:
+        return word in _TRUE_TEXT
+    raise _bad("to_boolean", "true/false, yes/no, on/off or 1/0", value)
+
+
+# ---- the registry ------------------------------------------------------------------------------
+
+
 class ZoomforceFunctions(jmes_functions.Functions):
-    """zoomforce's transforms, on top of JMESPath's builtins."""
+    """zoomforce's transforms, added to JMESPath's builtins (none of which is overridden)."""
 
-    # ---- time -------------------------------------------------------------------------------
+    # times
 
-    @signature({"types": ["string", "number", "null"]})
-    def _func_sf_datetime(self, value: Any) -> str | None:
-        return None if value is None else format_sf_datetime(_time(value))
+    @signature(_TIME)
+    def _func_sf_datetime(self, time: str | int | float | None) -> str | None:
+        return None if time is None else _sf_datetime(_instant("sf_datetime", time))
 
-    @signature({"types": ["string", "number", "null"]})
-    def _func_sf_date(self, value: Any) -> str | None:
-        if value is None:
+    @signature(_TIME)
+    def _func_sf_date(self, time: str | int | float | None) -> str | None:
+        if time is None:
             return None
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            return value.strip()
-        return _time(value).strftime("%Y-%m-%d")
+        bare = _bare_date("sf_date", time) if isinstance(time, str) else None
+        return bare or _date_text(_instant("sf_date", time))
 
-    @signature({"types": ["string", "number", "null"]}, _NULLABLE_NUMBER)
-    def _func_add_minutes(self, value: Any, minutes: Any) -> str | None:
-        if value is None or minutes is None:
-            return None
-        return self._shift(value, _number(minutes, "add_minutes") * 60)
+    @signature(_TIME, _AMOUNT)
+    def _func_add_minutes(self, time: Any, minutes: Any) -> str | None:
+        return _shift("add_minutes", time, minutes, 60)
 
-    @signature({"types": ["string", "number", "null"]}, _NULLABLE_NUMBER)
-    def _func_add_seconds(self, value: Any, seconds: Any) -> str | None:
-        if value is None or seconds is None:
-            return None
-        return self._shift(value, _number(seconds, "add_seconds"))
+    @signature(_TIME, _AMOUNT)
+    def _func_add_seconds(self, time: Any, seconds: Any) -> str | None:
+        return _shift("add_seconds", time, seconds, 1)
 
-    @staticmethod
-    def _shift(value: Any, seconds: float) -> str:
-        try:
-            return _iso_utc(_time(value) + timedelta(seconds=seconds))
-        except OverflowError:
-            raise TransformValueError(f"{_short(value)} shifted by {seconds} seconds is out of range") from None
+    # durations
 
-    # ---- durations --------------------------------------------------------------------------
-
-    @signature(_NULLABLE_NUMBER)
+    @signature(_AMOUNT)
     def _func_minutes_to_seconds(self, minutes: Any) -> int | float | None:
-        return None if minutes is None else _tidy(_number(minutes, "minutes_to_seconds") * 60)
+        if minutes is None:
+            return None
+        return _scale("minutes_to_seconds", _number("minutes_to_seconds", minutes), 60)
 
-    @signature(_NULLABLE_NUMBER)
+    @signature(_AMOUNT)
     def _func_seconds_to_minutes(self, seconds: Any) -> int | float | None:
         if seconds is None:
             return None
-        value = _number(seconds, "seconds_to_minutes")
-        return value // 60 if isinstance(value, int) and value % 60 == 0 else _tidy(value / 60)
+        return _scale("seconds_to_minutes", _number("seconds_to_minutes", seconds), 60, divide=True)
 
-    @signature(_NULLABLE_NUMBER)
+    @signature(_AMOUNT)
     def _func_seconds_to_hms(self, seconds: Any) -> str | None:
-        if seconds is None:
-            return None
-        total = round(_number(seconds, "seconds_to_hms"))
-        sign = "-" if total < 0 else ""
-        hours, rest = divmod(abs(total), 3600)
-        return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        return None if seconds is None else _hms(_number("seconds_to_hms", seconds))
 
-    # ---- text -------------------------------------------------------------------------------
+    # text
 
-    @signature(_NULLABLE_TEXT, {"types": ["number"]})
+    @signature(_TEXT, {"types": ["number"]})
     def _func_truncate(self, text: str | None, length: int | float) -> str | None:
-        if text is None:
-            return None
-        limit = max(0, int(length))
-        cut = text[:limit]
-        while cut and unicodedata.combining(cut[-1]) and len(cut) == limit and len(text) > limit:
-            cut = cut[:-1]  # do not leave a base letter's accent half-cut
-        return cut
+        limit = _length("truncate", length)
+        return None if text is None else _cut(text, limit)
 
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_lower(self, text: str | None) -> str | None:
         return None if text is None else text.lower()
 
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_upper(self, text: str | None) -> str | None:
         return None if text is None else text.upper()
 
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_trim(self, text: str | None) -> str | None:
         return None if text is None else text.strip()
 
-    @signature({**_ANY, "variadic": True})
+    @signature(_MORE)
     def _func_concat(self, *values: Any) -> str:
-        return "".join(_text_of(v) for v in values if v is not None)
+        return "".join(_texts("concat", values))
 
-    @signature({"types": ["string"]}, {**_ANY, "variadic": True})
+    @signature({"types": ["string"]}, _MORE)
     def _func_concat_ws(self, separator: str, *values: Any) -> str:
-        parts = [_text_of(v) for v in values if v is not None]
-        return separator.join(p for p in parts if p.strip())
+        return separator.join(part for part in _texts("concat_ws", values) if part)
 
-    @signature({**_ANY, "variadic": True})
+    @signature(_MORE)
     def _func_coalesce(self, *values: Any) -> Any:
-        for value in values:
-            if value is not None and not (isinstance(value, str) and not value.strip()):
-                return value
-        return None
+        return next((value for value in values if not _is_blank(value)), None)
 
     @signature(_ANY, _ANY)
     def _func_default(self, value: Any, fallback: Any) -> Any:
         return fallback if value is None else value
 
-    @signature(_ANY, {"types": ["object"]})
-    def _func_lookup(self, value: Any, table: dict[str, Any]) -> Any:
+    # the table is declared variadic so that a third argument, the fallback, is optional
+    @signature(_ANY, {"types": ["object"], "variadic": True, MAX_ARGS: _LOOKUP_MAX_ARGS})
+    def _func_lookup(self, value: Any, table: dict[str, Any], *fallback: Any) -> Any:
+        if 2 + len(fallback) > _LOOKUP_MAX_ARGS:
+            raise jmes_errors.ArityError(_LOOKUP_MAX_ARGS, 2 + len(fallback), "lookup")
         if value is None:
             return None
-        key = self._table_key(value)
+        key = _table_key(value)
         if key in table:
             return table[key]
-        known = ", ".join(sorted(table)) or "none"
-        raise TransformValueError(f"{_short(value)} is not in the lookup table (known: {known})")
+        if fallback:
+            return fallback[0]
+        raise _bad("lookup", f"a key of the table ({_known_keys(table)})", value)
 
-    @signature(_ANY, {"types": ["object"]}, _ANY)
-    def _func_lookup_or(self, value: Any, table: dict[str, Any], fallback: Any) -> Any:
-        if value is None:
-            return None
-        return table.get(self._table_key(value), fallback)
+    # people
 
-    @staticmethod
-    def _table_key(value: Any) -> str:
-        if isinstance(value, dict | list):
-            raise TransformValueError(f"{_short(value)} cannot be looked up in a table")
-        return _text_of(value)
-
-    # ---- people -----------------------------------------------------------------------------
-
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_split_name(self, full_name: str | None) -> dict[str, str | None] | None:
-        return _split(full_name)
+        return _split_name(full_name)
 
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_first_name(self, full_name: str | None) -> str | None:
-        parts = _split(full_name)
+        parts = _split_name(full_name)
         return None if parts is None else parts["first"]
 
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_last_name(self, full_name: str | None) -> str | None:
-        parts = _split(full_name)
+        parts = _split_name(full_name)
         return None if parts is None else parts["last"]
 
-    @signature(_NULLABLE_TEXT)
+    @signature(_TEXT)
     def _func_normalize_email(self, text: str | None) -> str | None:
-        if text is None or not text.strip():
+        if _is_blank(text):
             return None
         address = text.strip().lower()
-        if not _EMAIL.match(address):
-            raise TransformValueError(f"{_short(text)} is not an e-mail address")
+        if not _plausible_email(address):
+            raise _bad("normalize_email", "an e-mail address (name@domain.tld)", text)
         return address
 
     @signature({"types": ["string", "number", "null"]})
-    def _func_digits(self, text: Any) -> str | None:
-        if text is None:
-            return None
-        raw = _text_of(text).strip()
-        kept = "".join(ch for ch in raw if ch.isdigit() and ch.isascii())
-        return ("+" + kept if raw.startswith("+") else kept) or None
+    def _func_digits(self, text: str | int | float | None) -> str | None:
+        return None if text is None else _only_digits(_text("digits", text))
 
-    # ---- conversions ------------------------------------------------------------------------
+    # conversions
 
     @signature({"types": ["boolean", "number", "string", "null"]})
-    def _func_to_boolean(self, value: Any) -> bool | None:
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, int | float) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise TransformValueError(f"{_short(value)} is not a boolean (true/false, yes/no, 1/0)")
+    def _func_to_boolean(self, value: bool | int | float | str | None) -> bool | None:
+        return None if value is None else _boolean(value)
 
     @signature({"types": ["number", "string", "null"]})
-    def _func_to_integer(self, value: Any) -> int | None:
-        if value is None:
-            return None
-        number = _number(value, "to_integer")
-        if isinstance(number, float):
-            if not number.is_integer():
-                raise TransformValueError(f"{_short(value)} is not a whole number")
-            return int(number)
-        return number
+    def _func_to_integer(self, value: int | float | str | None) -> int | None:
+        return None if value is None else _exact_integer("to_integer", value)
 
+
+# ---- what the rest of the engine reads ---------------------------------------------------------
 
 RETURN_TYPES: Mapping[str, str] = {
     "sf_datetime": "datetime",
@@ -299,205 +488,34 @@ RETURN_TYPES: Mapping[str, str] = {
     "coalesce": "any",
     "default": "any",
     "lookup": "any",
-    "lookup_or": "any",
     "split_name": "object",
     "first_name": "string",
     "last_name": "string",
     "normalize_email": "string",
-    "digits": "string",
     "to_boolean": "boolean",
     "to_integer": "integer",
-}
-
-
-@dataclass(frozen=True)
-class FunctionDoc:
-    signature: str
-    summary: str
-    example_expression: str
-    example_input: Any
-    example_result: Any
-
-
-FUNCTION_DOCS: Mapping[str, FunctionDoc] = {
-    "sf_datetime": FunctionDoc(
-        "sf_datetime(time)",
-        "Zoom ISO-8601 time (Z, offset or naive UTC) or epoch milliseconds -> Salesforce datetime in UTC.",
-        "sf_datetime(start_time)",
-        {"start_time": "2026-03-23T08:00:00+02:00"},
-        "2026-03-23T06:00:00.000Z",
-    ),
-    "sf_date": FunctionDoc(
-        "sf_date(time)",
-        "The UTC date of a time, `YYYY-MM-DD`.",
-        "sf_date(start_time)",
-        {"start_time": "2026-03-23T23:30:00-02:00"},
-        "2026-03-24",
-    ),
-    "add_minutes": FunctionDoc(
-        "add_minutes(time, minutes)",
-        "A time plus minutes (negative or fractional allowed), as ISO UTC.",
-        "add_minutes(start_time, duration)",
-        {"start_time": "2026-03-23T06:00:00Z", "duration": 90},
-        "2026-03-23T07:30:00Z",
-    ),
-    "add_seconds": FunctionDoc(
-        "add_seconds(time, seconds)",
-        "A time plus seconds, as ISO UTC.",
-        "add_seconds(join_time, duration)",
-        {"join_time": "2026-03-23T06:00:00Z", "duration": 125},
-        "2026-03-23T06:02:05Z",
-    ),
-    "minutes_to_seconds": FunctionDoc(
-        "minutes_to_seconds(n)", "Minutes -> seconds.", "minutes_to_seconds(duration)", {"duration": 45}, 2700
-    ),
-    "seconds_to_minutes": FunctionDoc(
-        "seconds_to_minutes(n)",
-        "Seconds -> minutes (exact: 90 -> 1.5).",
-        "seconds_to_minutes(duration)",
-        {"duration": 90},
-        1.5,
-    ),
-    "seconds_to_hms": FunctionDoc(
-        "seconds_to_hms(n)",
-        "Seconds -> `HH:MM:SS` (hours may pass 24).",
-        "seconds_to_hms(duration)",
-        {"duration": 3725},
-        "01:02:05",
-    ),
-    "truncate": FunctionDoc(
-        "truncate(text, length)",
-        "At most `length` characters.",
-        "truncate(topic, `8`)",
-        {"topic": "Quarterly business review"},
-        "Quarterl",
-    ),
-    "lower": FunctionDoc("lower(text)", "Lower case.", "lower(email)", {"email": "Ada@Example.COM"}, "ada@example.com"),
-    "upper": FunctionDoc("upper(text)", "Upper case.", "upper(status)", {"status": "approved"}, "APPROVED"),
-    "trim": FunctionDoc("trim(text)", "Strip surrounding white space.", "trim(name)", {"name": "  Ada  "}, "Ada"),
-    "concat": FunctionDoc(
-        "concat(value, ...)",
-        "The text of the non-null values, joined.",
-        "concat(first_name, ' ', last_name)",
-        {"first_name": "Ada", "last_name": "Lovelace"},
-        "Ada Lovelace",
-    ),
-    "concat_ws": FunctionDoc(
-        "concat_ws(separator, value, ...)",
-        "The non-empty values joined by `separator`.",
-        "concat_ws(', ', city, state, country)",
-        {"city": "Lyon", "state": None, "country": "FR"},
-        "Lyon, FR",
-    ),
-    "coalesce": FunctionDoc(
-        "coalesce(value, ...)",
-        "The first value that is neither null nor blank text.",
-        "coalesce(user_email, registrant_id)",
-        {"user_email": "", "registrant_id": "r-1"},
-        "r-1",
-    ),
-    "default": FunctionDoc(
-        "default(value, fallback)",
-        "`value`, or `fallback` when it is null.",
-        "default(agenda, 'none')",
-        {"agenda": None},
-        "none",
-    ),
-    "lookup_or": FunctionDoc(
-        "lookup_or(value, table, fallback)",
-        "Like `lookup`, with `fallback` for a value not in the table.",
-        'lookup_or(status, `{"approved": "Approved"}`, \'Other\')',
-        {"status": "waiting"},
-        "Other",
-    ),
-    "lookup": FunctionDoc(
-        "lookup(value, table)",
-        'A value table: the table\'s entry for the value\'s text (`0` and `"0"` both match key `"0"`); '
-        "a value not in the table is an error.",
-        'lookup(settings.approval_type, `{"0": "Automatic", "1": "Manual", "2": "None"}`)',
-        {"settings": {"approval_type": 1}},
-        "Manual",
-    ),
-    "split_name": FunctionDoc(
-        "split_name(full_name)",
-        "`{first, last}`: the last word is the last name; `Last, First` also works.",
-        "split_name(name)",
-        {"name": "Ada King Lovelace"},
-        {"first": "Ada King", "last": "Lovelace"},
-    ),
-    "first_name": FunctionDoc(
-        "first_name(full_name)",
-        "The first name of a full name (null for a single word).",
-        "first_name(name)",
-        {"name": "Zoë Ñúñez"},
-        "Zoë",
-    ),
-    "last_name": FunctionDoc(
-        "last_name(full_name)",
-        "The last name of a full name (the word itself for a single word).",
-        "last_name(name)",
-        {"name": "Zoë Ñúñez"},
-        "Ñúñez",
-    ),
-    "normalize_email": FunctionDoc(
-        "normalize_email(text)",
-        "Trimmed, lower-cased e-mail; null when blank; an error when not an address.",
-        "normalize_email(email)",
-        {"email": " Ada@Example.com "},
-        "ada@example.com",
-    ),
-    "digits": FunctionDoc(
-        "digits(text)",
-        "Only the digits, keeping a leading `+` (phone numbers).",
-        "digits(caller_did_number)",
-        {"caller_did_number": "+1 (555) 010-0199"},
-        "+15550100199",
-    ),
-    "to_boolean": FunctionDoc(
-        "to_boolean(value)",
-        "true/false from booleans, 0/1 and yes/no/on/off/true/false text.",
-        "to_boolean(enabled)",
-        {"enabled": "Yes"},
-        True,
-    ),
-    "to_integer": FunctionDoc(
-        "to_integer(value)",
-        "An exact integer from a number or text (64-bit ids never pass through a float).",
-        "to_integer(id)",
-        {"id": "85746065432123456"},
-        85746065432123456,
-    ),
+    "digits": "string",
 }
 
 
 @cache
 def function_options() -> jmespath.Options:
-    """The one Options object every expression is evaluated with."""
+    """The one ``jmespath.Options`` every expression is evaluated with."""
     return jmespath.Options(custom_functions=ZoomforceFunctions())
 
 
-@cache
 def function_arities() -> dict[str, tuple[int, int | None]]:
-    """(fewest, most) arguments of every function the engine accepts; most is None for variadic."""
-    table = ZoomforceFunctions().FUNCTION_TABLE
-    arities: dict[str, tuple[int, int | None]] = {}
-    for name, entry in table.items():
-        spec = entry["signature"]
-        variadic = bool(spec) and spec[-1].get("variadic", False)
-        arities[name] = (len(spec), None if variadic else len(spec))
-    return arities
+    """(fewest, most) arguments of every function the engine accepts; most is None when unbounded."""
+    return dict(_arities())
 
 
-def render_function_docs() -> str:
-    """The Markdown table of the registry (the README embeds it; a test keeps them equal)."""
-    import json
+@cache
+def _arities() -> dict[str, tuple[int, int | None]]:
+    table = ZoomforceFunctions.FUNCTION_TABLE
+    return {name: _arity(entry["signature"]) for name, entry in table.items()}
 
-    rows = ["| function | what it does | example | gives |", "| --- | --- | --- | --- |"]
-    for name in sorted(FUNCTION_DOCS):
-        doc = FUNCTION_DOCS[name]
-        example = f"`{doc.example_expression}` on `{json.dumps(doc.example_input, ensure_ascii=False)}`"
-        rows.append(
-            f"| `{doc.signature}` | {doc.summary} | {example.replace('|', '&#124;')} "
-            f"| `{json.dumps(doc.example_result, ensure_ascii=False)}` |"
-        )
-    return "\n".join(rows) + "\n"
+
+def _arity(spec: tuple[dict[str, Any], ...]) -> tuple[int, int | None]:
+    if spec and spec[-1].get("variadic"):
+        return len(spec), spec[-1].get(MAX_ARGS)
+    return len(spec), len(spec)

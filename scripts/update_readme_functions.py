@@ -1,4 +1,4 @@
-"""Write the function registry's table into README.md between its markers.
+"""Write the transform functions' table (with examples) into README.md between its markers.
 
 Usage: python scripts/update_readme_functions.py
 """
@@ -8,14 +8,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.functions import render_function_docs
+from engine.function_docs import render_example_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def main() -> None:
     text = README.read_text(encoding="utf-8")
-    table = render_function_docs()
+    table = render_example_table()
     updated = re.sub(
         r"(<!-- functions:start -->\n).*?(<!-- functions:end -->)",
         lambda m: m.group(1) + table + m.group(2),

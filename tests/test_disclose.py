@@ -243,3 +243,28 @@ def test_a_mapping_language_without_messages_fails_validate(tmp_path: Path) -> N
     problems = [str(p) for p in load_mapping_set([folder]).errors]
     assert any("the disclosure has no messages in 'de' (available: en, fr)" in p for p in problems)
     assert any("missing the 'de' translation" in p for p in problems)
+
+
+def test_scopes_are_least_privilege_and_follow_the_mappings(tmp_path: Path, mapping_set: MappingSet) -> None:
+    from engine.source_schemas import load_source_index
+
+    permissions = build_disclosure(mapping_set, "en").permissions
+    index = load_source_index()
+    granted = set(permissions.zoom_scopes)
+    for name in permissions.zoom_endpoints:
+        endpoint = index.endpoint(name)
+        assert endpoint is not None, name
+        chosen = granted & set(endpoint.scopes_granular)
+        assert len(chosen) == 1, (name, chosen)  # exactly one of Zoom's alternatives, not all of them
+        if name.startswith("GET "):
+            assert not any(":write" in s for s in chosen), name
+    assert "phone:read:list_call_logs:admin" in granted
+    assert "user:read:admin" in permissions.zoom_classic_scopes and "user:write:admin" not in granted
+
+    folder = _copy(tmp_path)
+    calls = folder / "calls.yaml"
+    calls.write_text(calls.read_text(encoding="utf-8").replace("entity: calls\n", "entity: calls\nenabled: false\n", 1))
+    without_calls = build_disclosure(load_mapping_set([folder]).raise_if_invalid(), "en").permissions
+    assert "phone:read:list_call_logs:admin" not in without_calls.zoom_scopes
+    changes = diff_mappings(mapping_set, load_mapping_set([folder]).raise_if_invalid())
+    assert ("scope_removed", "phone:read:list_call_logs:admin") in {(c.change, c.old) for c in changes}
