@@ -15,6 +15,12 @@
     │   ├── TooLong                      a string over its maximum with ``on_overflow: reject``
     │   └── EvaluationError              an expression failed on this record (wrong types, ...)
     └── RemoteError                      a remote API refused or failed (Zoom, Salesforce)
+        ├── Unreachable                  exit 2: no connection to the host (DNS, refused, TLS)
+        ├── AuthenticationFailed         exit 2: OAuth refused the credentials
+        ├── ZoomApiError                 Zoom answered an error (``code`` is Zoom's numeric code)
+        │   └── ZoomNotFound             404 / code 3001, 1001 ...: the object is gone
+        ├── RetriesExhausted             429 / 5xx / timeouts on every allowed attempt
+        └── SalesforceApiError           Salesforce refused a whole call (``code``: errorCode)
 
 Every error carries the path into the document it is about: a mapping error its file, line,
 column and key path (``fields[3].from``); a record error the record's index and the target field.
@@ -197,3 +203,38 @@ class RemoteError(ZoomforceError):
         detail = f" [{code}]" if code else ""
         status_text = f" HTTP {status}" if status else ""
         super().__init__(f"{system}{status_text}{detail}: {message}")
+
+
+class Unreachable(RemoteError):
+    """The host cannot be reached at all: a configuration problem (wrong URL, no network)."""
+
+    exit_code = 2
+
+
+class AuthenticationFailed(RemoteError):
+    """The OAuth endpoint refused the credentials (or the session could not be renewed)."""
+
+    exit_code = 2
+
+
+class ZoomApiError(RemoteError):
+    """Zoom answered with an error body ``{"code": N, "message": ...}``."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None, path: str = ""):
+        self.path = path
+        super().__init__("zoom", f"{path}: {message}" if path else message, status, code)
+
+
+class ZoomNotFound(ZoomApiError):
+    """The Zoom object does not exist (deleted meeting, user without Zoom Phone ...)."""
+
+
+class RetriesExhausted(RemoteError):
+    """Every allowed attempt met a retryable failure (429, 5xx, timeout, reset)."""
+
+
+class SalesforceApiError(RemoteError):
+    """Salesforce refused a whole call; ``code`` is its ``errorCode``."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__("salesforce", message, status, code)
