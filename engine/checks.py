@@ -10,12 +10,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engine.errors import ExpressionError
 from engine.expressions import compile_expression
 from engine.loader import PathKey
 from engine.model import FieldSpec, Mapping, Text
+from engine.source_check import SourceFinding, request_findings, source_index, zoom_source_findings
+from engine.target_check import salesforce_source_findings, target_findings
 from engine.taxonomy import data_categories, data_subjects, data_uses, is_credential
 
 
@@ -34,6 +37,7 @@ class CheckContext:
 
     mappings: dict[str, Mapping]
     known_entities: frozenset[str] = frozenset()
+    catalog_dir: Path | None = None  # the Salesforce target catalog (default: the shipped one)
 
 
 Check = Callable[[Mapping, CheckContext], Iterator[Finding]]
@@ -291,6 +295,31 @@ def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Fin
         yield Finding(("source", "parent"), f"no mapping for parent entity '{mapping.source.parent}'{hint}")
 
 
+# ---- against the official schemas and the target catalog -------------------------------------------
+
+
+def _findings(found: Iterator[SourceFinding]) -> Iterator[Finding]:
+    for item in found:
+        yield Finding(item.path, item.message, severity=item.severity, offset=item.offset)
+
+
+def check_zoom_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    if mapping.source.system == "zoom":
+        yield from _findings(zoom_source_findings(mapping, context.mappings, source_index()))
+
+
+def check_zoom_target(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(request_findings(mapping, source_index()))
+
+
+def check_salesforce_target(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(target_findings(mapping, context.mappings, context.catalog_dir))
+
+
+def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(salesforce_source_findings(mapping, context.catalog_dir))
+
+
 CHECKS: tuple[Check, ...] = (
     check_system_shape,
     check_expressions,
@@ -304,4 +333,8 @@ CHECKS: tuple[Check, ...] = (
     check_categories,
     check_secrets,
     check_parent_entity,
+    check_zoom_source,
+    check_zoom_target,
+    check_salesforce_target,
+    check_salesforce_source,
 )

@@ -371,8 +371,47 @@ def package_field(object_api: str, api_name: str, cast: str | None) -> dict[str,
         options.update(externalId=True, unique=True)
         why_key = PACKAGE_OBJECTS[object_api].key_reason
         reason = f"{reason}; External ID + Unique inferred (the designated upsert key: {why_key})"
+    elif (object_api, api_name) in FALLBACK_KEYS:
+        options.update(externalId=True)
+        reason = f"{reason}; External ID inferred ({FALLBACK_KEYS[object_api, api_name]})"
     label = local_name(api_name).replace("_", " ")
     return make_field(api_name, label, guess.type, inferred=f"{reason}; label from the API name", **options)
+
+
+# A second external id on a package object: the key zoomforce falls back to when a record has no
+# value for the designated one.
+FALLBACK_KEYS: dict[tuple[str, str], str] = {
+    ("zoom_app__Zoom_Webinar_Attendee__c", "zoom_app__User_Id__c"): (
+        "the fallback upsert key: Zoom leaves a guest's participant id empty, and the per-join user_id "
+        "then identifies the participation"),
+}
+
+
+def zoomforce_package_fields(object_api: str) -> list[dict[str, Any]]:
+    """Fields zoomforce asks the integrator to add to a package object (``x-zoomforce-added``)."""
+    def added(name: str, label: str, type_: str, what: str, **options: Any) -> dict[str, Any]:
+        return make_field(name, label, type_, **options, added=ADDED_WHY.format(what=what))
+
+    def person_lookups(record: str) -> list[dict[str, Any]]:
+        return [
+            added("Contact__c", "Contact", "reference", f"the Contact with the {record}'s e-mail address (the "
+                  "package links a person only through zoom_app__Zoom_Webinar_History__c)", length=18,
+                  referenceTo=["Contact"], relationshipName="Contact__r"),
+            added("Lead__c", "Lead", "reference", f"the Lead with the {record}'s e-mail address", length=18,
+                  referenceTo=["Lead"], relationshipName="Lead__r"),
+        ]
+
+    fields: dict[str, list[dict[str, Any]]] = {
+        "zoom_app__Zoom_Voice_User__c": [
+            added("Zoom_PMI_Password__c", "Zoom PMI Password", "encryptedstring", "the password of the user's "
+                  "personal meeting id (an encrypted text field: it is a credential)", length=175),
+            added("Zoom_Add_On_Licenses__c", "Zoom Add-on Licenses", "textarea", "the user's Zoom add-on "
+                  "licences (a list)", length=4000),
+        ],
+        "zoom_app__Zoom_Webinar_Registrant__c": person_lookups("registrant"),
+        "zoom_app__Zoom_Webinar_Attendee__c": person_lookups("attendee"),
+    }
+    return fields.get(object_api, [])
 
 
 # ---------------------------------------------------------------- package fields on standard objects
@@ -580,6 +619,7 @@ def package_object(inventory: Mapping[str, Any], object_api: str) -> tuple[dict[
     casts = (inventory["warehouse_type_hints"]["files"].get(object_api) or {}).get("casts", {})
     names = [q.split(".", 1)[1] for q in inventory["zoom_app"]["custom_fields"][object_api]]
     fields = custom_object_fields() + [package_field(object_api, n, casts.get(n.lower())) for n in names]
+    fields += zoomforce_package_fields(object_api)
     describe = {"name": object_api, "label": spec.label, "labelPlural": spec.plural, "custom": True,
                 "keyPrefix": None, "fields": fields}
     key_note = (f"Upsert key {spec.upsert_key}: {spec.key_reason}." if spec.upsert_key

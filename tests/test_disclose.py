@@ -169,7 +169,7 @@ def test_diff_names_added_removed_and_retargeted(tmp_path: Path, mapping_set: Ma
     folder = _copy(tmp_path)
     meetings = folder / "meetings.yaml"
     text = meetings.read_text(encoding="utf-8") + NEW_FIELD
-    text = text.replace("    to: zoom_app__Host_Id__c\n", "    to: zoom_app__Host_Email__c\n")
+    text = text.replace("    to: zoom_app__Host_Id__c\n", "    to: zoom_app__UUID__c\n")
     meetings.write_text(text, encoding="utf-8")
     calls = folder / "calls.yaml"
     calls_text = calls.read_text(encoding="utf-8")
@@ -183,7 +183,7 @@ def test_diff_names_added_removed_and_retargeted(tmp_path: Path, mapping_set: Ma
     retargeted = next(c for c in changes if c.change == "retargeted")
     assert (retargeted.old, retargeted.new) == (
         "zoom_app__Zoom_Event__c.zoom_app__Host_Id__c",
-        "zoom_app__Zoom_Event__c.zoom_app__Host_Email__c",
+        "zoom_app__Zoom_Event__c.zoom_app__UUID__c",
     )
     markdown = render_diff(changes, "markdown")
     assert "**retargeted**" in markdown and "**added**" in markdown and "**removed**" in markdown
