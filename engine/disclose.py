@@ -17,6 +17,7 @@ from engine.errors import ConfigError
 from engine.mapping_set import MappingSet
 from engine.messages import catalog_languages, message_catalog
 from engine.model import FieldSpec, Mapping, Text
+from engine.plan import event_readers
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Item:
     secret: bool
     realtime: str | None
     description: str | None
+    also_rest: bool = False  # read from a REST response too (the event updates it sooner)
 
 
 @dataclass
@@ -83,7 +85,10 @@ def _text(value: Text | None, language: str) -> str | None:
 
 def _item(mapping: Mapping, spec: FieldSpec, language: str) -> Item:
     source, target = mapping.source, mapping.target
-    realtime = spec.realtime or (source.events[0].event if source.events and not source.endpoint else None)
+    events = list(event_readers(spec, mapping))
+    realtime = ", ".join(events) if events else (
+        source.events[0].event if source.events and not source.endpoint else None
+    )
     source_where = _source_of(mapping, spec, realtime)
     return Item(
         entity=mapping.entity,
@@ -98,6 +103,7 @@ def _item(mapping: Mapping, spec: FieldSpec, language: str) -> Item:
         secret=spec.secret,
         realtime=realtime,
         description=_text(spec.description, language),
+        also_rest=bool(realtime) and not spec.realtime and bool(source.endpoint),
     )
 
 
@@ -146,6 +152,7 @@ def _sections(mappings: Iterable[Mapping], language: str) -> list[Section]:
         section.entities.append(mapping.entity)
         section.items.extend(_item(mapping, f, language) for f in mapping.enabled_fields)
         events = [e.event for e in mapping.source.events] + [f.realtime for f in mapping.enabled_fields if f.realtime]
+        events += [name for f in mapping.enabled_fields for name in f.events]
         section.events.extend(e for e in events if e and e not in section.events)
     return sorted(sections.values(), key=lambda s: (s.order, s.key))
 

@@ -7,7 +7,7 @@ schema accepted, so it can rely on types and required keys. Positions stay reach
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -15,6 +15,7 @@ from engine.loader import LoadedDocument
 
 DEFAULT_LANGUAGES = ("en", "fr")
 NO_DEFAULT: Any = object()
+_EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class FieldSpec:
     undocumented: str | None
     realtime: str | None
     description: Text | None
+    events: MappingProxyType[str, str] = field(default_factory=lambda: _EMPTY)
 
     @property
     def path(self) -> tuple[str | int, ...]:
@@ -84,6 +86,8 @@ class ListSpec:
 class EventSpec:
     event: str
     records: str
+    parent: str | None = None
+    all_fields: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ def _field(index: int, data: dict[str, Any], defaults: dict[str, Any]) -> FieldS
         undocumented=data.get("undocumented"),
         realtime=data.get("realtime"),
         description=Text.of(data.get("description")),
+        events=_frozen(data.get("events")),
     )
 
 
@@ -219,7 +224,10 @@ def _source(data: dict[str, Any]) -> SourceSpec:
         parent=data.get("parent"),
         objects=(data["object"],) if isinstance(data.get("object"), str) else tuple(data.get("object", ())),
         where=data.get("where"),
-        events=tuple(EventSpec(e["event"], e.get("records", "payload.object")) for e in data.get("events", ())),
+        events=tuple(
+            EventSpec(e["event"], e.get("records", "payload.object"), e.get("parent"), bool(e.get("all_fields")))
+            for e in data.get("events", ())
+        ),
     )
 
 

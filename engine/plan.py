@@ -61,10 +61,26 @@ class FieldPlan:
     max_length: int | None
     truncate: bool
     table: dict[str, Any] | None
+    realtime: str | None = None
+    events: dict[str, CompiledExpression] = field(default_factory=dict)
 
-    def value(self, record: Any, context: RunContext, warnings: list[str]) -> Any:
+    def reader(self, event: str | None) -> CompiledExpression | None:
+        """The expression that reads this field from a REST record (`event` None) or from `event`.
+
+        None: the field is not delivered by that source and is left out (Salesforce keeps its value).
+        """
+        if event is None:
+            return None if self.realtime else self.expression
+        if event in self.events:
+            return self.events[event]
+        return self.expression if self.scope == "run" else None
+
+    def value(self, record: Any, context: RunContext, warnings: list[str], event: str | None = None) -> Any:
+        expression = self.reader(event)
+        if expression is None:
+            return _SKIP
         document = record if self.scope == "record" else context.parent if self.scope == "parent" else context.run
-        raw = evaluate_safely(self.expression, document, self.target)
+        raw = evaluate_safely(expression, document, self.target)
         if raw is None:
             return self._missing()
         try:
@@ -150,13 +166,17 @@ class Plan:
     parent: ParentPlan | None
     secrets: frozenset[str]
 
-    def map_record(self, record: Any, context: RunContext | None = None) -> MappedRecord:
-        """Map one source record; raise a RecordError (without index) if it cannot be mapped."""
+    def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None) -> MappedRecord:
+        """Map one source record; raise a RecordError (without index) if it cannot be mapped.
+
+        `event` names the event notification the record came from (its fields are read with their
+        `events` expressions); None is a REST record (fields delivered only in real time are left out).
+        """
         context = context or RunContext()
         warnings: list[str] = []
         output: dict[str, Any] = {}
         for plan in self.fields:
-            value = plan.value(record, context, warnings)
+            value = plan.value(record, context, warnings, event)
             if value is not _SKIP:
                 output[plan.target] = value
         if self.parent is not None:
@@ -177,7 +197,23 @@ class Plan:
         )
 
 
-def _field_plan(spec: FieldSpec) -> FieldPlan:
+def event_readers(spec: FieldSpec, mapping: Mapping) -> dict[str, str]:
+    """Per event that feeds the entity, the expression that reads `spec` from its record.
+
+    An expression in the field's `events`; else `from`, for the field's `realtime` event and for an
+    event whose record has the REST names (`all_fields`). An event not in the result does not
+    deliver the field.
+    """
+    readers = dict(spec.events)
+    if spec.realtime and spec.realtime not in readers:
+        readers[spec.realtime] = spec.source
+    for event in mapping.source.events:
+        if event.all_fields and event.event not in readers and not spec.realtime:
+            readers[event.event] = spec.source
+    return readers
+
+
+def _field_plan(spec: FieldSpec, mapping: Mapping) -> FieldPlan:
     return FieldPlan(
         target=spec.target,
         expression=compile_expression(spec.source),
@@ -188,6 +224,8 @@ def _field_plan(spec: FieldSpec) -> FieldPlan:
         max_length=spec.max_length,
         truncate=spec.on_overflow == "truncate",
         table=None if spec.values is None else dict(spec.values),
+        realtime=spec.realtime,
+        events={name: compile_expression(text) for name, text in event_readers(spec, mapping).items()},
     )
 
 
@@ -204,7 +242,7 @@ def compile_plan(mapping: Mapping) -> Plan:
         entity=mapping.entity,
         object=target.object or target.endpoint,
         upsert_keys=target.upsert_keys or ((target.match_key,) if target.match_key else ()),
-        fields=tuple(_field_plan(spec) for spec in mapping.enabled_fields),
+        fields=tuple(_field_plan(spec, mapping) for spec in mapping.enabled_fields),
         parent=_parent_plan(mapping.parent),
         secrets=mapping.secret_targets,
     )

@@ -18,7 +18,8 @@ from typing import Any
 from engine.errors import ExpressionError
 from engine.expressions import FieldPath, compile_expression
 from engine.loader import PathKey
-from engine.model import FieldSpec, Mapping
+from engine.model import EventSpec, FieldSpec, Mapping
+from engine.plan import event_readers
 from engine.source_schemas import (
     EndpointSchema,
     Schema,
@@ -179,6 +180,7 @@ def zoom_source_findings(mapping: Mapping, mappings: dict[str, Mapping], index: 
             yield SourceFinding(("source", "events", event_index, "event"), f"unknown Zoom event '{event.event}'{hint}")
     for spec in mapping.fields:
         yield from _field_findings(spec, schema, described, parent_schema, index)
+    yield from _event_findings(mapping, index)
     if schema is not None:
         for link in mapping.links:
             yield from path_findings(schema, link.source, ("links", link.index, "from"), described)
@@ -208,6 +210,49 @@ def _field_findings(
             yield from path_findings(parent_schema, spec.source, where, "the parent record", spec.undocumented)
     elif spec.scope == "record" and schema is not None:
         yield from path_findings(schema, spec.source, where, described, spec.undocumented)
+
+
+def _event_record_schema(index: SourceIndex, event: EventSpec) -> Schema | None:
+    """The schema of the record an event feeds (at `records`, default ``payload.object``)."""
+    found = index.event(event.event)
+    if found is None:
+        return None
+    if event.records == "payload.object":
+        return found.record_schema()
+    resolution = resolve_path(found.schema, event.records.split("."))
+    return resolution.schema if resolution.found else None
+
+
+def _event_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFinding]:
+    """Every field an event delivers, read against that event's record; every event gives the key."""
+    declared = {event.event: event for event in mapping.source.events}
+    for spec in mapping.fields:
+        for name in spec.events:
+            if name not in declared:
+                hint = _did_you_mean(suggest_names(name, sorted(declared)))
+                message = f"event '{name}' does not feed this entity (it is not in source.events){hint}"
+                yield SourceFinding((*spec.path, "events", name), message)
+    for position, event in enumerate(mapping.source.events):
+        schema = _event_record_schema(index, event)
+        if schema is None:
+            if index.event(event.event) is not None:
+                message = f"the {event.event} event has no '{event.records}' record"
+                yield SourceFinding(("source", "events", position, "records"), message)
+            continue
+        described = f"the {event.event} event notification ({event.records})"
+        for spec in mapping.enabled_fields:
+            expression = event_readers(spec, mapping).get(event.event)
+            if expression is None or spec.scope != "record" or (spec.realtime == event.event and not spec.events):
+                continue  # not delivered by this event, or checked as the field's realtime source
+            where = (*spec.path, "events", event.event) if event.event in spec.events else (*spec.path, "from")
+            yield from path_findings(schema, expression, where, described, spec.undocumented)
+        keys = mapping.target.upsert_keys
+        if keys and not any(
+            event.event in event_readers(spec, mapping) for spec in mapping.enabled_fields if spec.target in keys
+        ):
+            message = (f"event '{event.event}' gives no upsert key ({', '.join(keys)}): add "
+                       f"`events: {{{event.event}: ...}}` to the key's field")
+            yield SourceFinding(("source", "events", position, "event"), message)
 
 
 def _described(mapping: Mapping) -> str:

@@ -173,7 +173,7 @@ def test_diff_names_added_removed_and_retargeted(tmp_path: Path, mapping_set: Ma
     meetings.write_text(text, encoding="utf-8")
     calls = folder / "calls.yaml"
     calls_text = calls.read_text(encoding="utf-8")
-    start = calls_text.index("  - from: call_id\n")
+    start = calls_text.index("  - from: call_id\n    to: zoom_app__Call_ID__c\n")
     end = calls_text.index("  - from: callee_ext_number\n")
     calls.write_text(calls_text[:start] + calls_text[end:], encoding="utf-8")
     changes = diff_mappings(mapping_set, load_mapping_set([folder]).raise_if_invalid())
