@@ -238,3 +238,9 @@ class SalesforceApiError(RemoteError):
 
     def __init__(self, message: str, status: int | None = None, code: str | None = None):
         super().__init__("salesforce", message, status, code)
+
+
+class PathParameterError(RecordError):
+    """A Zoom endpoint's path parameter (``{meetingId}``) is missing, null, or neither a string nor an integer."""
+
+    kind = "path-parameter"
