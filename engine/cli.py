@@ -7,7 +7,9 @@ data errors, 2 for configuration and usage errors); no traceback reaches the use
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ class ZoomforceGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug: still one line, and a distinct exit code
+            if os.environ.get("ZOOMFORCE_DEBUG"):
+                traceback.print_exc()
             click.echo(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
             ctx.exit(70)
 
@@ -238,6 +242,15 @@ def _run_document(run_time: str | None) -> dict[str, Any]:
 
 def main() -> None:
     cli(prog_name="zoomforce")
+
+
+def _register_network_commands() -> None:
+    from engine.cli_sync import register
+
+    register(cli)
+
+
+_register_network_commands()
 
 
 if __name__ == "__main__":

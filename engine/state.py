@@ -132,6 +132,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX inbox_ready ON inbox (status, next_attempt_at)",
     ),
+    (
+        # What was last written, secrets redacted, so that `sync --dry-run` can show the
+        # field-level difference of a record it would update.
+        "ALTER TABLE record_hashes ADD COLUMN last_record TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -292,10 +297,19 @@ class WrittenItem:
     key: str
     payload_hash: str
     salesforce_id: str | None = None
+    snapshot: str | None = None  # the record as written, secrets redacted, as JSON (for dry-run diffs)
 
     @classmethod
-    def of(cls, key: Key, payload: Mapping[str, Any], salesforce_id: str | None = None) -> WrittenItem:
-        return cls(str(key), payload_hash(payload), salesforce_id)
+    def of(
+        cls,
+        key: Key,
+        payload: Mapping[str, Any],
+        salesforce_id: str | None = None,
+        secret_fields: Iterable[str] | None = None,
+    ) -> WrittenItem:
+        """The item of a confirmed record; with `secret_fields`, a redacted snapshot is kept too."""
+        snapshot = None if secret_fields is None else _json(redact(payload, secret_fields))
+        return cls(str(key), payload_hash(payload), salesforce_id, snapshot)
 
 
 WrittenLike = WrittenItem | tuple[Key, str | Mapping[str, Any]] | tuple[Key, str | Mapping[str, Any], str | None]
@@ -309,6 +323,11 @@ class RecordState:
     salesforce_id: str | None
     last_written_at: str
     run_id: int | None
+    last_record: str | None = None
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """What was last written (secrets as ``***``), when it was kept."""
+        return json.loads(self.last_record) if self.last_record else None
 
 
 @dataclass(frozen=True)
@@ -654,13 +673,17 @@ class StateStore:
 
     def _remember(self, entity: str, items: Iterable[WrittenLike], run_id: int | None) -> int:
         now = self._now()
-        rows = [(entity, item.key, item.payload_hash, item.salesforce_id, now, run_id) for item in map(_written, items)]
+        rows = [
+            (entity, item.key, item.payload_hash, item.salesforce_id, now, run_id, item.snapshot)
+            for item in map(_written, items)
+        ]
         self._conn.executemany(
-            "INSERT INTO record_hashes (entity, key, payload_hash, salesforce_id, last_written_at, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET "
+            "INSERT INTO record_hashes (entity, key, payload_hash, salesforce_id, last_written_at, run_id, "
+            "last_record) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET "
             "payload_hash = excluded.payload_hash, "
             "salesforce_id = COALESCE(excluded.salesforce_id, record_hashes.salesforce_id), "
-            "last_written_at = excluded.last_written_at, run_id = excluded.run_id",
+            "last_written_at = excluded.last_written_at, run_id = excluded.run_id, "
+            "last_record = excluded.last_record",
             rows,
         )
         self._conn.executemany(

@@ -82,18 +82,19 @@ def test_open_configures_wal_and_persists(db_path: Path) -> None:
         "user_version": SCHEMA_VERSION,
     }
     with StateStore.open(str(db_path)) as again:
-        assert again.schema_version == SCHEMA_VERSION == 1
+        assert again.schema_version == SCHEMA_VERSION == 2
         assert again.get_cursor("meetings") == "2024-05-01T00:00:00Z"
 
 
 def test_migrations_are_forward_only(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with StateStore.open(db_path) as store:
         store.set_cursor("webinars", "w1")
-    version_2 = ("CREATE TABLE extra (id INTEGER PRIMARY KEY)",)
-    monkeypatch.setattr(state_module, "MIGRATIONS", (*state_module.MIGRATIONS, version_2))
-    monkeypatch.setattr(state_module, "SCHEMA_VERSION", 2)
-    with StateStore.open(db_path) as store:  # version 1 is not replayed (it would fail: tables exist)
-        assert store.schema_version == 2
+    following = ("CREATE TABLE extra (id INTEGER PRIMARY KEY)",)
+    next_version = len(state_module.MIGRATIONS) + 1
+    monkeypatch.setattr(state_module, "MIGRATIONS", (*state_module.MIGRATIONS, following))
+    monkeypatch.setattr(state_module, "SCHEMA_VERSION", next_version)
+    with StateStore.open(db_path) as store:  # earlier versions are not replayed (they would fail)
+        assert store.schema_version == next_version
         assert store._conn.execute("SELECT COUNT(*) FROM extra").fetchone()[0] == 0
         assert store.get_cursor("webinars") == "w1"
 
@@ -594,3 +595,27 @@ def test_times_are_utc_iso_with_z(store: StateStore) -> None:
     assert record is not None and ISO_Z.match(record.started_at) and ISO_Z.match(record.finished_at or "")
     assert state_module.utc_iso(datetime(2024, 5, 1, 14, 0, tzinfo=UTC).astimezone()) == "2024-05-01T14:00:00.000Z"
     assert state_module.utc_iso(datetime(2024, 5, 1, 14, 0)) == "2024-05-01T14:00:00.000Z"
+
+
+def test_a_version_1_file_gains_the_redacted_snapshot_column(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state_module, "MIGRATIONS", state_module.MIGRATIONS[:1])
+    monkeypatch.setattr(state_module, "SCHEMA_VERSION", 1)
+    StateStore.open(db_path).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute(
+        "INSERT INTO record_hashes (entity, key, payload_hash, last_written_at) VALUES (?, ?, ?, ?)",
+        ("meetings", "85746065432", payload_hash({"topic": "Old"}), "2026-01-01T00:00:00.000Z"),
+    )
+    raw.commit()
+    raw.close()
+    monkeypatch.undo()
+    with StateStore.open(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        before = store.record_state("meetings", "85746065432")
+        assert before is not None and before.snapshot() is None
+        item = WrittenItem.of("85746065432", {"topic": "New", "password": "s3cret"}, secret_fields=["password"])
+        store.commit_batch("meetings", [item], None, None)
+        after = store.record_state("meetings", "85746065432")
+        assert after is not None and after.snapshot() == {"topic": "New", "password": "***"}
+        assert after.payload_hash == payload_hash({"topic": "New", "password": "s3cret"})
+        assert "s3cret" not in (after.last_record or "")

@@ -394,9 +394,9 @@ def parse_value(field_def: FieldDef, value: Any, source: Source) -> Any:
     return _parse_text(field_def, value)
 
 
-def _parse_text(field_def: FieldDef, value: Any) -> str:
+def _parse_text(field_def: FieldDef, value: Any) -> str | None:
     if isinstance(value, str):
-        return value
+        return value or None  # Salesforce stores an empty text as null (so unique fields may repeat it)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -1,0 +1,170 @@
+"""The commands that talk to Zoom and Salesforce: ``sync``, ``serve``, ``demo`` and ``emulator``.
+
+Kept apart from :mod:`engine.cli` (validate, map, disclose: no network) so that each module
+stays small; :func:`register` adds them to the ``zoomforce`` group. Errors are the typed ones of
+:mod:`engine.errors`: the group turns each into one line and its exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from engine.errors import InputError
+from engine.state import DEFAULT_PATH
+
+MAPPINGS_OPTION = click.option(
+    "--mappings",
+    "mappings_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of mapping files (default ./mappings, else the built-in set).",
+)
+STATE_OPTION = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="The SQLite state file: cursors, record hashes, run history, dead letters, webhook inbox.",
+)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise InputError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+@click.command("sync")
+@click.argument("entities", nargs=-1)
+@MAPPINGS_OPTION
+@STATE_OPTION
+@click.option("--since", help="Read from this date (YYYY-MM-DD) instead of each entity's cursor.")
+@click.option("--until", help="Read up to this date (YYYY-MM-DD); default today (UTC).")
+@click.option("--dry-run", is_flag=True, help="Map and report per record (create, update, unchanged); write nothing.")
+@click.option("--summary", "summary_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: {entities: {NAME: {read, written, unchanged, failed}}, api_calls: {zoom, salesforce}}.")
+@click.option("--retry-dead-letters", is_flag=True, help="Map and write the open dead letters again, and only them.")
+@click.option("--webinar", help="The Zoom webinar the reverse flow (registrations) registers people for.")
+@click.option("--bulk-threshold", type=click.IntRange(1), default=2000, show_default=True,
+              help="From this many records of one object in a run, write through Bulk API 2.0.")
+def sync_command(
+    entities: tuple[str, ...], mappings_dir: Path | None, state_path: Path, since: str | None, until: str | None,
+    dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
+) -> None:
+    """Read Zoom as the mappings declare and upsert into Salesforce. Exit 0 all written, 1 some failed."""
+    from engine.cli import resolve_mappings_dir
+    from engine.connect import salesforce_from_env, zoom_from_env
+    from engine.mapping_set import load_mapping_set
+    from engine.state import StateStore
+    from engine.sync import SyncOptions, SyncRunner
+    from engine.sync_output import ProgressLines, planned_lines, summary_json, summary_text
+
+    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    options = SyncOptions(entities, _date(since, "--since"), _date(until, "--until"), dry_run, retry_dead_letters,
+                          webinar)
+    progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    zoom = zoom_from_env(os.environ)
+    salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
+    try:
+        with StateStore.open(state_path) as store:
+            report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+    finally:
+        zoom.client.close()
+        if salesforce is not None:
+            salesforce.close()
+    if dry_run:
+        for line in planned_lines(report.planned):
+            click.echo(line)
+    click.echo(summary_json(report) if summary_format == "json" else summary_text(report), nl=False)
+    sys.exit(1 if report.failed else 0)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
+@MAPPINGS_OPTION
+@STATE_OPTION
+@click.option("--max-attempts", type=click.IntRange(1), default=20, show_default=True,
+              help="Attempts at processing one event before it is set aside as dead (kept in the inbox).")
+def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: Path, max_attempts: int) -> None:
+    """Receive Zoom event notifications at POST /zoom/webhook and sync them through the mappings."""
+    from engine.cli import resolve_mappings_dir
+    from engine.connect import salesforce_from_env
+    from engine.emulators.serve import serve_foreground
+    from engine.errors import MissingCredential
+    from engine.event_sync import EventProcessor, subscriptions
+    from engine.mapping_set import load_mapping_set
+    from engine.state import StateStore
+    from engine.webhook import WEBHOOK_PATH, create_app
+    from engine.webhook_worker import InboxWorker
+
+    secret = os.environ.get("ZOOM_WEBHOOK_SECRET_TOKEN", "")
+    if not secret.strip():
+        raise MissingCredential("ZOOM_WEBHOOK_SECRET_TOKEN", "the secret token that signs Zoom's event notifications")
+    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    salesforce = salesforce_from_env(os.environ)
+    assert salesforce is not None
+    store = StateStore.open(state_path)
+    worker = InboxWorker(store, EventProcessor(mapping_set, store, salesforce), max_attempts=max_attempts,
+                         backoff_max=600.0)
+    app = create_app(store, secret, None, worker=worker)
+
+    def announce(url: str) -> None:
+        click.echo(url)
+        click.echo(f"webhook: {url}{WEBHOOK_PATH}", err=True)
+        click.echo(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", err=True)
+        sys.stdout.flush()
+
+    worker.start()
+    try:
+        serve_foreground(app, host, port, announce)
+    finally:
+        worker.stop()
+        salesforce.close()
+        store.close()
+
+
+@click.command("demo")
+@click.option("--users", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="Users of the synthetic Zoom account (each has meetings, webinars and calls).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="State file (default: a temporary one, so every demo starts afresh).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("zoomforce-disclosure.md"),
+              show_default=True, help="Where the privacy disclosure is written.")
+@click.option("--lang", "language", default="en", show_default=True, help="Language of the disclosure (en, fr).")
+@click.option("--summary", "summary_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def demo_command(users: int, state_path: Path | None, output: Path, language: str, summary_format: str) -> None:
+    """Run the whole sync on this machine, no account needed: local Zoom and Salesforce emulators."""
+    from engine.demo import run_demo
+    from engine.sync_output import ProgressLines, summary_json, summary_text
+
+    progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    result = run_demo(users=users, state_path=state_path, output=output, language=language, progress=progress,
+                      say=lambda line: click.echo(line, err=True))
+    click.echo(summary_json(result.report) if summary_format == "json" else summary_text(result.report), nl=False)
+    click.echo(f"zoomforce: disclosure written to {output}", err=True)
+    sys.exit(1 if result.report.failed else 0)
+
+
+@click.group("emulator")
+def emulator_group() -> None:
+    """Local emulators of the Zoom and Salesforce APIs on 127.0.0.1 (for tests and the demo)."""
+
+
+def register(group: click.Group) -> None:
+    """Add the network commands to the ``zoomforce`` group."""
+    from engine.emulators.salesforce_cli import salesforce_command
+    from engine.emulators.zoom_cli import zoom_command
+
+    emulator_group.add_command(zoom_command)
+    emulator_group.add_command(salesforce_command)
+    for command in (sync_command, serve_command, demo_command, emulator_group):
+        group.add_command(command)

@@ -1,0 +1,26 @@
+"""Build the Zoom source and the Salesforce writer from the environment (credentials live nowhere else).
+
+Zoom: ``ZOOM_ACCOUNT_ID``, ``ZOOM_CLIENT_ID``, ``ZOOM_CLIENT_SECRET``, with ``ZOOM_API_URL`` and
+``ZOOM_OAUTH_URL`` to point elsewhere. Salesforce: ``SF_INSTANCE_URL`` with ``SF_ACCESS_TOKEN`` or
+``SF_CLIENT_ID`` + ``SF_CLIENT_SECRET``. A missing variable is a MissingCredential naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter
+from engine.source_reader import ZoomSource
+from engine.zoom_client import ZoomClient, ZoomCredentials
+
+
+def zoom_from_env(env: Mapping[str, str]) -> ZoomSource:
+    return ZoomSource(ZoomClient(ZoomCredentials.from_env(env)))
+
+
+def salesforce_from_env(env: Mapping[str, str], bulk_threshold: int = 2000, *, required: bool = True
+                        ) -> SalesforceWriter | None:
+    """The writer; with ``required=False`` (a dry run), None when no Salesforce is configured."""
+    if not required and not env.get("SF_INSTANCE_URL"):
+        return None
+    return SalesforceWriter(SalesforceCredentials.from_env(env), bulk_threshold=bulk_threshold)

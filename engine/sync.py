@@ -1,0 +1,506 @@
+"""``zoomforce sync``: read Zoom as the mappings declare, keep Salesforce up to date.
+
+The runner walks the mapping graph parent before child (a registrant's webinar is read and written
+before the registrant), maps every record with its compiled plan, skips a record whose mapped form
+has the hash last confirmed by Salesforce, links people to Contacts by e-mail, and upserts the rest
+by external id. Every record that cannot be read, mapped or written is kept as a dead letter with
+its error code (secrets redacted) and the others go on.
+
+Resuming rests on one rule (see :mod:`engine.state`): hashes and the cursor move are committed
+together, only after Salesforce answered for the batch. A run killed anywhere re-reads what was not
+committed; upserts by external id make re-sending harmless, so nothing is lost and nothing doubles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from engine.coerce import format_sf_datetime
+from engine.errors import ConfigError, RecordError
+from engine.expressions import compile_expression
+from engine.mapping_set import MappingSet
+from engine.model import Mapping
+from engine.plan import MappedRecord, Plan, RunContext, compile_plan
+from engine.salesforce_writer import SalesforceWriter, UpsertResult
+from engine.source_reader import SourceFailure, SourceItem, Window, ZoomSource
+from engine.state import REDACTED, StateStore, WrittenItem
+
+LOG = logging.getLogger("zoomforce.sync")
+COLLECTION_SIZE = 200
+DEFAULT_WINDOW_DAYS = 30
+# Keys of Zoom records that hold credentials whether or not a mapping reads them: never kept in clear.
+ZOOM_SECRET_KEYS = frozenset({
+    "password", "encrypted_password", "h323_password", "pstn_password", "dynamic_host_key", "host_key",
+    "start_url", "pmi_password", "encrypted_passcode", "h323_passcode", "passcode", "zak", "access_token",
+})
+
+
+@dataclass
+class EntityCounts:
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {"read": self.read, "written": self.written, "unchanged": self.unchanged, "failed": self.failed}
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What ``--dry-run`` reports for one record: create, update or unchanged, and the field changes."""
+
+    entity: str
+    key: str
+    action: str
+    changes: dict[str, tuple[Any, Any]]
+
+
+@dataclass
+class SyncReport:
+    entities: dict[str, EntityCounts] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=lambda: {"zoom": 0, "salesforce": 0})
+    planned: list[PlannedChange] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.entities.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {"entities": {n: c.as_json() for n, c in self.entities.items()}, "api_calls": dict(self.api_calls)}
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    entities: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    dry_run: bool = False
+    retry_dead_letters: bool = False
+    webinar: str | None = None
+
+
+class Progress(Protocol):
+    def __call__(self, entity: str, stage: str, counts: EntityCounts) -> None: ...
+
+
+def _no_progress(entity: str, stage: str, counts: EntityCounts) -> None:
+    return None
+
+
+# ---- the order of the graph ----------------------------------------------------------------------
+
+
+def parent_of(mapping: Mapping) -> str | None:
+    """The entity whose records this one is read under (and, in Salesforce, points at)."""
+    return mapping.source.parent or (mapping.parent.entity if mapping.parent else None)
+
+
+def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str]:
+    """`wanted` and the ancestors they are read under, parents first; ties in name order."""
+    chosen: set[str] = set()
+    for name in wanted:
+        current: str | None = name
+        while current is not None and current not in chosen:
+            chosen.add(current)
+            current = parent_of(mapping_set.get(current))
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ConfigError(f"mappings: the parent relation of '{name}' forms a cycle")
+        visiting.add(name)
+        parent = parent_of(mapping_set.get(name))
+        if parent is not None:
+            visit(parent)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in sorted(chosen):
+        visit(name)
+    return order
+
+
+def default_entities(mapping_set: MappingSet) -> list[str]:
+    """Every enabled mapping that reads Zoom and writes Salesforce."""
+    return sorted(
+        name for name, m in mapping_set.mappings.items()
+        if m.enabled and m.source.system == "zoom" and m.target.system == "salesforce"
+    )
+
+
+def secret_names(mapping: Mapping) -> frozenset[str]:
+    """Target fields and source keys whose values are credentials: redacted in dead letters."""
+    names = set(mapping.secret_targets) | ZOOM_SECRET_KEYS
+    for spec in mapping.fields:
+        if spec.secret:
+            for path in compile_expression(spec.source).field_paths():
+                steps = [s for s in path if isinstance(s, str)]
+                if steps:
+                    names.add(steps[-1])
+    return frozenset(names)
+
+
+def record_key(mapped: MappedRecord, plan: Plan) -> str:
+    """The state's key of a record: its upsert key value (with the field when there are fallbacks)."""
+    (field_name, value), = mapped.upsert_key.items()
+    return str(value) if len(plan.upsert_keys) <= 1 else f"{field_name}={value}"
+
+
+def source_key(mapping: Mapping, record: Any) -> str | None:
+    """The upsert key a record that could not be mapped would have had: its dead letter's key.
+
+    Read straight from the source with the key field's expression, so that the same bad record
+    met again updates its open dead letter instead of filing another one.
+    """
+    keys = mapping.target.upsert_keys or ((mapping.target.match_key,) if mapping.target.match_key else ())
+    for key in keys:
+        spec = next((f for f in mapping.enabled_fields if f.target == key and f.scope == "record"), None)
+        if spec is None:
+            continue
+        value = _safe_evaluate(compile_expression(spec.source), record)
+        if value not in (None, "") and not isinstance(value, dict | list):
+            return str(value) if len(keys) <= 1 else f"{key}={value}"
+    return None
+
+
+def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    before = before or {}
+    return {name: (before.get(name), value) for name, value in after.items() if before.get(name) != value}
+
+
+# ---- the runner ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PendingRecord:
+    """A mapped record waiting to be written, with what a dead letter of it would keep."""
+
+    key: str
+    mapped: MappedRecord
+    evidence: dict[str, Any]
+    index: int
+    dead_letter_id: int | None = None
+
+
+class SyncRunner:
+    """One sync: a mapping set, a Zoom source, a Salesforce writer and the state store."""
+
+    def __init__(
+        self,
+        mapping_set: MappingSet,
+        store: StateStore,
+        zoom: ZoomSource | None,
+        salesforce: SalesforceWriter | None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: Progress = _no_progress,
+    ):
+        self.mapping_set = mapping_set
+        self.store = store
+        self.zoom = zoom
+        self.salesforce = salesforce
+        self.now = now
+        self.progress = progress
+        self.plans: dict[str, Plan] = {}
+        self.read_records: dict[str, list[dict[str, Any]]] = {}
+        self.run_id: int | None = None
+
+    def plan(self, entity: str) -> Plan:
+        if entity not in self.plans:
+            self.plans[entity] = compile_plan(self.mapping_set.get(entity))
+        return self.plans[entity]
+
+    # ---- the whole run ---------------------------------------------------------------------
+
+    def run(self, options: SyncOptions) -> SyncReport:
+        wanted = list(options.entities) or default_entities(self.mapping_set)
+        for name in wanted:
+            self.mapping_set.get(name)  # UnknownEntity with a suggestion
+        reverse = [n for n in wanted if self.mapping_set.get(n).source.system == "salesforce"]
+        forward = [n for n in wanted if n not in reverse]
+        if reverse and not options.webinar:
+            raise ConfigError(f"{reverse[0]}: the reverse flow registers people for one webinar: give --webinar ID")
+        self.store.recover_interrupted_runs()
+        report = SyncReport()
+        command = "sync --retry-dead-letters" if options.retry_dead_letters else "sync"
+        run_options = {"since": str(options.since or ""), "until": str(options.until or ""),
+                       "dry_run": options.dry_run, "webinar": options.webinar}
+        report.run_id = None if options.dry_run else self.store.start_run(command, wanted, run_options)
+        self.run_id = report.run_id
+        status = "failed"
+        try:
+            if options.retry_dead_letters:
+                self._retry_dead_letters(forward, report)
+            else:
+                for entity in ordered_entities(self.mapping_set, forward):
+                    self._sync_entity(entity, entity in forward, options, report)
+            if reverse:
+                from engine.reverse_flow import register_for_webinar
+
+                for entity in reverse:
+                    counts = report.entities.setdefault(entity, EntityCounts())
+                    register_for_webinar(self, entity, str(options.webinar), counts, options.dry_run, report)
+            status = "partial" if report.failed else "ok"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            self._count_calls(report)
+            if report.run_id is not None:
+                self.store.finish_run(report.run_id, status, report.summary())  # type: ignore[arg-type]
+        return report
+
+    def _count_calls(self, report: SyncReport) -> None:
+        report.api_calls = {
+            "zoom": self.zoom.client.api_calls if self.zoom else 0,
+            "salesforce": self.salesforce.api_calls if self.salesforce else 0,
+        }
+
+    # ---- one entity ------------------------------------------------------------------------
+
+    def window(self, mapping: Mapping, options: SyncOptions) -> Window | None:
+        listing = mapping.source.listing
+        if listing is None or not listing.window_from:
+            return None
+        until = options.until or self.now().date()
+        cursor = self.store.get_cursor(mapping.entity)
+        if options.since is not None:
+            since = options.since
+        elif cursor:
+            since = date.fromisoformat(cursor[:10])
+        else:
+            since = until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+        return Window(min(since, until), until)
+
+    def _sync_entity(self, entity: str, write: bool, options: SyncOptions, report: SyncReport) -> None:
+        if self.zoom is None:
+            raise ConfigError("sync needs Zoom credentials")
+        mapping = self.mapping_set.get(entity)
+        plan = self.plan(entity)
+        counts = report.entities.setdefault(entity, EntityCounts()) if write else EntityCounts()
+        parent = mapping.source.parent
+        parents = self.read_records.get(parent, []) if parent else None
+        window = self.window(mapping, options)
+        context_run = {"run_time": format_sf_datetime(self.now())}
+        kept: list[dict[str, Any]] = []
+        pending: list[PendingRecord] = []
+        secrets = secret_names(mapping)
+        self.progress(entity, "read", counts)
+        for index, item in enumerate(self.zoom.read(mapping, parents, window)):
+            counts.read += 1
+            if isinstance(item, SourceFailure):
+                key = source_key(mapping, item.record)
+                self._dead(entity, key, item.code, item.message, _evidence(item), index, secrets, counts, write)
+                continue
+            outcome = self._map(plan, item, context_run, index)
+            if isinstance(outcome, RecordError):
+                key = source_key(mapping, item.record)
+                self._dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome), _evidence(item), index,
+                           secrets, counts, write)
+                continue
+            kept.append(item.record)
+            pending.append(PendingRecord(record_key(outcome, plan), outcome, _evidence(item), index))
+            if counts.read % 100 == 0:
+                self.progress(entity, "read", counts)
+        self.read_records[entity] = kept
+        if not write:
+            return
+        self.link(mapping, pending)
+        cursor = window.until.isoformat() if window else None
+        self.write(mapping, plan, pending, counts, options.dry_run, report, cursor)
+        self.progress(entity, "done", counts)
+
+    def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
+        try:
+            return plan.map_record(item.record, RunContext(parent=item.parent, run=run))
+        except RecordError as exc:
+            return exc.located(index, plan.entity)
+
+    def _dead(
+        self, entity: str, key: str | None, code: str, message: str, evidence: dict[str, Any], index: int | None,
+        secrets: frozenset[str], counts: EntityCounts, write: bool,
+    ) -> None:
+        counts.failed += 1
+        LOG.warning("%s: record %s: %s: %s", entity, index if key is None else key, code, _scrubbed(message, evidence))
+        if write:
+            self.store.add_dead_letter(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
+
+    # ---- links: people found by e-mail -----------------------------------------------------
+
+    def link(self, mapping: Mapping, pending: Sequence[PendingRecord]) -> None:
+        """Fill each link's lookup field with the Id of the Contact or Lead matched by value."""
+        if not mapping.links or self.salesforce is None or not pending:
+            return
+        for link in mapping.links:
+            expression = compile_expression(link.source)
+            wanted: dict[int, str] = {}
+            for position, item in enumerate(pending):
+                value = _safe_evaluate(expression, item.evidence.get("source"))
+                if isinstance(value, str) and value.strip():
+                    wanted[position] = value.strip().lower()
+            if not wanted:
+                continue
+            found = {k.lower(): v for k, v in self.salesforce.find_ids(link.object, link.match, set(wanted.values()))
+                     .items()}
+            for position, value in wanted.items():
+                if value in found:
+                    pending[position].mapped.record[link.target] = found[value]
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def write(
+        self, mapping: Mapping, plan: Plan, pending: list[PendingRecord], counts: EntityCounts, dry_run: bool,
+        report: SyncReport, cursor: str | None, *, keep_hashes: bool = True,
+    ) -> None:
+        entity = mapping.entity
+        changed: list[PendingRecord] = []
+        seen: set[str] = set()
+        for item in pending:
+            if item.key in seen:
+                counts.unchanged += 1  # the same record listed twice (a user's and a co-host's list)
+                continue
+            seen.add(item.key)
+            state = self.store.record_state(entity, item.key)
+            if keep_hashes and state is not None and state.payload_hash == _hash(item.mapped.record):
+                counts.unchanged += 1
+                if dry_run:
+                    report.planned.append(PlannedChange(entity, item.key, "unchanged", {}))
+                continue
+            if dry_run:
+                before = state.snapshot() if state else None
+                after = _redacted(item.mapped.record, plan.secrets)
+                action = "update" if state else "create"
+                report.planned.append(PlannedChange(entity, item.key, action, field_changes(before, after)))
+                counts.written += 1
+                continue
+            changed.append(item)
+        if dry_run:
+            return
+        if self.salesforce is None:
+            raise ConfigError("sync needs Salesforce credentials")
+        groups: dict[str, list[PendingRecord]] = {}
+        for item in changed:
+            (key_field,) = item.mapped.upsert_key
+            groups.setdefault(key_field, []).append(item)
+        secrets = secret_names(mapping)
+        batches = [batch for key_field, items in groups.items() for batch in self._batches(key_field, items)]
+        for number, (key_field, batch) in enumerate(batches):
+            last = number == len(batches) - 1
+            records = [item.mapped.record for item in batch]
+            results = self.salesforce.upsert(str(plan.object), key_field, records)
+            self._settle(entity, plan, batch, results, counts, secrets, cursor if last else None, report.run_id)
+            self.progress(entity, "write", counts)
+        if not batches and cursor is not None:
+            self.store.set_cursor(entity, cursor, report.run_id)
+
+    def _batches(self, key_field: str, items: list[PendingRecord]) -> Iterable[tuple[str, list[PendingRecord]]]:
+        assert self.salesforce is not None
+        if len(items) >= self.salesforce.bulk_threshold:
+            yield key_field, items  # one Bulk API 2.0 job
+            return
+        for start in range(0, len(items), COLLECTION_SIZE):
+            yield key_field, items[start:start + COLLECTION_SIZE]
+
+    def _settle(
+        self, entity: str, plan: Plan, batch: list[PendingRecord], results: list[UpsertResult], counts: EntityCounts,
+        secrets: frozenset[str], cursor: str | None, run_id: int | None,
+    ) -> None:
+        """The checkpoint of one confirmed batch: hashes, dead letters and the cursor in one commit."""
+        written: list[WrittenItem] = []
+        with self.store.transaction():
+            for item, result in zip(batch, results, strict=True):
+                if result.success:
+                    counts.written += 1
+                    written.append(WrittenItem.of(item.key, item.mapped.record, result.id, plan.secrets))
+                    if item.dead_letter_id is not None:
+                        self.store.resolve_dead_letter(item.dead_letter_id, run_id)
+                    continue
+                code, message = result.errors[0] if result.errors else ("UNKNOWN", "Salesforce gave no reason")
+                detail = "; ".join(f"{c}: {m}" for c, m in result.errors) or message
+                counts.failed += 1
+                if item.dead_letter_id is not None:
+                    self.store.bump_dead_letter(item.dead_letter_id, code, detail)
+                else:
+                    evidence = {**item.evidence, "record": item.mapped.record}
+                    self.store.add_dead_letter(entity, item.key, code, detail, evidence, run_id, item.index,
+                                               secret_fields=secrets)
+            self.store.commit_batch(entity, written, cursor, run_id)
+
+    # ---- retrying dead letters ---------------------------------------------------------------
+
+    def _retry_dead_letters(self, entities: Sequence[str], report: SyncReport) -> None:
+        """Map each open dead letter's source record again (the mapping may be fixed) and write it."""
+        run = {"run_time": format_sf_datetime(self.now())}
+        for entity in ordered_entities(self.mapping_set, entities):
+            letters = self.store.dead_letters(entity)
+            if not letters:
+                continue
+            mapping = self.mapping_set.get(entity)
+            plan = self.plan(entity)
+            counts = report.entities.setdefault(entity, EntityCounts())
+            pending: list[PendingRecord] = []
+            for letter in letters:
+                counts.read += 1
+                source = letter.record.get("source")
+                try:
+                    mapped = plan.map_record(source, RunContext(parent=letter.record.get("parent"), run=run))
+                except RecordError as exc:
+                    counts.failed += 1
+                    self.store.bump_dead_letter(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
+                    continue
+                for name in plan.secrets:  # a secret kept as *** is not written back as ***
+                    if mapped.record.get(name) == REDACTED:
+                        del mapped.record[name]
+                key = record_key(mapped, plan)
+                if letter.key is not None and key != letter.key:
+                    self.store.resolve_dead_letter(letter.id, report.run_id)  # superseded by its new key
+                    letter_id = None
+                else:
+                    letter_id = letter.id
+                pending.append(PendingRecord(key, mapped, letter.record, letter.source_index or 0, letter_id))
+            self.link(mapping, pending)
+            self.write(mapping, plan, pending, counts, False, report, None, keep_hashes=False)
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+def _evidence(item: SourceItem | SourceFailure) -> dict[str, Any]:
+    return {"source": item.record, "parent": item.parent}
+
+
+def _safe_evaluate(expression: Any, document: Any) -> Any:
+    try:
+        return expression.evaluate(document)
+    except (ValueError, TypeError):
+        return None
+
+
+def _hash(record: dict[str, Any]) -> str:
+    from engine.state import payload_hash
+
+    return payload_hash(record)
+
+
+def _redacted(record: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
+    return {k: (REDACTED if k in secrets and v is not None else v) for k, v in record.items()}
+
+
+def _scrubbed(message: str, evidence: dict[str, Any]) -> str:
+    """A log line never carries a credential, even one an error message quotes."""
+    source = evidence.get("source")
+    if isinstance(source, dict):
+        for key in ZOOM_SECRET_KEYS:
+            value = source.get(key)
+            if isinstance(value, str) and len(value) >= 3:
+                message = message.replace(value, REDACTED)
+    return message
