@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -127,6 +127,20 @@ def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str
     for name in sorted(chosen):
         visit(name)
     return order
+
+
+def written_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> set[str]:
+    """`wanted` and the parents their Salesforce records point at (a registrant's webinar).
+
+    A parent the entity is only read under (a meeting's user) is read, not written.
+    """
+    written = set(wanted)
+    for name in list(written):
+        mapping = mapping_set.get(name)
+        while mapping.parent is not None:
+            written.add(mapping.parent.entity)
+            mapping = mapping_set.get(mapping.parent.entity)
+    return written
 
 
 def default_entities(mapping_set: MappingSet) -> list[str]:
@@ -241,8 +255,9 @@ class SyncRunner:
             if options.retry_dead_letters:
                 self._retry_dead_letters(forward, report)
             else:
-                for entity in ordered_entities(self.mapping_set, forward):
-                    self._sync_entity(entity, entity in forward, options, report)
+                written = written_entities(self.mapping_set, forward)
+                for entity in ordered_entities(self.mapping_set, written):
+                    self._sync_entity(entity, entity in written, options, report)
             if reverse:
                 from engine.reverse_flow import register_for_webinar
 
@@ -278,7 +293,7 @@ class SyncRunner:
         elif cursor:
             since = date.fromisoformat(cursor[:10])
         else:
-            since = until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+            since = until - timedelta(days=DEFAULT_WINDOW_DAYS)
         return Window(min(since, until), until)
 
     def _sync_entity(self, entity: str, write: bool, options: SyncOptions, report: SyncReport) -> None:
@@ -445,7 +460,10 @@ class SyncRunner:
             if not letters:
                 continue
             mapping = self.mapping_set.get(entity)
-            plan = self.plan(entity)
+            full = self.plan(entity)
+            # Dead letters keep secrets as ***: the retry leaves those fields out, and the next sync,
+            # whose record then differs from the hash kept now, writes them from Zoom.
+            plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets))
             counts = report.entities.setdefault(entity, EntityCounts())
             pending: list[PendingRecord] = []
             for letter in letters:
@@ -457,9 +475,6 @@ class SyncRunner:
                     counts.failed += 1
                     self.store.bump_dead_letter(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
                     continue
-                for name in plan.secrets:  # a secret kept as *** is not written back as ***
-                    if mapped.record.get(name) == REDACTED:
-                        del mapped.record[name]
                 key = record_key(mapped, plan)
                 if letter.key is not None and key != letter.key:
                     self.store.resolve_dead_letter(letter.id, report.run_id)  # superseded by its new key
