@@ -123,6 +123,7 @@ def _parse_parent(text: str | None) -> Any:
 @click.option(
     "--parent", "parent_json", help="The parent's Zoom record as JSON (or @FILE), e.g. a registrant's webinar."
 )
+@click.option("--event", "event_type", help="Read a Zoom event notification of this type (the body or its record).")
 @click.option("--reveal-secrets", is_flag=True, help="Print secret fields in clear instead of ***.")
 @click.option("--run-time", help="The run's time (ISO-8601) for fields of scope 'run'; default now.")
 def map_command(
@@ -130,6 +131,7 @@ def map_command(
     input_path: str,
     mappings_dir: Path | None,
     parent_json: str | None,
+    event_type: str | None,
     reveal_secrets: bool,
     run_time: str | None,
 ) -> None:
@@ -142,9 +144,15 @@ def map_command(
     mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
     mapping = mapping_set.get(entity)
     plan = compile_plan(mapping)
-    records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
-    records = read_records(_read_input(input_path), records_expression)
-    context = RunContext(parent=_parse_parent(parent_json), run=_run_document(run_time))
+    parent = _parse_parent(parent_json)
+    if event_type is None:
+        records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
+        records = read_records(_read_input(input_path), records_expression)
+    else:
+        from engine.inputs import read_event_records
+
+        records, parent = read_event_records(_read_input(input_path), mapping, event_type, parent)
+    context = RunContext(parent=parent, run=_run_document(run_time))
     secrets = frozenset() if reveal_secrets else plan.secrets
 
     def emit(index: int, outcome: Any) -> None:
@@ -155,7 +163,7 @@ def map_command(
             click.echo(f"zoomforce: warning: {plan.entity}: record {index}: {warning}", err=True)
         click.echo(json.dumps(outcome.as_json(secrets), ensure_ascii=False))
 
-    result = run_batch(plan, records, context, on_record=emit)
+    result = run_batch(plan, records, context, on_record=emit, event=event_type)
     if result.errors:
         click.echo(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", err=True)
         sys.exit(1)

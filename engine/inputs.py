@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.errors import InputError, RecordError
 from engine.expressions import CompiledExpression
+from engine.model import Mapping
 
 
 class BadLine(RecordError):
@@ -50,3 +51,30 @@ def read_records(text: str, records: CompiledExpression | None = None) -> list[A
         except json.JSONDecodeError as exc:
             found.append(BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"))
     return found
+
+
+def read_event_records(text: str, mapping: Mapping, event_type: str, parent: Any) -> tuple[list[Any], Any]:
+    """The records (and parent) of a Zoom event notification for `mapping`, as `source.events` places them.
+
+    `text` is the whole event body (``{"event", "payload": {...}}``) or the bare record; a parent
+    given on the command line wins over the one in the body.
+    """
+    from engine.expressions import compile_expression
+
+    spec = next((e for e in mapping.source.events if e.event == event_type), None)
+    if spec is None:
+        known = ", ".join(e.event for e in mapping.source.events) or "none"
+        raise InputError(f"{mapping.entity}: event {event_type!r} does not feed this entity (its events: {known})")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"input is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if isinstance(document, dict) and "payload" in document and "event" in document:
+        if document["event"] != event_type:
+            raise InputError(f"the input is a {document['event']!r} event, not {event_type!r}")
+        found = compile_expression(spec.records).evaluate(document)
+        if parent is None and spec.parent:
+            parent = compile_expression(spec.parent).evaluate(document)
+        records = found if isinstance(found, list) else [] if found is None else [found]
+        return records, parent
+    return (document if isinstance(document, list) else [document]), parent

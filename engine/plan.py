@@ -263,6 +263,7 @@ def run_batch(
     records: list[Any],
     context: RunContext | None = None,
     on_record: Callable[[int, MappedRecord | RecordError], None] | None = None,
+    event: str | None = None,
 ) -> BatchResult:
     """Map every record; one that fails becomes a located RecordError and the batch goes on."""
     result = BatchResult()
@@ -271,7 +272,7 @@ def run_batch(
         try:
             if isinstance(record, RecordError):
                 raise record
-            outcome = plan.map_record(record, context)
+            outcome = plan.map_record(record, context, event)
             result.mapped.append((index, outcome))
         except RecordError as exc:
             outcome = exc.located(index, plan.entity)

@@ -192,3 +192,53 @@ def test_console_script_in_a_real_subprocess(tmp_path: Path) -> None:
     )
     assert mapped.returncode == 0, mapped.stderr
     assert json.loads(mapped.stdout)["record"]["zoom_app__Zoom_Meeting_Password__c"] == "***"
+
+
+CALLEE_ENDED = {
+    "event": "phone.callee_ended",
+    "event_ts": 1764547200000,
+    "payload": {
+        "account_id": "demo",
+        "object": {
+            "call_id": "7018317023722949162",
+            "caller": {"phone_number": "+13125558157", "extension_number": 1001},
+            "callee": {"phone_number": "+12125551002", "extension_number": 1003},
+            "ringing_start_time": "2026-11-23T02:10:08Z",
+            "answer_start_time": "2026-11-23T02:10:14Z",
+            "call_end_time": "2026-11-23T02:23:39Z",
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("document", [CALLEE_ENDED, CALLEE_ENDED["payload"]["object"]], ids=["body", "record"])
+def test_map_an_event_notification_writes_only_what_it_delivers(runner: CliRunner, tmp_path: Path,
+                                                                 document: dict) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    result = runner.invoke(cli, ["map", "calls", "--event", "phone.callee_ended", "--input", str(path)])
+    assert result.exit_code == 0, result.output
+    (line,) = _lines(result.stdout)
+    mapped = json.loads(line)
+    assert mapped["upsert_key"] == {"zoom_app__Calllog_Unique_ID__c": "7018317023722949162"}
+    assert mapped["record"] == {
+        "zoom_app__Calllog_Unique_ID__c": "7018317023722949162",
+        "zoom_app__Ring_Start_Time__c": "2026-11-23T02:10:08.000Z",
+        "zoom_app__Answer_Start_Time__c": "2026-11-23T02:10:14.000Z",
+        "zoom_app__Call_End_Time__c": "2026-11-23T02:23:39.000Z",
+        "zoom_app__Call_ID__c": "7018317023722949162",
+        "zoom_app__Callee_Extension_Number__c": "1003",
+        "zoom_app__Callee_Phone_Number__c": "+12125551002",
+        "zoom_app__Caller_Extension_Number__c": "1001",
+        "zoom_app__Caller_Phone_Number__c": "+13125558157",
+    }
+
+
+def test_map_an_event_that_does_not_feed_the_entity_is_an_input_error(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(CALLEE_ENDED), encoding="utf-8")
+    result = runner.invoke(cli, ["map", "meetings", "--event", "phone.callee_ended", "--input", str(path)])
+    assert result.exit_code == 2
+    assert "event 'phone.callee_ended' does not feed this entity" in result.stderr
+    wrong = runner.invoke(cli, ["map", "calls", "--event", "phone.caller_ended", "--input", str(path)])
+    assert wrong.exit_code == 2 and "is a 'phone.callee_ended' event" in wrong.stderr
