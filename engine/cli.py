@@ -65,6 +65,12 @@ def resolve_mappings_dir(option: Path | None) -> Path:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
+    "--catalog",
+    "catalog_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Salesforce object catalog to check against (e.g. from `zoomforce catalog pull`); default the shipped one.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json", "github"]),
@@ -72,13 +78,13 @@ def resolve_mappings_dir(option: Path | None) -> Path:
     show_default=True,
     help="text: FILE:LINE:COL lines; json: {valid, errors}; github: workflow annotations.",
 )
-def validate(paths: tuple[Path, ...], output_format: str) -> None:
+def validate(paths: tuple[Path, ...], catalog_dir: Path | None, output_format: str) -> None:
     """Check mapping files or folders (default ./mappings). Exit 0 valid, 1 errors, 2 usage."""
     from engine.mapping_set import load_mapping_set
     from engine.report import RENDERERS
 
     targets = list(paths) or [resolve_mappings_dir(None)]
-    result = load_mapping_set(targets)
+    result = load_mapping_set(targets, catalog_dir)
     out = RENDERERS[output_format](result.problems)
     if output_format == "text":
         click.echo(out, nl=False, err=False)
@@ -253,9 +259,11 @@ def main() -> None:
 
 
 def _register_network_commands() -> None:
+    from engine.cli_catalog import catalog_group
     from engine.cli_sync import register
 
     register(cli)
+    cli.add_command(catalog_group)
 
 
 _register_network_commands()

@@ -81,7 +81,8 @@ def _sibling_entities(paths: list[Path]) -> frozenset[str]:
     return frozenset(names)
 
 
-def load_mapping_set(paths: list[Path]) -> MappingSet:
+def load_mapping_set(paths: list[Path], catalog_dir: Path | None = None) -> MappingSet:
+    """Load and validate the mappings; `catalog_dir` replaces the shipped Salesforce catalog."""
     result = MappingSet()
     models: list[Mapping] = []
     for path in iter_mapping_files(paths):
@@ -98,7 +99,7 @@ def load_mapping_set(paths: list[Path]) -> MappingSet:
             )
             continue
         result.mappings[mapping.entity] = mapping
-    context = CheckContext(result.mappings, _sibling_entities(paths))
+    context = CheckContext(result.mappings, _sibling_entities(paths), catalog_dir)
     for mapping in result.mappings.values():
         for check in CHECKS:
             for finding in check(mapping, context):

@@ -164,6 +164,11 @@ class SalesforceWriter:
                 return
             page = self._connection.call("query more", _more(str(next_url)))
 
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The org's describe of `sobject` (``GET sobjects/{sobject}/describe``)."""
+        _check_name(sobject, "object")
+        return dict(self._connection.call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe")))
+
     def find_ids(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, str]:
         """Map each value to the Id of the (oldest) record whose `field` equals it, case-insensitively."""
         _check_name(sobject, "the sObject")

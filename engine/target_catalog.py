@@ -175,17 +175,35 @@ def catalog_dir(directory: Path | None = None) -> Path:
 
 def known_objects(directory: Path | None = None) -> list[str]:
     """The API names of every object with a catalog file, sorted."""
-    return sorted(_index(catalog_dir(directory).resolve()).values())
+    folder = catalog_dir(directory).resolve()
+    return sorted(_index(folder, _folder_signature(folder)).values())
 
 
 def load_catalog(object_name: str, directory: Path | None = None) -> ObjectCatalog:
     """The catalog of `object_name` (matched ignoring case); raises UnknownObject."""
     folder = catalog_dir(directory).resolve()
-    index = _index(folder)
+    index = _index(folder, _folder_signature(folder))
     canonical = index.get(object_name.lower())
     if canonical is None:
         raise UnknownObject(object_name, _close_names(object_name, index.values()))
-    return _load(folder, canonical)
+    return _load(folder, canonical, _file_signature(folder / f"{canonical}.json"))
+
+
+# The caches are keyed by the files' modification times and sizes too: a catalog rewritten in the
+# same process (``catalog pull``, then ``validate``) is read again.
+Signature = tuple[int, int]
+
+
+def _file_signature(path: Path) -> Signature:
+    try:
+        status = path.stat()
+    except OSError:
+        return (0, 0)
+    return (status.st_mtime_ns, status.st_size)
+
+
+def _folder_signature(folder: Path) -> tuple[tuple[str, Signature], ...]:
+    return tuple((path.name, _file_signature(path)) for path in sorted(folder.glob("*.json")))
 
 
 def clear_cache() -> None:
@@ -194,7 +212,7 @@ def clear_cache() -> None:
 
 
 @lru_cache(maxsize=32)
-def _index(folder: Path) -> dict[str, str]:
+def _index(folder: Path, signature: tuple[tuple[str, Signature], ...]) -> dict[str, str]:
     """Lower-cased object name -> canonical name, for every object file of `folder`."""
     names: dict[str, str] = {}
     for path in sorted(folder.glob("*.json")):
@@ -205,7 +223,7 @@ def _index(folder: Path) -> dict[str, str]:
 
 
 @lru_cache(maxsize=256)
-def _load(folder: Path, name: str) -> ObjectCatalog:
+def _load(folder: Path, name: str, signature: Signature) -> ObjectCatalog:
     return object_from_dict(_read_json(folder / f"{name}.json"))
 
 
