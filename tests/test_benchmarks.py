@@ -18,3 +18,17 @@ def test_plan_benchmark_prints_ratios_against_its_baselines() -> None:
     assert [n.strip() for n in names] == ["compiled plan", "jmespath.search per field", "hand-written Python"]
     assert re.search(r"^plan / jmespath.search\s+\d+\.\d\dx$", result.stdout, re.MULTILINE)
     assert re.search(r"^plan / hand-written\s+\d+\.\d\dx$", result.stdout, re.MULTILINE)
+
+
+def test_sync_benchmark_prints_its_runs_and_ratios() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/bench_sync.py"), "--users", "2"],
+        capture_output=True, text=True, timeout=300, check=True, cwd=REPO,
+    )
+    runs = re.findall(r"^(first run \(Collections\)|second run \(unchanged\)|first run \(Bulk 2\.0\))\s+read\s+(\d+)"
+                      r"\s+written\s+(\d+)", result.stdout, re.MULTILINE)
+    assert [name for name, _, _ in runs] == ["first run (Collections)", "second run (unchanged)",
+                                             "first run (Bulk 2.0)"]
+    first, second, bulk = ((int(read), int(written)) for _, read, written in runs)
+    assert first[1] == first[0] and second[1] == 0 and bulk[1] == bulk[0]
+    assert re.search(r"^second / first salesforce calls\s+\d+\.\d\dx$", result.stdout, re.MULTILINE)
