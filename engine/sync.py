@@ -155,11 +155,12 @@ def secret_names(mapping: Mapping) -> frozenset[str]:
     """Target fields and source keys whose values are credentials: redacted in dead letters."""
     names = set(mapping.secret_targets) | ZOOM_SECRET_KEYS
     for spec in mapping.fields:
-        if spec.secret:
-            for path in compile_expression(spec.source).field_paths():
-                steps = [s for s in path if isinstance(s, str)]
-                if steps:
-                    names.add(steps[-1])
+        if not spec.secret:
+            continue
+        paths = [tuple(s for s in path if isinstance(s, str)) for path in compile_expression(spec.source).field_paths()]
+        for path in paths:  # the leaf a path reads, not the objects on the way (`settings`)
+            if path and not any(len(other) > len(path) and other[: len(path)] == path for other in paths):
+                names.add(path[-1])
     return frozenset(names)
 
 
@@ -302,6 +303,7 @@ class SyncRunner:
         mapping = self.mapping_set.get(entity)
         plan = self.plan(entity)
         counts = report.entities.setdefault(entity, EntityCounts()) if write else EntityCounts()
+        keep = write and not options.dry_run  # a dry run files no dead letter either
         parent = mapping.source.parent
         parents = self.read_records.get(parent, []) if parent else None
         window = self.window(mapping, options)
@@ -314,13 +316,13 @@ class SyncRunner:
             counts.read += 1
             if isinstance(item, SourceFailure):
                 key = source_key(mapping, item.record)
-                self._dead(entity, key, item.code, item.message, _evidence(item), index, secrets, counts, write)
+                self._dead(entity, key, item.code, item.message, _evidence(item), index, secrets, counts, keep)
                 continue
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
                 key = source_key(mapping, item.record)
                 self._dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome), _evidence(item), index,
-                           secrets, counts, write)
+                           secrets, counts, keep)
                 continue
             kept.append(item.record)
             pending.append(PendingRecord(record_key(outcome, plan), outcome, _evidence(item), index))

@@ -471,3 +471,34 @@ def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapp
         calls = [r for r in fresh.zoom.stats()["requests"] if "call_history" in r]
         assert calls
 
+
+
+def test_a_record_that_cannot_be_mapped_is_a_dead_letter_and_the_batch_goes_on(
+    fresh: World, mapping_set: MappingSet, tmp_path: Path
+) -> None:
+    strict = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, strict)
+    path = strict / "users.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "  - from: phone.phone_user_id\n    to: zoom_app__PBX_User_Id__c\n    type: string\n"
+    assert old in text
+    path.write_text(text.replace(old, old + "    on_missing: reject\n"), encoding="utf-8")
+    without_phone = {str(u) for u in fresh.account.users_without_phone()}
+    assert without_phone, "the synthetic account has users without Zoom Phone"
+    with StateStore.open(tmp_path / "state.db") as store:
+        report = run_sync(fresh, store, load_mapping_set([strict]).raise_if_invalid(), entities=("users",))
+        counts = report.entities["users"]
+        assert (counts.failed, counts.written) == (len(without_phone), counts.read - len(without_phone))
+        letters = store.dead_letters("users")
+        assert {letter.key for letter in letters} == without_phone
+        assert {letter.code for letter in letters} == {"MAPPING_MISSING"}
+        assert all("zoom_app__PBX_User_Id__c" in letter.message for letter in letters)
+        assert all(letter.record["source"]["settings"]["schedule_meeting"].get("pmi_password") in (None, "***")
+                   for letter in letters)
+        dry = run_sync(fresh, store, load_mapping_set([strict]).raise_if_invalid(), entities=("users",), dry_run=True)
+        assert dry.entities["users"].failed == len(without_phone)
+        assert len(store.dead_letters("users")) == len(without_phone), "a dry run files no dead letter"
+        retried = run_sync(fresh, store, mapping_set, entities=("users",), retry_dead_letters=True)
+        assert retried.entities["users"].written == len(without_phone)
+        assert store.dead_letters("users") == []
+    assert sorted(key_values(fresh, "users")) == sorted(str(u) for u in fresh.account.user_ids())
