@@ -176,7 +176,7 @@ def zoom_source_findings(mapping: Mapping, mappings: dict[str, Mapping], index: 
     parent_schema = _parent_schema(mapping, mappings, index)
     for event_index, event in enumerate(mapping.source.events):
         if index.event(event.event) is None:
-            hint = _did_you_mean(sorted(index.event_names()))
+            hint = _did_you_mean(suggest_names(event.event, index.event_names()))
             yield SourceFinding(("source", "events", event_index, "event"), f"unknown Zoom event '{event.event}'{hint}")
     for spec in mapping.fields:
         yield from _field_findings(spec, schema, described, parent_schema, index)

@@ -463,6 +463,8 @@ class StateStore:
             # (a 200 sent to Zoom cannot be taken back), so inbox_add commits with FULL.
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
+            # Freed pages are overwritten: a dropped event body leaves no copy in the file.
+            self._conn.execute("PRAGMA secure_delete = ON")
 
     def _migrate(self) -> None:
         if self._check_version() == SCHEMA_VERSION:
@@ -899,11 +901,25 @@ class StateStore:
         return _inbox_row(row) if row else None
 
     def inbox_done(self, event_id: int) -> None:
+        """The event is in Salesforce: its body (payload values, perhaps credentials) is dropped.
+
+        The row stays, with its id and body hash, so that a redelivery is still recognised.
+        """
         self._change(
-            "UPDATE inbox SET status = 'done', finished_at = ?, lease_until = NULL WHERE id = ?",
+            "UPDATE inbox SET status = 'done', finished_at = ?, lease_until = NULL, body = X'' WHERE id = ?",
             (self._now(), event_id),
             f"inbox event {event_id}",
         )
+
+    def inbox_requeue_dead(self) -> int:
+        """Give every dead event a fresh round of attempts (after an outage longer than the retries)."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL "
+                "WHERE status = 'dead' AND length(body) > 0",
+                (self._now(),),
+            )
+            return int(cursor.rowcount)
 
     def inbox_failed(self, event_id: int, error: str, retry_after_seconds: float) -> None:
         """Processing failed; try again no sooner than ``retry_after_seconds`` from now (backoff)."""

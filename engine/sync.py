@@ -471,8 +471,10 @@ class SyncRunner:
             for letter in letters:
                 counts.read += 1
                 source = letter.record.get("source")
+                event = letter.record.get("event")  # a dead letter of an event notification is mapped as one
                 try:
-                    mapped = plan.map_record(source, RunContext(parent=letter.record.get("parent"), run=run))
+                    mapped = plan.map_record(source, RunContext(parent=letter.record.get("parent"), run=run),
+                                             event if isinstance(event, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
                     self.store.bump_dead_letter(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))

@@ -10,6 +10,11 @@ One delivery, in order:
        200 ``{"status": "accepted" | "duplicate"}`` at once, wake the worker
        (:class:`~engine.webhook_worker.InboxWorker`). The store failing: 500, so Zoom redelivers.
 
+What is kept is the processor's to say when it has an ``inbox_body(event_type, document, body)``
+method (:class:`~engine.event_sync.EventProcessor` has): None for an event it would do nothing
+with (answered 200 ``{"status": "ignored"}``, nothing kept), else the bytes to keep, such as the
+body with credentials it never reads masked. Without that method the body is kept as received.
+
 Zoom answers nothing but 2xx as delivered and retries only 5xx and network errors (NOTES-zoom-api
 §6), so every 4xx here is final for that delivery: it is kept for requests that can never succeed.
 
@@ -70,6 +75,7 @@ DEFAULT_MAX_BODY = 1_048_576
 DEFAULT_MAX_AGE = 300.0
 INBOX_STATUSES = ("pending", "processing", "done", "dead")
 _MAX_TIMESTAMP_DIGITS = 12  # seconds until the year 33658; longer is not a Zoom timestamp
+KeepBody = Callable[[str, Mapping[str, Any], bytes], bytes | None]  # (type, document, raw body) -> what to keep
 
 
 class WebhookRejected(ZoomforceError):
@@ -183,9 +189,11 @@ class _Receiver:
         max_body: int,
         clock: Callable[[], float],
         logger: logging.Logger,
+        keep: KeepBody | None = None,
     ):
         self.store = store
         self.secret = secret
+        self.keep = keep
         self.worker = worker
         self.owns_worker = owns_worker
         self.max_body = max_body
@@ -222,10 +230,14 @@ class _Receiver:
         event_type = document["event"]
         event_id = event_id_for(headers, document)
         try:
-            added = await run_in_threadpool(self.store.inbox_add, event_id, event_type, body)
+            added = await run_in_threadpool(self._store, event_id, event_type, document, body)
         except StateError as error:  # names the file and the SQLite problem, never the body
             self.log.error("webhook event not stored: type=%s id=%s status=error (%s)", event_type, event_id, error)
             return JSONResponse({"error": "the event could not be stored; deliver it again later"}, status_code=500)
+        if added is None:
+            self.log.info("webhook event received: type=%s id=%s status=ignored (no mapping reads it)", event_type,
+                          event_id)
+            return JSONResponse({"status": "ignored"})
         status = "accepted" if added else "duplicate"
         self.log.info("webhook event received: type=%s id=%s status=%s", event_type, event_id, status)
         if added and self.worker is not None:
@@ -233,6 +245,13 @@ class _Receiver:
                 self.worker.start()  # no-op once running; covers servers run with lifespan off
             self.worker.wake()
         return JSONResponse({"status": status})
+
+    def _store(self, event_id: str, event_type: str, document: Mapping[str, Any], body: bytes) -> bool | None:
+        """``inbox_add`` of what is to be kept; None when nothing is (the processor ignores the event)."""
+        kept = body if self.keep is None else self.keep(event_type, document, body)
+        if kept is None:
+            return None
+        return self.store.inbox_add(event_id, event_type, kept)
 
     async def healthz(self, request: Request) -> Response:
         try:
@@ -272,7 +291,8 @@ def create_app(
     (``processor`` is then unused). No worker but a ``processor``: the app makes an
     :class:`InboxWorker` with the default settings (``app.state.worker``) and starts it at
     startup, or at the first event when the server runs without lifespan; it stops at shutdown.
-    Neither: events are only stored, for a later :meth:`InboxWorker.drain`.
+    Neither: events are only stored, for a later :meth:`InboxWorker.drain`. The worker's processor
+    may decide what is kept of each event (``inbox_body``, see the module's docstring).
     ``clock`` (epoch seconds) is what the signature timestamps are checked against.
     """
     if not secret:
@@ -283,7 +303,8 @@ def create_app(
     owns_worker = worker is None and processor is not None
     if owns_worker and processor is not None:
         worker = InboxWorker(store, processor, logger=log)
-    receiver = _Receiver(store, secret, worker, owns_worker, max_body, clock, log)
+    keep = getattr(worker.processor if worker is not None else None, "inbox_body", None)
+    receiver = _Receiver(store, secret, worker, owns_worker, max_body, clock, log, keep)
     app = Starlette(
         routes=[
             Route(WEBHOOK_PATH, receiver.webhook, methods=["POST"]),

@@ -10,6 +10,10 @@ nothing but delay:
       -> raises anything else       -> inbox_failed, due again after a jittered exponential
                                        backoff; after ``max_attempts`` attempts -> inbox_dead
 
+A processor that also has ``process_batch(events)`` gets the claimed events together (so that it
+can write them to Salesforce in one call rather than one call per event) and answers, per inbox
+id, None (done) or the exception its event failed with, which is then handled as above.
+
 Delivery to the processor is at least once: an event whose lease expires (the process was killed,
 or the processor ran longer than the lease) is claimed again, and so is one whose ``inbox_done``
 could not be written. The processor must therefore be idempotent, which an upsert by external id
@@ -26,13 +30,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from engine.errors import StateError, ZoomforceError
 from engine.state import InboxEvent, StateStore
 
 Processor = Callable[[InboxEvent], None]
+BatchOutcomes = Mapping[int, BaseException | None]  # inbox id -> None (done) or why it failed
 Outcome = Literal["done", "retry", "dead"]
 
 LOGGER_NAME = "zoomforce.webhook"
@@ -174,24 +179,36 @@ class InboxWorker:
     def _process_batch(self) -> tuple[int, int]:
         """Claim one batch and process it; (events claimed, events finished)."""
         events = self._store.inbox_claim(self._batch, self._lease_seconds, self._max_attempts)
-        finished = sum(1 for event in events if self._handle(event) != "retry")
+        together: Callable[[Sequence[InboxEvent]], BatchOutcomes] | None = getattr(
+            self._processor, "process_batch", None)
+        if events and together is not None:
+            try:
+                outcomes = together(events)
+            except Exception as error:  # the whole batch failed: each event is retried (or buried)
+                outcomes = dict.fromkeys((event.id for event in events), error)
+            missing = RuntimeError("the batch processor gave no outcome for this event")
+            finished = sum(1 for event in events if self._settle(event, outcomes.get(event.id, missing)) != "retry")
+        else:  # one at a time, each settled before the next starts
+            finished = sum(1 for event in events if self._settle(event, self._run_one(event)) != "retry")
         return len(events), finished
 
-    def _handle(self, event: InboxEvent) -> Outcome:
+    def _run_one(self, event: InboxEvent) -> BaseException | None:
         try:
             self._processor(event)
-        except PermanentEventError as error:
+        except Exception as error:
+            return error
+        return None
+
+    def _settle(self, event: InboxEvent, error: BaseException | None) -> Outcome:
+        if error is None:
+            self._store.inbox_done(event.id)
+            return self._report(event, "done")
+        if isinstance(error, PermanentEventError) or event.attempts >= self._max_attempts:
             self._store.inbox_dead(event.id, _error_text(error))
             return self._report(event, "dead", error)
-        except Exception as error:
-            if event.attempts >= self._max_attempts:
-                self._store.inbox_dead(event.id, _error_text(error))
-                return self._report(event, "dead", error)
-            delay = backoff_seconds(event.attempts, self._backoff_base, self._backoff_max, self._rand)
-            self._store.inbox_failed(event.id, _error_text(error), delay)
-            return self._report(event, "retry", error, delay)
-        self._store.inbox_done(event.id)
-        return self._report(event, "done")
+        delay = backoff_seconds(event.attempts, self._backoff_base, self._backoff_max, self._rand)
+        self._store.inbox_failed(event.id, _error_text(error), delay)
+        return self._report(event, "retry", error, delay)
 
     def _report(
         self, event: InboxEvent, outcome: Outcome, error: BaseException | None = None, delay: float = 0.0

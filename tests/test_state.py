@@ -430,6 +430,9 @@ def test_inbox_lease_expiry_reclaims(store: StateStore, clock: FakeClock) -> Non
     assert [e.event_id for e in store.inbox_claim(10, lease_seconds=60)] == ["evt-2"]
     assert store.inbox_claim(10, lease_seconds=60) == []
     store.inbox_done(claimed[0].id)
+    done = store.inbox_event(claimed[0].id)
+    assert done is not None and done.body == b"" and done.body_sha256 == hashlib.sha256(b"1").hexdigest()
+    assert store.inbox_add("evt-1", "meeting.started", b"1") is False, "a redelivery is still recognised"
     clock.advance(61)  # the worker holding evt-2 crashed: its lease runs out
     again = store.inbox_claim(10, lease_seconds=60)
     assert [(e.event_id, e.attempts) for e in again] == [("evt-2", 2)]
@@ -453,6 +456,9 @@ def test_inbox_failed_backs_off_then_dies(store: StateStore, clock: FakeClock) -
     dead = store.inbox_event(retry.id)
     assert dead is not None and dead.status == "dead" and dead.last_error == "gave up after 2 attempts"
     assert store.inbox_pending_count() == 0 and store.inbox_claim(5, lease_seconds=30) == []
+    assert store.inbox_requeue_dead() == 1
+    (requeued,) = store.inbox_claim(5, lease_seconds=30)
+    assert (requeued.event_id, requeued.attempts, requeued.body) == ("evt-1", 1, b"x")
     with pytest.raises(LookupError, match="inbox event 999"):
         store.inbox_done(999)
 
