@@ -8,14 +8,22 @@ stays small; :func:`register` adds them to the ``zoomforce`` group. Errors are t
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
-from engine.errors import InputError
+from engine.errors import ConfigError, InputError
 from engine.state import DEFAULT_PATH
+
+if TYPE_CHECKING:
+    from engine.mapping_set import MappingSet
 
 MAPPINGS_OPTION = click.option(
     "--mappings",
@@ -34,12 +42,46 @@ STATE_OPTION = click.option(
 
 
 def _date(value: str | None, option: str) -> date | None:
+    """A date ``YYYY-MM-DD`` (an ISO-8601 time is taken as its date); anything else is a usage error."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value[:10])
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).date()
     except ValueError as exc:
         raise InputError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def _window(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    first, last = _date(since, "--since"), _date(until, "--until")
+    if first is not None and last is not None and first > last:
+        raise InputError(f"--since {first} is after --until {last}")
+    return first, last
+
+
+def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: str | None) -> None:
+    """Usage errors of the entity list, before any credential is read: the user fixes these first."""
+    for name in entities:
+        mapping = mapping_set.get(name)  # UnknownEntity, with a suggestion
+        if mapping.source.system == "salesforce" and not webinar:
+            raise ConfigError(f"{name}: the reverse flow registers people for one webinar: give --webinar ID")
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager stopping us) ends the command as Ctrl-C does: cleanly, state closed."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("sync")
@@ -50,7 +92,8 @@ def _date(value: str | None, option: str) -> date | None:
 @click.option("--until", help="Read up to this date (YYYY-MM-DD); default today (UTC).")
 @click.option("--dry-run", is_flag=True, help="Map and report per record (create, update, unchanged); write nothing.")
 @click.option("--summary", "summary_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: {entities: {NAME: {read, written, unchanged, failed}}, api_calls: {zoom, salesforce}}.")
+              help="json: {entities: {NAME: {read, written, unchanged, failed}}, api_calls: {zoom, salesforce}}; "
+                   "standard output is then that one document (a dry run's plan goes to standard error).")
 @click.option("--retry-dead-letters", is_flag=True, help="Map and write the open dead letters again, and only them.")
 @click.option("--webinar", help="The Zoom webinar the reverse flow (registrations) registers people for.")
 @click.option("--bulk-threshold", type=click.IntRange(1), default=2000, show_default=True,
@@ -67,22 +110,28 @@ def sync_command(
     from engine.sync import SyncOptions, SyncRunner
     from engine.sync_output import ProgressLines, planned_lines, summary_json, summary_text
 
+    first, last = _window(since, until)
     mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
-    options = SyncOptions(entities, _date(since, "--since"), _date(until, "--until"), dry_run, retry_dead_letters,
-                          webinar)
-    progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    check_entities(mapping_set, entities, webinar)
+    options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar)
     zoom = zoom_from_env(os.environ)
-    salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
     try:
-        with StateStore.open(state_path) as store:
+        salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
+    except ConfigError:
+        zoom.client.close()
+        raise
+    progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    try:
+        with sigterm_as_interrupt(), StateStore.open(state_path) as store:
             report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
     finally:
+        progress.close()
         zoom.client.close()
         if salesforce is not None:
             salesforce.close()
-    if dry_run:
-        for line in planned_lines(report.planned):
-            click.echo(line)
+    plan_to_stderr = summary_format == "json"
+    for line in planned_lines(report.planned):
+        click.echo(line, err=plan_to_stderr)
     click.echo(summary_json(report) if summary_format == "json" else summary_text(report), nl=False)
     sys.exit(1 if report.failed else 0)
 
@@ -97,7 +146,7 @@ def sync_command(
 def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: Path, max_attempts: int) -> None:
     """Receive Zoom event notifications at POST /zoom/webhook and sync them through the mappings."""
     from engine.cli import resolve_mappings_dir
-    from engine.connect import salesforce_from_env
+    from engine.connect import check_listen, salesforce_from_env
     from engine.emulators.serve import serve_foreground
     from engine.errors import MissingCredential
     from engine.event_sync import EventProcessor, subscriptions
@@ -110,6 +159,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
     if not secret.strip():
         raise MissingCredential("ZOOM_WEBHOOK_SECRET_TOKEN", "the secret token that signs Zoom's event notifications")
     mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    check_listen(host, port)
     salesforce = salesforce_from_env(os.environ)
     assert salesforce is not None
     store = StateStore.open(state_path)
@@ -125,7 +175,8 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
 
     worker.start()
     try:
-        serve_foreground(app, host, port, announce)
+        with sigterm_as_interrupt():
+            serve_foreground(app, host, port, announce)
     finally:
         worker.stop()
         salesforce.close()
@@ -147,8 +198,12 @@ def demo_command(users: int, state_path: Path | None, output: Path, language: st
     from engine.sync_output import ProgressLines, summary_json, summary_text
 
     progress = ProgressLines(sys.stderr, sys.stderr.isatty())
-    result = run_demo(users=users, state_path=state_path, output=output, language=language, progress=progress,
-                      say=lambda line: click.echo(line, err=True))
+    try:
+        with sigterm_as_interrupt():
+            result = run_demo(users=users, state_path=state_path, output=output, language=language,
+                              progress=progress, say=lambda line: click.echo(line, err=True))
+    finally:
+        progress.close()
     click.echo(summary_json(result.report) if summary_format == "json" else summary_text(result.report), nl=False)
     click.echo(f"zoomforce: disclosure written to {output}", err=True)
     sys.exit(1 if result.report.failed else 0)

@@ -4,7 +4,12 @@ It starts the local Zoom emulator (a synthetic account) and the Salesforce emula
 fresh self-signed CA) on 127.0.0.1, puts a few Contacts and Leads in the Salesforce org (some with
 the e-mail of a Zoom registrant, so the links by e-mail resolve; some new, for the reverse flow),
 syncs every entity through the real httpx and simple-salesforce clients, registers the Contacts and
-Leads for a webinar (the reverse flow), writes the disclosure, and stops the emulators.
+Leads for a webinar (the reverse flow), and stops the emulators. The disclosure is written first, so
+that a bad ``--output`` or ``--lang`` is told at once rather than after the sync.
+
+The state starts empty: the emulators do every time, and a state that remembered records would
+skip writing them to the new org. A ``--state`` that already holds data is refused, lest the demo's
+cursors and hashes land in an operator's real state file.
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ from engine.emulators.zoom import ZoomEmulatorConfig, close_app
 from engine.emulators.zoom import create_app as zoom_app
 from engine.emulators.zoom_data import Account
 from engine.errors import InputError
-from engine.mapping_set import load_mapping_set
+from engine.mapping_set import MappingSet, load_mapping_set
 from engine.resources import default_mappings_dir
 from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter
 from engine.source_reader import ZoomSource
 from engine.state import StateStore
-from engine.sync import Progress, SyncOptions, SyncReport, SyncRunner
+from engine.sync import Progress, SyncOptions, SyncReport, SyncRunner, default_entities
 from engine.zoom_client import ZoomClient, ZoomCredentials
 
 DEMO_CREDENTIAL = "demo"
@@ -107,11 +112,26 @@ def _trusting(ca_file: str) -> Iterator[None]:
             os.environ["REQUESTS_CA_BUNDLE"] = previous
 
 
+def _fresh_state(path: Path | None) -> None:
+    if path is not None and path.exists() and (not path.is_file() or path.stat().st_size > 0):
+        raise InputError(f"--state {path} already exists; the demo starts from an empty state: give a new file")
+
+
+def _write_disclosure(mapping_set: MappingSet, language: str, output: Path) -> None:
+    text = render(build_disclosure(mapping_set, language), "markdown")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from exc
+
+
 def run_demo(
     *, users: int, state_path: Path | None, output: Path, language: str, progress: Progress,
     say: Callable[[str], object],
 ) -> DemoResult:
+    _fresh_state(state_path)
     mapping_set = load_mapping_set([default_mappings_dir()]).raise_if_invalid()
+    _write_disclosure(mapping_set, language, output)
     work = Path(tempfile.mkdtemp(prefix="zoomforce-demo-state-"))
     try:
         with running_emulators(users) as emulators, _trusting(emulators.ca_file):
@@ -125,21 +145,11 @@ def run_demo(
             try:
                 with StateStore.open(state_path or work / "zoomforce.db") as store:
                     runner = SyncRunner(mapping_set, store, ZoomSource(zoom), salesforce, progress=progress)
-                    entities = (*runner_entities(mapping_set), "registrations")
+                    entities = (*default_entities(mapping_set), "registrations")
                     report = runner.run(SyncOptions(entities=entities, webinar=webinar))
             finally:
                 zoom.close()
                 salesforce.close()
-        try:
-            output.write_text(render(build_disclosure(mapping_set, language), "markdown"), encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {output}: {exc.strerror}") from exc
         return DemoResult(report, webinar, output)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def runner_entities(mapping_set: object) -> list[str]:
-    from engine.sync import default_entities
-
-    return default_entities(mapping_set)  # type: ignore[arg-type]

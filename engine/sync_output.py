@@ -1,14 +1,15 @@
 """What ``zoomforce sync`` shows: progress per entity, the dry-run plan, the summary.
 
 A terminal gets one line per entity redrawn in place (a bar of the records handled so far); a pipe
-or a log file gets plain lines, one when an entity starts and one when it ends. Secrets never
-reach here in clear: the dry run's values come redacted from the runner.
+or a log file gets plain lines: one when an entity ends and, for an entity long enough to report
+progress while it is read, one when its first records are in. Nothing is written before a record
+is read, so a run that cannot reach Zoom shows the error alone. Secrets never reach here in clear:
+the dry run's values come redacted from the runner.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, TextIO
 
 from engine.sync import EntityCounts, PlannedChange, SyncReport
@@ -23,16 +24,24 @@ class ProgressLines:
         self.stream = stream
         self.interactive = interactive
         self.current: str | None = None
+        self.line_open = False  # a redrawn line without its newline yet
 
     def __call__(self, entity: str, stage: str, counts: EntityCounts) -> None:
         if self.interactive:
             self._redraw(entity, stage, counts)
         elif stage == "done":
             self.stream.write(f"{entity}: {_counts_text(counts)}\n")
-        elif stage == "read" and entity != self.current:
+        elif stage == "read" and counts.read and entity != self.current:
             self.current = entity
-            self.stream.write(f"{entity}: reading\n")
+            self.stream.write(f"{entity}: reading, {counts.read} so far\n")
         self.stream.flush()
+
+    def close(self) -> None:
+        """End a line left open by the redraw, so that an error message starts on its own line."""
+        if self.line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.line_open = False
 
     def _redraw(self, entity: str, stage: str, counts: EntityCounts) -> None:
         handled = counts.written + counts.unchanged + counts.failed
@@ -42,6 +51,7 @@ class ProgressLines:
         label = "reading" if stage == "read" else "writing" if stage == "write" else "done"
         end = "\n" if stage == "done" else ""
         self.stream.write(f"\r{entity:<14} [{bar}] {label:<8} {_counts_text(counts)}\x1b[K{end}")
+        self.line_open = not end
 
 
 def _counts_text(counts: EntityCounts) -> str:
@@ -76,6 +86,3 @@ def planned_lines(planned: list[PlannedChange]) -> list[str]:
         for name, (before, after) in change.changes.items():
             lines.append(f"    {name}: {_value(before)} -> {_value(after)}")
     return lines
-
-
-Writer = Callable[[str], Any]

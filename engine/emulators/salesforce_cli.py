@@ -16,6 +16,7 @@ from types import FrameType
 
 import click
 
+from engine.connect import check_listen
 from engine.emulators.salesforce import SalesforceEmulatorConfig, create_app
 from engine.emulators.salesforce_catalog import load_catalog
 from engine.emulators.serve import TLSFiles, serve_foreground
@@ -46,6 +47,7 @@ def salesforce_command(port: int, host: str, fail_rate: float, seed: int, client
     catalog = catalog_dir or schemas_dir() / "salesforce"
     if not load_catalog(catalog).objects():
         raise click.UsageError(f"no sObject catalog (*.json with 'fields') in {catalog}")
+    check_listen(host, port)
     config = SalesforceEmulatorConfig(fail_rate=fail_rate, seed=seed, client_id=client_id,
                                       client_secret=client_secret, catalog_dir=catalog)
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -16,6 +16,7 @@ from types import FrameType
 import click
 from starlette.applications import Starlette
 
+from engine.connect import check_listen
 from engine.emulators.serve import serve_foreground
 from engine.emulators.zoom import ZoomEmulatorConfig, close_app, create_app, send_startup_events
 from engine.emulators.zoom_webhooks import EVENT_KINDS
@@ -51,6 +52,7 @@ def zoom_command(port: int, host: str, users: int, seed: int, rate_limit: int, f
     """Serve the local Zoom API emulator until interrupted."""
     if bool(webhook_url) != bool(webhook_secret):
         raise click.UsageError("--webhook-url and --webhook-secret go together")
+    check_listen(host, port)
     config = ZoomEmulatorConfig(users=users, seed=seed, rate_limit=rate_limit, fail_rate=fail_rate,
                                 client_id=client_id, client_secret=client_secret, account_id=account_id,
                                 webhook_url=webhook_url, webhook_secret=webhook_secret,
