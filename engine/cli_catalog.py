@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from engine.mapping_set import MappingSet
+if TYPE_CHECKING:
+    from engine.mapping_set import MappingSet
 
 
 def catalog_objects(mapping_set: MappingSet) -> list[str]:

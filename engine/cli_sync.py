@@ -173,6 +173,9 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
         click.echo(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", err=True)
         sys.stdout.flush()
 
+    requeued = store.inbox_requeue_dead()
+    if requeued:
+        click.echo(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again", err=True)
     worker.start()
     try:
         with sigterm_as_interrupt():
@@ -209,17 +212,34 @@ def demo_command(users: int, state_path: Path | None, output: Path, language: st
     sys.exit(1 if result.report.failed else 0)
 
 
-@click.group("emulator")
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is used, so that `zoomforce validate` starts fast."""
+
+    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]], **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            module, name = self.lazy[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("emulator", cls=LazyGroup, lazy={
+    "zoom": ("engine.emulators.zoom_cli", "zoom_command"),
+    "salesforce": ("engine.emulators.salesforce_cli", "salesforce_command"),
+})
 def emulator_group() -> None:
     """Local emulators of the Zoom and Salesforce APIs on 127.0.0.1 (for tests and the demo)."""
 
 
 def register(group: click.Group) -> None:
     """Add the network commands to the ``zoomforce`` group."""
-    from engine.emulators.salesforce_cli import salesforce_command
-    from engine.emulators.zoom_cli import zoom_command
-
-    emulator_group.add_command(zoom_command)
-    emulator_group.add_command(salesforce_command)
     for command in (sync_command, serve_command, demo_command, emulator_group):
         group.add_command(command)

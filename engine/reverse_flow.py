@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from engine.coerce import format_sf_datetime
-from engine.errors import ConfigError, RecordError, ZoomApiError
+from engine.errors import ConfigError, RecordError, ZoomApiError, ZoomNotFound
 from engine.expressions import compile_expression
 from engine.model import Mapping
 from engine.plan import RunContext
@@ -65,11 +65,14 @@ def register_for_webinar(
     path = _registrants_path(endpoint, webinar)
     match = mapping.target.match_key or "email"
     client = runner.zoom.client
-    registered = {
-        str(item.get(match, "")).strip().lower()
-        for status in REGISTRANT_STATUSES
-        for item in client.paginate(path, "registrants", {"status": status})
-    }
+    try:
+        registered = {
+            str(item.get(match, "")).strip().lower()
+            for status in REGISTRANT_STATUSES
+            for item in client.paginate(path, "registrants", {"status": status})
+        }
+    except ZoomNotFound as exc:
+        raise ConfigError(f"--webinar {webinar}: Zoom has no such webinar ({exc})") from exc
     run = {"run_time": format_sf_datetime(runner.now())}
     secrets = secret_names(mapping)
     index = 0

@@ -457,8 +457,13 @@ def test_the_reverse_flow_registers_contacts_and_leads_once(fresh: World, mappin
 def test_the_reverse_flow_needs_its_webinar(fresh: World, mapping_set: MappingSet, tmp_path: Path) -> None:
     from engine.errors import ConfigError
 
-    with StateStore.open(tmp_path / "state.db") as store, pytest.raises(ConfigError, match="--webinar"):
-        run_sync(fresh, store, mapping_set, entities=("registrations",))
+    with StateStore.open(tmp_path / "state.db") as store:
+        with pytest.raises(ConfigError, match="--webinar"):
+            run_sync(fresh, store, mapping_set, entities=("registrations",))
+        with pytest.raises(ConfigError, match="--webinar 1: Zoom has no such webinar") as caught:
+            run_sync(fresh, store, mapping_set, entities=("registrations",), webinar="1")
+        assert caught.value.exit_code == 2
+        assert store.dead_letters() == []
 
 
 def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapping_set: MappingSet,
