@@ -76,6 +76,10 @@ class SalesforceWriter:
     def api_calls(self) -> int:
         return self._connection.api_calls
 
+    def authenticate(self) -> None:
+        """Log in now (with client credentials): refused credentials fail before any record is read."""
+        self._connection.client()
+
     def close(self) -> None:
         self._connection.close()
 

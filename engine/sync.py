@@ -244,6 +244,7 @@ class SyncRunner:
         forward = [n for n in wanted if n not in reverse]
         if reverse and not options.webinar:
             raise ConfigError(f"{reverse[0]}: the reverse flow registers people for one webinar: give --webinar ID")
+        self._authenticate(options)
         self.store.recover_interrupted_runs()
         report = SyncReport()
         command = "sync --retry-dead-letters" if options.retry_dead_letters else "sync"
@@ -274,6 +275,13 @@ class SyncRunner:
             if report.run_id is not None:
                 self.store.finish_run(report.run_id, status, report.summary())  # type: ignore[arg-type]
         return report
+
+    def _authenticate(self, options: SyncOptions) -> None:
+        """Both logins first: wrong credentials are a configuration error before anything is read."""
+        if self.zoom is not None:
+            self.zoom.client.authenticate()
+        if self.salesforce is not None and not options.dry_run:
+            self.salesforce.authenticate()
 
     def _count_calls(self, report: SyncReport) -> None:
         report.api_calls = {

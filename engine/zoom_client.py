@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -214,6 +214,9 @@ class _Token:
     renew_at: float  # on the client's clock
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class _Request:
     method: str
@@ -308,10 +311,13 @@ class ZoomClient:
     ) -> dict[str, Any]:
         """Send one API request (`path` relative to ``api_url``), retrying as the policy allows; the JSON object."""
         request = _Request(method.upper(), path.partition("?")[0], self._url(path), _clean(params), json)
+        return self._retrying(request, lambda attempt: self._attempt(request, attempt))
+
+    def _retrying(self, request: _Request, attempt_once: Callable[[int], T]) -> T:
         failures: list[_Retry] = []
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
-                return self._attempt(request, attempt)
+                return attempt_once(attempt)
             except _Retry as failure:
                 failures.append(failure)
                 if attempt < self.retry.max_attempts:
@@ -398,6 +404,12 @@ class ZoomClient:
         self._sleep(wait)
 
     # ---- the access token ----
+
+    def authenticate(self) -> None:
+        """Get an access token now (refused credentials fail here, before any data is read)."""
+        url = _without_query(self.credentials.oauth_url)
+        request = _Request("POST", url, url, {}, None)
+        self._retrying(request, lambda attempt: self._access_token())
 
     def _access_token(self) -> str:
         with self._token_lock:

@@ -507,3 +507,37 @@ def test_a_record_that_cannot_be_mapped_is_a_dead_letter_and_the_batch_goes_on(
         assert retried.entities["users"].written == len(without_phone)
         assert store.dead_letters("users") == []
     assert sorted(key_values(fresh, "users")) == sorted(str(u) for u in fresh.account.user_ids())
+
+
+def test_refused_salesforce_credentials_fail_before_anything_is_read(fresh: World, mapping_set: MappingSet,
+                                                                     tmp_path: Path) -> None:
+    from engine.errors import AuthenticationFailed
+
+    zoom = fresh.zoom_client()
+    writer = SalesforceWriter(SalesforceCredentials(fresh.salesforce.url, client_id="demo", client_secret="wrong"),
+                              sleep=lambda seconds: None)
+    try:
+        with StateStore.open(tmp_path / "state.db") as store, pytest.raises(AuthenticationFailed) as caught:
+            SyncRunner(mapping_set, store, ZoomSource(zoom), writer).run(SyncOptions())
+        assert caught.value.exit_code == 2 and "wrong" not in str(caught.value)
+        assert zoom.api_calls == 0, "no Zoom data was read with Salesforce refusing the login"
+    finally:
+        zoom.close()
+        writer.close()
+
+
+def test_refused_zoom_credentials_fail_before_salesforce_is_touched(fresh: World, mapping_set: MappingSet,
+                                                                   tmp_path: Path) -> None:
+    from engine.errors import AuthenticationFailed
+
+    zoom = ZoomClient(ZoomCredentials("demo", "demo", "not-the-secret", api_url=f"{fresh.zoom.url}/v2",
+                                      oauth_url=f"{fresh.zoom.url}/oauth/token"), retry=FAST_RETRY)
+    writer = fresh.writer()
+    try:
+        with StateStore.open(tmp_path / "state.db") as store, pytest.raises(AuthenticationFailed) as caught:
+            SyncRunner(mapping_set, store, ZoomSource(zoom), writer).run(SyncOptions())
+        assert caught.value.exit_code == 2 and "not-the-secret" not in str(caught.value)
+        assert (zoom.api_calls, writer.api_calls) == (0, 0)
+    finally:
+        zoom.close()
+        writer.close()
