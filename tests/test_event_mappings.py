@@ -10,7 +10,6 @@ that arrive in real time; and what the webhook receiver keeps of an event. No ne
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from engine.event_sync import EventProcessor, subscriptions
 from engine.mapping_set import MappingSet, load_mapping_set
 from engine.plan import Plan, RunContext, compile_plan
 from engine.state import InboxEvent, StateStore
-from tests.helpers import MAPPINGS
+from tests.helpers import MAPPINGS, copy_mappings, replace_once
 
 RING = "zoom_app__Ring_Start_Time__c"
 KEY = "zoom_app__Calllog_Unique_ID__c"
@@ -197,19 +196,7 @@ def test_a_record_that_cannot_be_mapped_is_a_dead_letter_keyed_as_its_event_read
 # zoomforce validate on the event part of a mapping
 
 
-def copy_mappings(tmp_path: Path) -> Path:
-    folder = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, folder)
-    return folder
-
-
-def replace(path: Path, old: str, new: str) -> tuple[int, int]:
-    """Replace the one occurrence of `old` in `path`; the (line, column) where it began."""
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, old
-    at = text.index(old)
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+replace = replace_once
 
 
 def errors_of(folder: Path) -> list[dict[str, Any]]:

@@ -50,10 +50,11 @@ from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter, so
 from engine.source_reader import ZoomSource
 from engine.state import StateStore
 from engine.sync import SyncOptions, SyncRunner
-from engine.webhook import WEBHOOK_PATH, create_app, sign
+from engine.webhook import WEBHOOK_PATH, create_app
 from engine.webhook_worker import InboxWorker
 from engine.zoom_client import RetryPolicy, ZoomClient, ZoomCredentials
-from tests.helpers import MAPPINGS, REPO
+from tests.helpers import MAPPINGS, REPO, signed_headers
+from tests.helpers import wait_until as wait_for
 
 SECRET = "zm-webhook-SECRET-4f1c9e27ab"
 PASSWORD = "Mtg-Pass-77341-q"
@@ -80,20 +81,11 @@ def now_ts() -> str:
 
 def signed(body: bytes, *, ts: str | None = None, secret: str = SECRET, request_id: str | None = None
            ) -> dict[str, str]:
-    stamp = ts or now_ts()
-    headers = {"content-type": "application/json", "x-zm-request-timestamp": stamp,
-               "x-zm-signature": sign(secret, stamp, body)}
-    if request_id is not None:
-        headers["x-zm-request-id"] = request_id
-    return headers
+    return signed_headers(body, secret, ts or now_ts(), request_id)
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
+    wait_for(predicate, what, timeout)
 
 
 def call_id(event: dict[str, Any]) -> str:

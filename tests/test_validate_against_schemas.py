@@ -8,32 +8,21 @@ Each test copies the default mappings, changes one value, and runs the real CLI 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from tests.helpers import MAPPINGS
+from tests.helpers import copy_mappings, replace_once
 
 
 @pytest.fixture()
 def folder(tmp_path: Path) -> Path:
-    copy = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, copy)
-    return copy
+    return copy_mappings(tmp_path)
 
 
-def _replace(path: Path, old: str, new: str) -> tuple[int, int]:
-    """Replace the one occurrence of `old` in `path`; the (line, column) where `new` begins."""
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, old
-    at = text.index(old)
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    line = text.count("\n", 0, at) + 1
-    column = at - (text.rfind("\n", 0, at) + 1) + 1
-    return line, column
+_replace = replace_once
 
 
 def _errors(folder: Path) -> list[dict[str, object]]:

@@ -36,6 +36,8 @@ from engine.webhook import (
     verify,
 )
 from engine.webhook_worker import InboxWorker, PermanentEventError, backoff_seconds
+from tests.helpers import signed_headers
+from tests.helpers import wait_until as wait_for
 
 SECRET = "zm-secret-TOKEN-7d1f3c9a2b"
 PASSWORD = "Pw-8831-secret-meeting"
@@ -76,22 +78,11 @@ def compact(document: Any) -> bytes:
 
 
 def signed(body: bytes, *, ts: str = TS, secret: str = SECRET, request_id: str | None = None) -> dict[str, str]:
-    headers = {
-        "content-type": "application/json",
-        "x-zm-request-timestamp": ts,
-        "x-zm-signature": sign(secret, ts, body),
-    }
-    if request_id is not None:
-        headers["x-zm-request-id"] = request_id
-    return headers
+    return signed_headers(body, secret, ts, request_id)
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+    wait_for(predicate, what, timeout, interval=0.01)
 
 
 def drain_all(worker: InboxWorker, store: StateStore, timeout: float = DEADLINE) -> None:
