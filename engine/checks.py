@@ -293,6 +293,18 @@ def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Fin
     if mapping.source.parent and mapping.source.parent not in names:
         hint = _suggest(mapping.source.parent, names)
         yield Finding(("source", "parent"), f"no mapping for parent entity '{mapping.source.parent}'{hint}")
+    if not mapping.enabled:
+        return
+    # An enabled entity cannot stand on a disabled one: the sync would read (and write) the parent
+    # that the disclosure, which leaves disabled mappings out, does not mention.
+    reported: set[str] = set()
+    for where, parent in ((("source", "parent"), mapping.source.parent),
+                          (("parent", "entity"), mapping.parent.entity if mapping.parent else None)):
+        parent_mapping = context.mappings.get(parent) if parent else None
+        if parent and parent_mapping is not None and not parent_mapping.enabled and parent not in reported:
+            reported.add(parent)
+            yield Finding(where, f"parent entity '{parent}' is disabled (enabled: false in {parent_mapping.file}); "
+                          f"disable this entity too, or enable it")
 
 
 # ---- against the official schemas and the target catalog -------------------------------------------

@@ -32,11 +32,11 @@ from typing import Any
 
 from engine.coerce import format_sf_datetime
 from engine.errors import RecordError
-from engine.expressions import CompiledExpression, compile_expression
+from engine.expressions import CompiledExpression, compile_expression, evaluate_or_none
 from engine.mapping_set import MappingSet
 from engine.model import EventSpec
 from engine.model import Mapping as EntityMapping
-from engine.plan import Plan, RunContext, compile_plan, event_readers
+from engine.plan import Plan, RunContext, event_readers
 from engine.salesforce_writer import SalesforceWriter
 from engine.state import InboxEvent, StateStore, redact
 from engine.sync import ZOOM_SECRET_KEYS, EntityCounts, PendingRecord, SyncReport, SyncRunner, record_key, secret_names
@@ -109,7 +109,6 @@ class EventProcessor:
         self.store = store
         self.runner = SyncRunner(mapping_set, store, None, salesforce, now=now)
         self.now = now
-        self.plans: dict[str, Plan] = {}
         self._expressions: dict[str, CompiledExpression] = {}
         self.unread_secrets = ZOOM_SECRET_KEYS - keys_read(self.feeds)
 
@@ -151,7 +150,7 @@ class EventProcessor:
             for mapping, spec in self.feeds.get(kind, []):
                 group = groups.get(mapping.entity)
                 if group is None:
-                    group = groups[mapping.entity] = _Group(mapping, self._plan(mapping))
+                    group = groups[mapping.entity] = _Group(mapping, self.runner.plan(mapping.entity))
                 for item in self._map(group, spec, kind, body, event, run):
                     group.add(item, event.id)
         for group in groups.values():
@@ -160,11 +159,6 @@ class EventProcessor:
             except Exception as error:  # transport: every event that fed this mapping is retried
                 outcomes.update(dict.fromkeys(group.events, error))
         return outcomes
-
-    def _plan(self, mapping: EntityMapping) -> Plan:
-        if mapping.entity not in self.plans:
-            self.plans[mapping.entity] = compile_plan(mapping)
-        return self.plans[mapping.entity]
 
     def _expression(self, text: str) -> CompiledExpression:
         if text not in self._expressions:
@@ -176,9 +170,9 @@ class EventProcessor:
         run: dict[str, Any],
     ) -> Iterable[PendingRecord]:
         mapping, plan = group.mapping, group.plan
-        found = _evaluate(self._expression(spec.records), body)
+        found = evaluate_or_none(self._expression(spec.records), body)
         records = found if isinstance(found, list) else [] if found is None else [found]
-        parent = _evaluate(self._expression(spec.parent), body) if spec.parent else None
+        parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
         context = RunContext(parent=parent, run=run)
         for index, record in enumerate(records):
             evidence = {"source": record, "parent": parent, "event": kind, "event_id": event.event_id}
@@ -188,7 +182,7 @@ class EventProcessor:
                 located = exc.located(index, mapping.entity)
                 LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
                             kind, index, located.kind)
-                self.store.add_dead_letter(mapping.entity, event_key(plan, kind, record), f"MAPPING_{exc.kind.upper()}",
+                self.store.add_dead_letter(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
                                            str(located), evidence, None, index, secret_fields=secret_names(mapping))
                 continue
             yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
@@ -204,21 +198,6 @@ class EventProcessor:
                  len(group.events), counts.written, counts.failed)
 
 
-def event_key(plan: Plan, kind: str, record: Any) -> str | None:
-    """The upsert key a record of event ``kind`` that could not be mapped would have had: its dead letter's key.
-
-    Read with the key field's expression for that event (not its REST ``from``), so that the same
-    bad record met again updates its open dead letter instead of filing another one.
-    """
-    keys = [f for key in plan.upsert_keys for f in plan.fields if f.target == key and f.scope == "record"]
-    for spec in keys:
-        expression = spec.reader(kind)
-        value = None if expression is None else _evaluate(expression, record)
-        if value not in (None, "") and not isinstance(value, dict | list):
-            return str(value) if len(plan.upsert_keys) <= 1 else f"{spec.target}={value}"
-    return None
-
-
 def _document(event: InboxEvent) -> dict[str, Any]:
     try:
         body = json.loads(event.body)
@@ -227,10 +206,3 @@ def _document(event: InboxEvent) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise PermanentEventError(f"event {event.event_id} is not a JSON object")
     return body
-
-
-def _evaluate(expression: CompiledExpression, document: Any) -> Any:
-    try:
-        return expression.evaluate(document)
-    except (ValueError, TypeError):
-        return None

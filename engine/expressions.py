@@ -211,6 +211,14 @@ def _interpreting(ast: dict[str, Any]) -> Evaluator:
     return run
 
 
+def evaluate_or_none(expression: CompiledExpression, document: Any) -> Any:
+    """The expression's value over `document`, or None where it cannot be evaluated (a key, a path)."""
+    try:
+        return expression.evaluate(document)
+    except (TransformValueError, jmes_errors.JMESPathError, TypeError, ValueError, OverflowError, RecursionError):
+        return None
+
+
 def evaluate_safely(expression: CompiledExpression, document: Any, field_name: str) -> Any:
     """Evaluate for one record, turning JMESPath and transform failures into EvaluationError."""
     try:

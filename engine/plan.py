@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.coerce import COERCERS, Coercer, to_text
-from engine.errors import CoercionError, MissingValue, RecordError, TooLong
-from engine.expressions import CompiledExpression, compile_expression, evaluate_safely
+from engine.errors import CoercionError, EvaluationError, MissingValue, RecordError, TooLong
+from engine.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.model import FieldSpec, Mapping, ParentSpec
 
 REDACTED = "***"
@@ -63,6 +63,8 @@ class FieldPlan:
     table: dict[str, Any] | None
     realtime: str | None = None
     events: dict[str, CompiledExpression] = field(default_factory=dict)
+    secret: bool = False
+    type_name: str = "value"
 
     def reader(self, event: str | None) -> CompiledExpression | None:
         """The expression that reads this field from a REST record (`event` None) or from `event`.
@@ -76,6 +78,15 @@ class FieldPlan:
         return self.expression if self.scope == "run" else None
 
     def value(self, record: Any, context: RunContext, warnings: list[str], event: str | None = None) -> Any:
+        if not self.secret:
+            return self._value(record, context, warnings, event)
+        try:
+            return self._value(record, context, warnings, event)
+        except (CoercionError, EvaluationError) as exc:  # their reasons quote the value: a credential never
+            reason = f"its value cannot be used as a {self.type_name} (a secret: not shown)"  # reaches a log
+            raise type(exc)(reason, field=exc.field or self.target, source=exc.source) from None
+
+    def _value(self, record: Any, context: RunContext, warnings: list[str], event: str | None) -> Any:
         expression = self.reader(event)
         if expression is None:
             return _SKIP
@@ -185,6 +196,20 @@ class Plan:
                 output[self.parent.relationship] = reference
         return MappedRecord(self.entity, self.object, self._upsert_key(output), output, warnings)
 
+    def key_of(self, record: Any, event: str | None = None) -> str | None:
+        """The key a record that could not be mapped would have had (its dead letter's key), read raw.
+
+        With the key field's expression for `event` (or its REST `from`), so that the same bad record
+        met again updates its open dead letter instead of filing another one.
+        """
+        for key in self.upsert_keys:
+            plan = next((f for f in self.fields if f.target == key and f.scope == "record"), None)
+            expression = plan.reader(event) if plan is not None else None
+            value = None if expression is None else evaluate_or_none(expression, record)
+            if value not in (None, "") and not isinstance(value, dict | list | bool):
+                return str(value) if len(self.upsert_keys) <= 1 else f"{key}={value}"
+        return None
+
     def _upsert_key(self, output: dict[str, Any]) -> dict[str, Any]:
         if not self.upsert_keys:
             return {}
@@ -226,6 +251,8 @@ def _field_plan(spec: FieldSpec, mapping: Mapping) -> FieldPlan:
         table=None if spec.values is None else dict(spec.values),
         realtime=spec.realtime,
         events={name: compile_expression(text) for name, text in event_readers(spec, mapping).items()},
+        secret=spec.secret,
+        type_name=spec.type or "value",
     )
 
 

@@ -72,17 +72,29 @@ def record_schema(mapping: Mapping, index: SourceIndex) -> tuple[Schema | None, 
     if endpoint is None:
         return None, findings
     base = _records_schema(endpoint, source.records, findings)
+    listed = _listed_schema(mapping, index, findings)
+    if listed is not None and source.listing is not None and not source.listing.detail:
+        base = listed  # the sync maps the listed items themselves
+    elif listed is not None:  # the listed summary, overlaid by the full record (as the sync joins them)
+        base = {**base, "properties": {**listed.get("properties", {}), **base.get("properties", {})}}
     properties: dict[str, Any] = dict(base.get("properties", {}))
     for i, include in enumerate(source.include):
         included, problems = _endpoint(index, include.endpoint, ("source", "include", i, "endpoint"))
         findings.extend(problems)
         properties[include.name] = included.response if included else {}
-    if source.listing is not None:
-        listed, problems = _endpoint(index, source.listing.endpoint, ("source", "list", "endpoint"))
-        findings.extend(problems)
-        if listed is not None and source.listing.records:
-            _records_schema(listed, source.listing.records, findings, ("source", "list", "records"))
     return {**base, "properties": properties}, findings
+
+
+def _listed_schema(mapping: Mapping, index: SourceIndex, findings: list[SourceFinding]) -> Schema | None:
+    """The schema of one item of `source.list`, when the mapping has one."""
+    listing = mapping.source.listing
+    if listing is None:
+        return None
+    listed, problems = _endpoint(index, listing.endpoint, ("source", "list", "endpoint"))
+    findings.extend(problems)
+    if listed is None:
+        return None
+    return _records_schema(listed, listing.records, findings, ("source", "list", "records"))
 
 
 def _records_schema(
@@ -257,7 +269,8 @@ def _event_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFind
 
 def _described(mapping: Mapping) -> str:
     source = mapping.source
-    names = [source.endpoint or "", *(f"{i.endpoint} (as {i.name})" for i in source.include)]
+    main = source.listing.endpoint if source.listing is not None and not source.listing.detail else source.endpoint
+    names = [main or "", *(f"{i.endpoint} (as {i.name})" for i in source.include)]
     return "the response of " + " + ".join(n for n in names if n)
 
 

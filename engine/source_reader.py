@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
-from engine.expressions import CompiledExpression, compile_expression
+from engine.expressions import CompiledExpression, compile_expression, evaluate_or_none
 from engine.model import IncludeSpec
 from engine.model import Mapping as EntityMapping
 from engine.source_schemas import SourceIndex, load_source_index
@@ -93,8 +93,8 @@ def _compiled(expression: str) -> CompiledExpression:
 
 def _evaluate(expression: str, document: Any) -> Any:
     try:
-        return _compiled(expression).evaluate(document)
-    except (ExpressionError, ValueError, TypeError):
+        return evaluate_or_none(_compiled(expression), document)
+    except ExpressionError:
         return None
 
 

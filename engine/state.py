@@ -211,6 +211,11 @@ def _leaf_strings(value: Any) -> set[str]:
     return {text} if len(text) >= 3 else set()
 
 
+def scrub_message(message: str, record: Mapping[str, Any], secret_fields: Iterable[str]) -> str:
+    """`message` with every secret value of `record` (as :func:`redact` finds them) replaced by ``***``."""
+    return _scrub(message, _secret_values(record, redact(record, secret_fields)))
+
+
 def _scrub(message: str, secrets: set[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, REDACTED)
@@ -658,6 +663,17 @@ class StateStore:
     def record_state(self, entity: str, key: Key) -> RecordState | None:
         row = self._one("SELECT * FROM record_hashes WHERE entity = ? AND key = ?", (entity, str(key)))
         return RecordState(**_columns(RecordState, row)) if row else None
+
+    def record_states(self, entity: str, keys: Iterable[Key]) -> dict[str, RecordState]:
+        """The states of many records at once (one query per 500 keys), by key; unknown keys are absent."""
+        wanted = list(dict.fromkeys(str(key) for key in keys))
+        found: dict[str, RecordState] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._all(f"SELECT * FROM record_hashes WHERE entity = ? AND key IN ({marks})", (entity, *chunk))
+            found.update({row["key"]: RecordState(**_columns(RecordState, row)) for row in rows})
+        return found
 
     def unchanged(self, entity: str, key: Key, payload: Mapping[str, Any]) -> bool:
         """True when ``payload`` is exactly what was last written for this record: skip the call."""

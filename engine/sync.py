@@ -21,13 +21,13 @@ from typing import Any, Protocol
 
 from engine.coerce import format_sf_datetime
 from engine.errors import ConfigError, RecordError
-from engine.expressions import compile_expression
+from engine.expressions import compile_expression, evaluate_or_none
 from engine.mapping_set import MappingSet
 from engine.model import Mapping
-from engine.plan import MappedRecord, Plan, RunContext, compile_plan
+from engine.plan import MappedRecord, Plan, RunContext, compile_plan, event_readers
 from engine.salesforce_writer import SalesforceWriter, UpsertResult
 from engine.source_reader import SourceFailure, SourceItem, Window, ZoomSource
-from engine.state import REDACTED, StateStore, WrittenItem
+from engine.state import REDACTED, StateStore, WrittenItem, scrub_message
 
 LOG = logging.getLogger("zoomforce.sync")
 COLLECTION_SIZE = 200
@@ -157,7 +157,9 @@ def secret_names(mapping: Mapping) -> frozenset[str]:
     for spec in mapping.fields:
         if not spec.secret:
             continue
-        paths = [tuple(s for s in path if isinstance(s, str)) for path in compile_expression(spec.source).field_paths()]
+        expressions = {spec.source, *event_readers(spec, mapping).values()}
+        paths = [tuple(s for s in path if isinstance(s, str))
+                 for text in expressions for path in compile_expression(text).field_paths()]
         for path in paths:  # the leaf a path reads, not the objects on the way (`settings`)
             if path and not any(len(other) > len(path) and other[: len(path)] == path for other in paths):
                 names.add(path[-1])
@@ -168,23 +170,6 @@ def record_key(mapped: MappedRecord, plan: Plan) -> str:
     """The state's key of a record: its upsert key value (with the field when there are fallbacks)."""
     (field_name, value), = mapped.upsert_key.items()
     return str(value) if len(plan.upsert_keys) <= 1 else f"{field_name}={value}"
-
-
-def source_key(mapping: Mapping, record: Any) -> str | None:
-    """The upsert key a record that could not be mapped would have had: its dead letter's key.
-
-    Read straight from the source with the key field's expression, so that the same bad record
-    met again updates its open dead letter instead of filing another one.
-    """
-    keys = mapping.target.upsert_keys or ((mapping.target.match_key,) if mapping.target.match_key else ())
-    for key in keys:
-        spec = next((f for f in mapping.enabled_fields if f.target == key and f.scope == "record"), None)
-        if spec is None:
-            continue
-        value = _safe_evaluate(compile_expression(spec.source), record)
-        if value not in (None, "") and not isinstance(value, dict | list):
-            return str(value) if len(keys) <= 1 else f"{key}={value}"
-    return None
 
 
 def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -239,7 +224,8 @@ class SyncRunner:
     def run(self, options: SyncOptions) -> SyncReport:
         wanted = list(options.entities) or default_entities(self.mapping_set)
         for name in wanted:
-            self.mapping_set.get(name)  # UnknownEntity with a suggestion
+            if not self.mapping_set.get(name).enabled:  # UnknownEntity, with a suggestion, for a typo
+                raise ConfigError(f"{name}: the mapping is disabled (enabled: false): neither synced nor disclosed")
         reverse = [n for n in wanted if self.mapping_set.get(n).source.system == "salesforce"]
         forward = [n for n in wanted if n not in reverse]
         if reverse and not options.webinar:
@@ -311,7 +297,7 @@ class SyncRunner:
         mapping = self.mapping_set.get(entity)
         plan = self.plan(entity)
         counts = report.entities.setdefault(entity, EntityCounts()) if write else EntityCounts()
-        keep = write and not options.dry_run  # a dry run files no dead letter either
+        keep = not options.dry_run  # a dry run files no dead letter either
         parent = mapping.source.parent
         parents = self.read_records.get(parent, []) if parent else None
         window = self.window(mapping, options)
@@ -323,12 +309,12 @@ class SyncRunner:
         for index, item in enumerate(self.zoom.read(mapping, parents, window)):
             counts.read += 1
             if isinstance(item, SourceFailure):
-                key = source_key(mapping, item.record)
+                key = plan.key_of(item.record)
                 self._dead(entity, key, item.code, item.message, _evidence(item), index, secrets, counts, keep)
                 continue
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
-                key = source_key(mapping, item.record)
+                key = plan.key_of(item.record)
                 self._dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome), _evidence(item), index,
                            secrets, counts, keep)
                 continue
@@ -338,6 +324,8 @@ class SyncRunner:
                 self.progress(entity, "read", counts)
         self.read_records[entity] = kept
         if not write:
+            if counts.failed:  # a parent that could not be read hides its children: the run must say so
+                report.entities[entity] = counts
             return
         self.link(mapping, pending)
         cursor = window.until.isoformat() if window else None
@@ -355,7 +343,8 @@ class SyncRunner:
         secrets: frozenset[str], counts: EntityCounts, write: bool,
     ) -> None:
         counts.failed += 1
-        LOG.warning("%s: record %s: %s: %s", entity, index if key is None else key, code, _scrubbed(message, evidence))
+        safe = scrub_message(message, evidence, secrets)
+        LOG.warning("%s: record %s: %s: %s", entity, index if key is None else key, code, safe)
         if write:
             self.store.add_dead_letter(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
 
@@ -369,7 +358,7 @@ class SyncRunner:
             expression = compile_expression(link.source)
             wanted: dict[int, str] = {}
             for position, item in enumerate(pending):
-                value = _safe_evaluate(expression, item.evidence.get("source"))
+                value = evaluate_or_none(expression, item.evidence.get("source"))
                 if isinstance(value, str) and value.strip():
                     wanted[position] = value.strip().lower()
             if not wanted:
@@ -389,12 +378,13 @@ class SyncRunner:
         entity = mapping.entity
         changed: list[PendingRecord] = []
         seen: set[str] = set()
+        states = self.store.record_states(entity, (item.key for item in pending)) if keep_hashes or dry_run else {}
         for item in pending:
             if item.key in seen:
                 counts.unchanged += 1  # the same record listed twice (a user's and a co-host's list)
                 continue
             seen.add(item.key)
-            state = self.store.record_state(entity, item.key)
+            state = states.get(item.key)
             if keep_hashes and state is not None and state.payload_hash == _hash(item.mapped.record):
                 counts.unchanged += 1
                 if dry_run:
@@ -477,6 +467,8 @@ class SyncRunner:
             counts = report.entities.setdefault(entity, EntityCounts())
             pending: list[PendingRecord] = []
             for letter in letters:
+                if letter.code.startswith("ZOOM_") or letter.code == "MISSING_KEY":
+                    continue  # only a summary was kept: the next sync reads the record from Zoom again
                 counts.read += 1
                 source = letter.record.get("source")
                 event = letter.record.get("event")  # a dead letter of an event notification is mapped as one
@@ -487,13 +479,10 @@ class SyncRunner:
                     counts.failed += 1
                     self.store.bump_dead_letter(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
                     continue
-                key = record_key(mapped, plan)
-                if letter.key is not None and key != letter.key:
-                    self.store.resolve_dead_letter(letter.id, report.run_id)  # superseded by its new key
-                    letter_id = None
-                else:
-                    letter_id = letter.id
-                pending.append(PendingRecord(key, mapped, letter.record, letter.source_index or 0, letter_id))
+                # The letter is resolved when Salesforce confirms the write, in the same commit (its key
+                # may differ now that the mapping changed); a failure keeps it open.
+                pending.append(PendingRecord(record_key(mapped, plan), mapped, letter.record, letter.source_index or 0,
+                                             letter.id))
             self.link(mapping, pending)
             self.write(mapping, plan, pending, counts, False, report, None, keep_hashes=False)
 
@@ -505,13 +494,6 @@ def _evidence(item: SourceItem | SourceFailure) -> dict[str, Any]:
     return {"source": item.record, "parent": item.parent}
 
 
-def _safe_evaluate(expression: Any, document: Any) -> Any:
-    try:
-        return expression.evaluate(document)
-    except (ValueError, TypeError):
-        return None
-
-
 def _hash(record: dict[str, Any]) -> str:
     from engine.state import payload_hash
 
@@ -520,14 +502,3 @@ def _hash(record: dict[str, Any]) -> str:
 
 def _redacted(record: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
     return {k: (REDACTED if k in secrets and v is not None else v) for k, v in record.items()}
-
-
-def _scrubbed(message: str, evidence: dict[str, Any]) -> str:
-    """A log line never carries a credential, even one an error message quotes."""
-    source = evidence.get("source")
-    if isinstance(source, dict):
-        for key in ZOOM_SECRET_KEYS:
-            value = source.get(key)
-            if isinstance(value, str) and len(value) >= 3:
-                message = message.replace(value, REDACTED)
-    return message

@@ -61,3 +61,23 @@ def test_random_records_yield_records_or_typed_errors(data: st.DataObject) -> No
         records = data.draw(st.lists(records_for(plan) | json_values, max_size=5), label=plan.entity)
         parent = data.draw(json_values | st.dictionaries(st.sampled_from(["id", "topic"]), json_values), label="parent")
         _check_plan(plan, records, parent)
+
+
+def test_a_secret_that_cannot_be_coerced_is_reported_without_its_value() -> None:
+    from pathlib import Path
+
+    from engine.errors import CoercionError
+    from engine.mapping_set import load_mapping_set
+    from engine.plan import compile_plan
+
+    meetings = load_mapping_set([Path(__file__).resolve().parents[1] / "mappings"]).get("meetings")
+    plan = compile_plan(meetings)
+    record = {"id": 85746065432, "start_url": "not a url ?zak=eyJSECRETTOKENVALUE", "password": "P@ss"}
+    try:
+        plan.map_record(record)
+    except CoercionError as error:
+        assert error.field == "zoom_app__Start_Url__c"
+        assert "SECRET" not in str(error) and "zak" not in str(error)
+        assert "a secret: not shown" in str(error)
+    else:
+        raise AssertionError("a start URL that is no URL must fail the record")

@@ -625,3 +625,11 @@ def test_a_version_1_file_gains_the_redacted_snapshot_column(db_path: Path, monk
         assert after is not None and after.snapshot() == {"topic": "New", "password": "***"}
         assert after.payload_hash == payload_hash({"topic": "New", "password": "s3cret"})
         assert "s3cret" not in (after.last_record or "")
+
+
+def test_record_states_reads_many_keys_at_once(store: StateStore) -> None:
+    store.remember_written("calls", [(f"c{n}", {"n": n}) for n in range(1200)], None)
+    found = store.record_states("calls", [f"c{n}" for n in range(0, 1300, 3)] + ["c3"])
+    assert sorted(found) == sorted(f"c{n}" for n in range(0, 1200, 3))
+    assert found["c9"].payload_hash == payload_hash({"n": 9})
+    assert store.record_states("meetings", ["c9"]) == {}

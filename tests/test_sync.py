@@ -40,7 +40,7 @@ from engine.source_reader import ZoomSource
 from engine.state import StateStore
 from engine.sync import SyncOptions, SyncReport, SyncRunner
 from engine.zoom_client import RetryPolicy, ZoomClient, ZoomCredentials
-from tests.helpers import MAPPINGS
+from tests.helpers import MAPPINGS, replace_once
 
 OBJECTS = {
     "users": "zoom_app__Zoom_Voice_User__c",
@@ -468,7 +468,16 @@ def test_the_reverse_flow_needs_its_webinar(fresh: World, mapping_set: MappingSe
 
 def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapping_set: MappingSet,
                                                               tmp_path: Path) -> None:
+    from engine.errors import RetriesExhausted
+    from engine.salesforce_auth import MAX_ATTEMPTS
+
     with StateStore.open(tmp_path / "state.db") as store:
+        fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS})
+        with pytest.raises(RetriesExhausted):
+            run_sync(fresh, store, mapping_set, entities=("calls",))
+        assert store.get_cursor("calls") is None, "Salesforce never confirmed: the window is read again"
+        assert store.record_states("calls", fresh.account.call_ids()) == {}
+        assert store.runs()[0].status == "failed"
         report = run_sync(fresh, store, mapping_set, entities=("calls",))
         assert report.entities["calls"].written == len(set(fresh.account.call_ids()))
         cursor = store.get_cursor("calls")
@@ -541,3 +550,40 @@ def test_refused_zoom_credentials_fail_before_salesforce_is_touched(fresh: World
     finally:
         zoom.close()
         writer.close()
+
+
+def test_a_disabled_mapping_is_not_synced(fresh: World, tmp_path: Path) -> None:
+    from engine.errors import ConfigError
+
+    folder = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, folder)
+    for name in ("calls", "panelists"):
+        replace_once(folder / f"{name}.yaml", f"entity: {name}\n", f"entity: {name}\nenabled: false\n")
+    mappings = load_mapping_set([folder]).raise_if_invalid()
+    with StateStore.open(tmp_path / "state.db") as store:
+        with pytest.raises(ConfigError, match="calls: the mapping is disabled"):
+            run_sync(fresh, store, mappings, entities=("calls",))
+        report = run_sync(fresh, store, mappings)
+    assert "calls" not in report.entities and "panelists" not in report.entities
+    assert key_values(fresh, "calls") == [] and key_values(fresh, "panelists") == []
+    assert key_values(fresh, "webinars")
+
+
+def test_a_parent_that_cannot_be_read_is_reported_and_its_children_wait(fresh: World, tmp_path: Path) -> None:
+    folder = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, folder)
+    path = folder / "users.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "      as: phone\n      params: {userId: id}\n      optional: true\n"
+    assert old in text
+    path.write_text(text.replace(old, "      as: phone\n      params: {userId: id}\n"), encoding="utf-8")
+    without_phone = {str(u) for u in fresh.account.users_without_phone()}
+    with StateStore.open(tmp_path / "state.db") as store:
+        report = run_sync(fresh, store, load_mapping_set([folder]).raise_if_invalid(), entities=("meetings",))
+        assert report.entities["users"].failed == len(without_phone) and report.entities["users"].written == 0
+        assert report.failed == len(without_phone), "the exit code says some records failed"
+        assert {letter.key for letter in store.dead_letters("users")} == without_phone
+        assert {letter.code for letter in store.dead_letters("users")} == {"ZOOM_1001"}
+    readable = [u for u in fresh.account.user_ids() if str(u) not in without_phone]
+    expected = sum(len(fresh.account.find_user(str(u)).meetings) for u in readable)
+    assert report.entities["meetings"].written == expected == len(key_values(fresh, "meetings"))

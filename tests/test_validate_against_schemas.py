@@ -133,3 +133,23 @@ def test_an_undocumented_field_is_a_warning_and_without_its_reason_an_error(fold
     path.write_text("".join(lines), encoding="utf-8")
     messages = [str(e["message"]) for e in _errors(folder)]
     assert any("unknown field 'registration_url'" in m for m in messages), messages
+
+
+def test_an_enabled_entity_under_a_disabled_parent_fails_validation(folder: Path) -> None:
+    replace_once(folder / "webinars.yaml", "entity: webinars\n", "entity: webinars\nenabled: false\n")
+    errors = _errors(folder)
+    assert sorted(Path(str(e["file"])).name for e in errors) == ["panelists.yaml", "participants.yaml",
+                                                                 "registrants.yaml"]
+    assert all("parent entity 'webinars' is disabled" in str(e["message"]) for e in errors)
+    for name in ("panelists", "participants", "registrants"):
+        replace_once(folder / f"{name}.yaml", f"entity: {name}\n", f"entity: {name}\nenabled: false\n")
+    assert _errors(folder) == []
+
+
+def test_without_detail_the_listed_items_are_what_is_checked(folder: Path) -> None:
+    replace_once(folder / "meetings.yaml", "    detail: true\n    key: id\n  parent: users\n",
+                 "    detail: false\n  parent: users\n")
+    messages = sorted(str(e["message"]) for e in _errors(folder))
+    assert len(messages) == 2
+    assert all("in the response of GET /users/{userId}/meetings" in m for m in messages)
+    assert "unknown field 'password'" in messages[0] and "unknown field 'start_url'" in messages[1]
