@@ -175,7 +175,7 @@ class EventProcessor:
         parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
         context = RunContext(parent=parent, run=run)
         for index, record in enumerate(records):
-            evidence = {"source": record, "parent": parent, "event": kind, "event_id": event.event_id}
+            evidence = self.runner.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
             try:
                 mapped = plan.map_record(record, context, event=kind)
             except RecordError as exc:

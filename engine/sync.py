@@ -25,6 +25,7 @@ from engine.expressions import compile_expression, evaluate_or_none
 from engine.mapping_set import MappingSet
 from engine.model import Mapping
 from engine.plan import MappedRecord, Plan, RunContext, compile_plan, event_readers
+from engine.projection import Tree, project, read_tree
 from engine.salesforce_writer import SalesforceWriter, UpsertResult
 from engine.source_reader import SourceFailure, SourceItem, Window, ZoomSource
 from engine.state import REDACTED, StateStore, WrittenItem, scrub_message
@@ -213,6 +214,14 @@ class SyncRunner:
         self.plans: dict[str, Plan] = {}
         self.read_records: dict[str, list[dict[str, Any]]] = {}
         self.run_id: int | None = None
+        self.trees: dict[str, tuple[Tree, Tree]] = {}
+
+    def evidence(self, mapping: Mapping, record: Any, parent: Any, **extra: Any) -> dict[str, Any]:
+        """What a dead letter keeps of a record: only what the mapping reads of it and of its parent."""
+        if mapping.entity not in self.trees:
+            self.trees[mapping.entity] = read_tree(mapping)
+        record_tree, parent_tree = self.trees[mapping.entity]
+        return {"source": project(record, record_tree), "parent": project(parent, parent_tree), **extra}
 
     def plan(self, entity: str) -> Plan:
         if entity not in self.plans:
@@ -310,16 +319,19 @@ class SyncRunner:
             counts.read += 1
             if isinstance(item, SourceFailure):
                 key = plan.key_of(item.record)
-                self._dead(entity, key, item.code, item.message, _evidence(item), index, secrets, counts, keep)
+                evidence = self.evidence(mapping, item.record, item.parent)
+                self._dead(entity, key, item.code, item.message, evidence, index, secrets, counts, keep)
                 continue
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
                 key = plan.key_of(item.record)
-                self._dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome), _evidence(item), index,
+                self._dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome),
+                           self.evidence(mapping, item.record, item.parent), index,
                            secrets, counts, keep)
                 continue
             kept.append(item.record)
-            pending.append(PendingRecord(record_key(outcome, plan), outcome, _evidence(item), index))
+            pending.append(PendingRecord(record_key(outcome, plan), outcome,
+                                         self.evidence(mapping, item.record, item.parent), index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)
         self.read_records[entity] = kept
@@ -488,10 +500,6 @@ class SyncRunner:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-
-
-def _evidence(item: SourceItem | SourceFailure) -> dict[str, Any]:
-    return {"source": item.record, "parent": item.parent}
 
 
 def _hash(record: dict[str, Any]) -> str:

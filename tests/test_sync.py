@@ -363,6 +363,9 @@ def test_a_salesforce_rejection_is_kept_and_written_once_the_mapping_is_fixed(
         assert {letter.code for letter in letters} == {"STRING_TOO_LONG"}
         assert all(letter.record["record"]["zoom_app__Zoom_Meeting_Password__c"] == "***" for letter in letters)
         assert all(letter.record["source"]["password"] == "***" for letter in letters)
+        for letter in letters:  # only what the mapping reads is kept: no unmapped field, secret or not
+            assert {"id", "topic", "start_time"} <= set(letter.record["source"])
+            assert not {"h323_password", "encrypted_password", "pstn_password", "agenda"} & set(letter.record["source"])
         assert key_values(fresh, "meetings") == []
         again = run_sync(fresh, store, broken_set, entities=("meetings",))
         assert again.entities["meetings"].failed == meetings
