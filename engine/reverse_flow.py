@@ -97,8 +97,8 @@ def register_for_webinar(
             key = f"{webinar}:{person}"
             if dry_run:
                 counts.written += 1
-                report.planned.append(PlannedChange(entity, key, "create", {k: (None, v) for k, v in
-                                                                             mapped.record.items()}))
+                shown = mapped.as_json(plan.secrets)["record"]  # secrets as ***
+                report.planned.append(PlannedChange(entity, key, "create", {k: (None, v) for k, v in shown.items()}))
                 continue
             try:
                 response = client.call(method, path, json=mapped.record)

@@ -590,3 +590,17 @@ def test_a_parent_that_cannot_be_read_is_reported_and_its_children_wait(fresh: W
     readable = [u for u in fresh.account.user_ids() if str(u) not in without_phone]
     expected = sum(len(fresh.account.find_user(str(u)).meetings) for u in readable)
     assert report.entities["meetings"].written == expected == len(key_values(fresh, "meetings"))
+
+
+def test_a_dry_run_of_the_reverse_flow_registers_nobody(fresh: World, mapping_set: MappingSet, tmp_path: Path
+                                                        ) -> None:
+    webinar = str(next(w for w in fresh.account.webinar_ids()
+                       if fresh.account.find_webinar(str(w)).registration_open))
+    fresh.salesforce.app.state.store.create("Contact", {"FirstName": "Ada", "LastName": "L", "Email": "ada@x.org"})
+    with StateStore.open(tmp_path / "state.db") as store:
+        report = run_sync(fresh, store, mapping_set, entities=("registrations",), webinar=webinar, dry_run=True)
+    (planned,) = [p for p in report.planned if p.entity == "registrations"]
+    assert (planned.key, planned.action) == (f"{webinar}:ada@x.org", "create")
+    assert planned.changes["email"] == (None, "ada@x.org")
+    posted = requests.get(f"{fresh.zoom.url}/_emulator/registrants/{webinar}", timeout=10).json()
+    assert not (posted["registrants"] if isinstance(posted, dict) else posted)
