@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -52,3 +53,19 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float, interva
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def validate_errors(folder: Path) -> list[dict[str, Any]]:
+    """`zoomforce validate FOLDER --format json`: its errors (warnings left out); the exit code checked."""
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import cli
+
+    result = CliRunner().invoke(cli, ["validate", str(folder), "--format", "json"])
+    payload = json.loads(result.stdout)
+    errors = [e for e in payload["errors"] if e["severity"] == "error"]
+    assert result.exit_code == (1 if errors else 0), result.stdout
+    assert payload["valid"] is not errors
+    return errors

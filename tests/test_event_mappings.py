@@ -25,7 +25,7 @@ from engine.event_sync import EventProcessor, subscriptions
 from engine.mapping_set import MappingSet, load_mapping_set
 from engine.plan import Plan, RunContext, compile_plan
 from engine.state import InboxEvent, StateStore
-from tests.helpers import MAPPINGS, copy_mappings, replace_once
+from tests.helpers import MAPPINGS, copy_mappings, replace_once, validate_errors
 
 RING = "zoom_app__Ring_Start_Time__c"
 KEY = "zoom_app__Calllog_Unique_ID__c"
@@ -199,13 +199,7 @@ def test_a_record_that_cannot_be_mapped_is_a_dead_letter_keyed_as_its_event_read
 replace = replace_once
 
 
-def errors_of(folder: Path) -> list[dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["validate", str(folder), "--format", "json"])
-    payload = json.loads(result.stdout)
-    errors = [e for e in payload["errors"] if e["severity"] == "error"]
-    assert result.exit_code == (1 if errors else 0), result.stdout
-    assert payload["valid"] is not errors
-    return errors
+errors_of = validate_errors
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ Each test copies the default mappings, changes one value, and runs the real CLI 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from tests.helpers import copy_mappings, replace_once
+from tests.helpers import copy_mappings, replace_once, validate_errors
 
 
 @pytest.fixture()
@@ -25,12 +24,7 @@ def folder(tmp_path: Path) -> Path:
 _replace = replace_once
 
 
-def _errors(folder: Path) -> list[dict[str, object]]:
-    result = CliRunner().invoke(cli, ["validate", str(folder), "--format", "json"])
-    payload = json.loads(result.stdout)
-    errors = [e for e in payload["errors"] if e["severity"] == "error"]
-    assert result.exit_code == (1 if errors else 0), result.stdout
-    return errors
+_errors = validate_errors
 
 
 def _only_error(folder: Path) -> dict[str, object]:
