@@ -28,7 +28,7 @@ from engine.plan import MappedRecord, Plan, RunContext, compile_plan, event_read
 from engine.projection import Tree, project, read_tree
 from engine.salesforce_writer import SalesforceWriter, UpsertResult
 from engine.source_reader import SourceFailure, SourceItem, Window, ZoomSource
-from engine.state import REDACTED, StateStore, WrittenItem, scrub_message
+from engine.state import REDACTED, StateStore, WrittenItem, payload_hash, scrub_message
 
 LOG = logging.getLogger("zoomforce.sync")
 COLLECTION_SIZE = 200
@@ -397,7 +397,7 @@ class SyncRunner:
                 continue
             seen.add(item.key)
             state = states.get(item.key)
-            if keep_hashes and state is not None and state.payload_hash == _hash(item.mapped.record):
+            if keep_hashes and state is not None and state.payload_hash == payload_hash(item.mapped.record):
                 counts.unchanged += 1
                 if dry_run:
                     report.planned.append(PlannedChange(entity, item.key, "unchanged", {}))
@@ -500,12 +500,6 @@ class SyncRunner:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-
-
-def _hash(record: dict[str, Any]) -> str:
-    from engine.state import payload_hash
-
-    return payload_hash(record)
 
 
 def _redacted(record: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:

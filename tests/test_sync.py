@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -40,7 +39,7 @@ from engine.source_reader import ZoomSource
 from engine.state import StateStore
 from engine.sync import SyncOptions, SyncReport, SyncRunner
 from engine.zoom_client import RetryPolicy, ZoomClient, ZoomCredentials
-from tests.helpers import MAPPINGS, replace_once
+from tests.helpers import MAPPINGS, copy_mappings, replace_once
 
 OBJECTS = {
     "users": "zoom_app__Zoom_Voice_User__c",
@@ -336,20 +335,16 @@ def test_a_run_killed_in_the_middle_loses_nothing_and_doubles_nothing(tmp_path: 
 
 def _break_meeting_topics(folder: Path) -> None:
     """A topic longer than the Salesforce field, with no max_length to truncate it: Salesforce rejects it."""
-    path = folder / "meetings.yaml"
-    text = path.read_text(encoding="utf-8")
-    old = "  - from: topic\n    to: zoom_app__Meeting_Topic__c\n    type: string\n    max_length: 255\n"
-    assert old in text
     long_topic = "concat(topic, ' ', '" + "x" * 300 + "')"
-    new = f"  - from: \"{long_topic}\"\n    to: zoom_app__Meeting_Topic__c\n    type: string\n"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    replace_once(folder / "meetings.yaml",
+                 "  - from: topic\n    to: zoom_app__Meeting_Topic__c\n    type: string\n    max_length: 255\n",
+                 f"  - from: \"{long_topic}\"\n    to: zoom_app__Meeting_Topic__c\n    type: string\n")
 
 
 def test_a_salesforce_rejection_is_kept_and_written_once_the_mapping_is_fixed(
     fresh: World, mapping_set: MappingSet, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, broken)
+    broken = copy_mappings(tmp_path)
     _break_meeting_topics(broken)
     broken_set = load_mapping_set([broken]).raise_if_invalid()
     meetings = len(fresh.account.meeting_ids())
@@ -390,8 +385,7 @@ def test_no_secret_in_logs_dead_letters_or_the_state_file(fresh: World, mapping_
                                                           caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     state = tmp_path / "state.db"
-    broken = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, broken)
+    broken = copy_mappings(tmp_path)
     _break_meeting_topics(broken)
     with StateStore.open(state) as store:
         run_sync(fresh, store, load_mapping_set([broken]).raise_if_invalid())
@@ -418,11 +412,8 @@ def test_dry_run_reports_without_writing_then_shows_field_changes(fresh: World, 
         assert creates and {p.action for p in creates} == {"create"}
         assert all(p.changes["zoom_app__Zoom_Meeting_Password__c"] == (None, "***") for p in creates)
         run_sync(fresh, store, mapping_set, entities=("meetings",))
-        changed = tmp_path / "mappings"
-        shutil.copytree(MAPPINGS, changed)
-        text = (changed / "meetings.yaml").read_text(encoding="utf-8")
-        (changed / "meetings.yaml").write_text(text.replace("  - from: topic\n", "  - from: upper(topic)\n"),
-                                               encoding="utf-8")
+        changed = copy_mappings(tmp_path)
+        replace_once(changed / "meetings.yaml", "  - from: topic\n", "  - from: upper(topic)\n")
         again = run_sync(fresh, store, load_mapping_set([changed]).raise_if_invalid(), entities=("meetings",),
                          dry_run=True)
         updates = [p for p in again.planned if p.entity == "meetings" and p.action == "update"]
@@ -493,13 +484,9 @@ def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapp
 def test_a_record_that_cannot_be_mapped_is_a_dead_letter_and_the_batch_goes_on(
     fresh: World, mapping_set: MappingSet, tmp_path: Path
 ) -> None:
-    strict = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, strict)
-    path = strict / "users.yaml"
-    text = path.read_text(encoding="utf-8")
-    old = "  - from: phone.phone_user_id\n    to: zoom_app__PBX_User_Id__c\n    type: string\n"
-    assert old in text
-    path.write_text(text.replace(old, old + "    on_missing: reject\n"), encoding="utf-8")
+    strict = copy_mappings(tmp_path)
+    key_field = "  - from: phone.phone_user_id\n    to: zoom_app__PBX_User_Id__c\n    type: string\n"
+    replace_once(strict / "users.yaml", key_field, key_field + "    on_missing: reject\n")
     without_phone = {str(u) for u in fresh.account.users_without_phone()}
     assert without_phone, "the synthetic account has users without Zoom Phone"
     with StateStore.open(tmp_path / "state.db") as store:
@@ -558,8 +545,7 @@ def test_refused_zoom_credentials_fail_before_salesforce_is_touched(fresh: World
 def test_a_disabled_mapping_is_not_synced(fresh: World, tmp_path: Path) -> None:
     from engine.errors import ConfigError
 
-    folder = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, folder)
+    folder = copy_mappings(tmp_path)
     for name in ("calls", "panelists"):
         replace_once(folder / f"{name}.yaml", f"entity: {name}\n", f"entity: {name}\nenabled: false\n")
     mappings = load_mapping_set([folder]).raise_if_invalid()
@@ -573,13 +559,9 @@ def test_a_disabled_mapping_is_not_synced(fresh: World, tmp_path: Path) -> None:
 
 
 def test_a_parent_that_cannot_be_read_is_reported_and_its_children_wait(fresh: World, tmp_path: Path) -> None:
-    folder = tmp_path / "mappings"
-    shutil.copytree(MAPPINGS, folder)
-    path = folder / "users.yaml"
-    text = path.read_text(encoding="utf-8")
-    old = "      as: phone\n      params: {userId: id}\n      optional: true\n"
-    assert old in text
-    path.write_text(text.replace(old, "      as: phone\n      params: {userId: id}\n"), encoding="utf-8")
+    folder = copy_mappings(tmp_path)
+    replace_once(folder / "users.yaml", "      as: phone\n      params: {userId: id}\n      optional: true\n",
+                 "      as: phone\n      params: {userId: id}\n")
     without_phone = {str(u) for u in fresh.account.users_without_phone()}
     with StateStore.open(tmp_path / "state.db") as store:
         report = run_sync(fresh, store, load_mapping_set([folder]).raise_if_invalid(), entities=("meetings",))
