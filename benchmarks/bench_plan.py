@@ -4,7 +4,7 @@
 
 Maps N synthetic meeting records with the default `meetings` mapping three ways:
 
-- the compiled plan (`engine.plan.compile_plan(...).map_record`), what `map` and `sync` run;
+- the compiled plan (`engine.language.plan.compile_plan(...).map_record`), what `map` and `sync` run;
 - plain `jmespath.search(expression, record)` per field, with the same coercers (no compilation);
 - hand-written Python doing the same look-ups and conversions (the floor a plan can approach).
 
@@ -23,10 +23,10 @@ from typing import Any
 
 import jmespath
 
-from engine.coerce import COERCERS
-from engine.functions import function_options
-from engine.mapping_set import load_mapping_set
-from engine.plan import compile_plan
+from engine.language.coerce import COERCERS
+from engine.language.functions import function_options
+from engine.language.plan import compile_plan
+from engine.validate.mapping_set import load_mapping_set
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import requests
 
-from engine.demo import DEMO_CREDENTIAL, Emulators, _trusting, running_emulators
-from engine.mapping_set import load_mapping_set
-from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter
-from engine.source_reader import ZoomSource
-from engine.state import StateStore
-from engine.sync import SyncOptions, SyncReport, SyncRunner, default_entities
-from engine.zoom_client import ZoomClient, ZoomCredentials
+from engine.cli.demo import DEMO_CREDENTIAL, Emulators, _trusting, running_emulators
+from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
+from engine.sync.runner import SyncOptions, SyncReport, SyncRunner, default_entities
+from engine.sync.state.store import StateStore
+from engine.validate.mapping_set import load_mapping_set
+from engine.zoom.client import ZoomClient, ZoomCredentials
+from engine.zoom.reader import ZoomSource
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
 

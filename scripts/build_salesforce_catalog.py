@@ -16,7 +16,7 @@ Three kinds of object, each file saying which in ``x-zoomforce.origin``:
 
 The output is deterministic (fields sorted by name, 2-space indent, trailing newline): rerunning it
 gives no diff. Replace an inferred file with a live org's describe through
-``engine.target_catalog.write_catalog``.
+``engine.salesforce.catalog.write_catalog``.
 """
 
 from __future__ import annotations
@@ -629,7 +629,7 @@ def package_object(inventory: Mapping[str, Any], object_api: str) -> tuple[dict[
         "inferred": True,
         "note": (f"{spec.purpose} {key_note} The package publishes no types or flags: every field is inferred "
                  "(see x-zoomforce-inferred). Replace this file with a live org's describe "
-                 "(engine.target_catalog.write_catalog)."),
+                 "(engine.salesforce.catalog.write_catalog)."),
     }
     if spec.upsert_key:
         meta["upsert_key"] = spec.upsert_key
@@ -690,15 +690,15 @@ def documented_object(inventory: Mapping[str, Any], name: str) -> tuple[dict[str
     describe = {"name": name, "label": spec.label, "labelPlural": spec.plural, "custom": False,
                 "keyPrefix": spec.key_prefix, "fields": fields}
     origin = f"{spec.source}; zoom_app fields: " + provenance_text(inventory["x-zoomforce-provenance"], INVENTORY)
-    meta: dict[str, Any] = {"origin": origin, "inferred": True,
-                            "note": spec.note + " Replace with a live describe (engine.target_catalog.write_catalog)."}
+    note = f"{spec.note} Replace with a live describe (engine.salesforce.catalog.write_catalog)."
+    meta: dict[str, Any] = {"origin": origin, "inferred": True, "note": note}
     if spec.upsert_key:
         meta["upsert_key"] = spec.upsert_key
     return describe, meta
 
 
 def build_documents(reference: Path) -> list[dict[str, Any]]:
-    """Every catalog file's JSON, in the shape engine.target_catalog writes and reads."""
+    """Every catalog file's JSON, in the shape engine.salesforce.catalog writes and reads."""
     inventory = json.loads((reference / INVENTORY).read_text(encoding="utf-8"))
     parts = [package_object(inventory, name) for name in PACKAGE_OBJECTS]
     parts += [described_object(reference, inventory, name) for name in DESCRIBED]
@@ -710,10 +710,10 @@ def build_documents(reference: Path) -> list[dict[str, Any]]:
 
 
 def _engine() -> ModuleType:
-    """engine.target_catalog, importable from a checkout even when the package is not installed."""
+    """engine.salesforce.catalog, importable from a checkout even when the package is not installed."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    import engine.target_catalog as target_catalog
+    import engine.salesforce.catalog as target_catalog
 
     return target_catalog
 

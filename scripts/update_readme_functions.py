@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.function_docs import render_example_table
+from engine.language.function_docs import render_example_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

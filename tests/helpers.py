@@ -33,7 +33,7 @@ def replace_once(path: Path, old: str, new: str) -> tuple[int, int]:
 
 def signed_headers(body: bytes, secret: str, timestamp: str, request_id: str | None = None) -> dict[str, str]:
     """The headers Zoom sends with an event notification, signed with `secret`."""
-    from engine.webhook import sign
+    from engine.serve.app import sign
 
     headers = {"content-type": "application/json", "x-zm-request-timestamp": timestamp,
                "x-zm-signature": sign(secret, timestamp, body)}
@@ -61,7 +61,7 @@ def validate_errors(folder: Path) -> list[dict[str, Any]]:
 
     from click.testing import CliRunner
 
-    from engine.cli import cli
+    from engine.cli.main import cli
 
     result = CliRunner().invoke(cli, ["validate", str(folder), "--format", "json"])
     payload = json.loads(result.stdout)

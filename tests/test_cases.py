@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.expressions import compile_expression
-from engine.inputs import read_records
-from engine.mapping_set import load_mapping_set
-from engine.plan import RunContext, compile_plan, run_batch
+from engine.language.expressions import compile_expression
+from engine.language.inputs import read_records
+from engine.language.plan import RunContext, compile_plan, run_batch
+from engine.validate.mapping_set import load_mapping_set
 from tests.helpers import CASES
 
 CASE_FILES = sorted(CASES.glob("*.yaml"))

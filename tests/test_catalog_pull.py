@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
-from engine.cli_catalog import catalog_objects
-from engine.emulators.salesforce import SalesforceEmulatorConfig, create_app
-from engine.emulators.serve import RunningServer, start_in_thread
+from engine.cli.catalog import catalog_objects
+from engine.cli.main import cli
+from engine.emulators.salesforce.app import SalesforceEmulatorConfig, create_app
 from engine.emulators.tls import make_tls_files
-from engine.mapping_set import load_mapping_set
+from engine.serving import RunningServer, start_in_thread
+from engine.validate.mapping_set import load_mapping_set
 from tests.helpers import MAPPINGS
 
 

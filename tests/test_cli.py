@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
+from engine.cli.main import cli
 from tests.helpers import MAPPINGS, REPO
 
 MEETING = {

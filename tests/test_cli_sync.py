@@ -30,10 +30,10 @@ from urllib.parse import parse_qs, quote, urlparse
 import httpx
 import pytest
 
-from engine.mapping_set import load_mapping_set
 from engine.resources import default_mappings_dir
-from engine.sync import EntityCounts
-from engine.sync_output import ProgressLines
+from engine.sync.output import ProgressLines
+from engine.sync.runner import EntityCounts
+from engine.validate.mapping_set import load_mapping_set
 
 ZOOMFORCE = [sys.executable, "-m", "engine"]
 DEFAULT_ENTITIES = {"users", "meetings", "past_meetings", "webinars", "registrants", "participants", "panelists",

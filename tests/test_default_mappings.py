@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from engine.errors import RecordError
-from engine.expressions import compile_expression
-from engine.mapping_set import MappingSet, load_mapping_set
-from engine.model import Mapping
-from engine.plan import RunContext, compile_plan, run_batch
+from engine.language.expressions import compile_expression
+from engine.language.model import Mapping
+from engine.language.plan import RunContext, compile_plan, run_batch
+from engine.validate.mapping_set import MappingSet, load_mapping_set
 from tests.helpers import MAPPINGS, REPO, SHARED
 
 EXAMPLES = json.loads((REPO / "tests/fixtures/zoom/example_responses.json").read_text(encoding="utf-8"))["responses"]

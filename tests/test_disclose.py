@@ -18,12 +18,12 @@ import yaml
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from engine.cli import cli
-from engine.disclose import build_disclosure
-from engine.disclose_diff import diff_mappings, render_diff
-from engine.disclose_render import FORMATS, render
-from engine.mapping_set import MappingSet, load_mapping_set
-from engine.plan import compile_plan
+from engine.cli.main import cli
+from engine.disclosure.build import build_disclosure
+from engine.disclosure.diff import diff_mappings, render_diff
+from engine.disclosure.render import FORMATS, render
+from engine.language.plan import compile_plan
+from engine.validate.mapping_set import MappingSet, load_mapping_set
 from tests.helpers import MAPPINGS, REPO
 from tests.test_default_mappings import SEED_ITEMS
 
@@ -246,7 +246,7 @@ def test_a_mapping_language_without_messages_fails_validate(tmp_path: Path) -> N
 
 
 def test_scopes_are_least_privilege_and_follow_the_mappings(tmp_path: Path, mapping_set: MappingSet) -> None:
-    from engine.source_schemas import load_source_index
+    from engine.zoom.schemas import load_source_index
 
     permissions = build_disclosure(mapping_set, "en").permissions
     index = load_source_index()

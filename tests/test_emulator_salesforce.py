@@ -39,12 +39,12 @@ from simple_salesforce.exceptions import (
 )
 from starlette.applications import Starlette
 
-from engine.emulators.salesforce import SalesforceEmulatorConfig, create_app, describe_object
-from engine.emulators.salesforce_catalog import load_catalog, normalize_id
-from engine.emulators.salesforce_cli import salesforce_command
-from engine.emulators.serve import RunningServer, TLSFiles, start_in_thread
+from engine.cli.emulator_salesforce import salesforce_command
+from engine.emulators.salesforce.app import SalesforceEmulatorConfig, create_app, describe_object
+from engine.emulators.salesforce.catalog import load_catalog, normalize_id
 from engine.emulators.tls import make_tls_files
 from engine.resources import schemas_dir
+from engine.serving import RunningServer, TLSFiles, start_in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = Path(__file__).resolve().parent / "fixtures" / "salesforce_catalog"
@@ -682,7 +682,7 @@ def test_cli_refuses_a_folder_without_catalogs(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_cli_prints_url_and_ca_serves_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    code = "from engine.emulators.salesforce_cli import salesforce_command; salesforce_command()"
+    code = "from engine.cli.emulator_salesforce import salesforce_command; salesforce_command()"
     args = [sys.executable, "-c", code, "--port", "0", "--catalog", str(CATALOG), "--cert-dir", str(tmp_path)]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

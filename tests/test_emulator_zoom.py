@@ -32,11 +32,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.emulators.serve import RunningServer, start_in_thread
-from engine.emulators.zoom import ZoomEmulatorConfig, close_app, create_app, send_startup_events
-from engine.emulators.zoom_cli import zoom_command
-from engine.emulators.zoom_data import Account
-from engine.emulators.zoom_webhooks import (
+from engine.cli.emulator_zoom import zoom_command
+from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app, create_app, send_startup_events
+from engine.emulators.zoom.data import Account
+from engine.emulators.zoom.webhooks import (
     EVENT_KINDS,
     RETRY_DELAYS,
     build_event,
@@ -46,6 +45,7 @@ from engine.emulators.zoom_webhooks import (
     sign,
 )
 from engine.resources import schemas_dir
+from engine.serving import RunningServer, start_in_thread
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = Account(users=10, seed=1, now=NOW)
@@ -749,7 +749,7 @@ def test_send_hook_without_webhooks_configured(zoom: Zoom) -> None:
 def test_cli_prints_url_first_serves_sends_events_and_exits_0_on_sigterm(receiver: Receiver) -> None:
     receiver.received.clear()
     receiver.script.clear()
-    command = [sys.executable, "-c", "from engine.emulators.zoom_cli import zoom_command; zoom_command()",
+    command = [sys.executable, "-c", "from engine.cli.emulator_zoom import zoom_command; zoom_command()",
                "--users", "4", "--seed", "3", "--client-id", "cid", "--client-secret", "csec", "--account-id", "acc",
                "--webhook-url", receiver.url, "--webhook-secret", SECRET, "--webhook-events", "4"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
-from engine.emulators.zoom_data import Account
-from engine.emulators.zoom_webhooks import build_event, serialize
+from engine.cli.main import cli
+from engine.emulators.zoom.data import Account
+from engine.emulators.zoom.webhooks import build_event, serialize
 from engine.errors import MissingValue
-from engine.event_sync import EventProcessor, subscriptions
-from engine.mapping_set import MappingSet, load_mapping_set
-from engine.plan import Plan, RunContext, compile_plan
-from engine.state import InboxEvent, StateStore
+from engine.language.plan import Plan, RunContext, compile_plan
+from engine.serve.events import EventProcessor, subscriptions
+from engine.sync.state.store import InboxEvent, StateStore
+from engine.validate.mapping_set import MappingSet, load_mapping_set
 from tests.helpers import MAPPINGS, copy_mappings, replace_once, validate_errors
 
 RING = "zoom_app__Ring_Start_Time__c"

@@ -15,8 +15,8 @@ from jmespath import exceptions as jmes_errors
 from jmespath.functions import Functions
 
 from engine.errors import TransformValueError, ZoomforceError
-from engine.function_docs import FUNCTION_DOCS, render_example_table, render_function_docs
-from engine.functions import RETURN_TYPES, ZoomforceFunctions, function_arities, function_options
+from engine.language.function_docs import FUNCTION_DOCS, render_example_table, render_function_docs
+from engine.language.functions import RETURN_TYPES, ZoomforceFunctions, function_arities, function_options
 from tests.helpers import REPO
 
 JMESPATH_BUILTINS = {
@@ -64,7 +64,7 @@ def test_no_builtin_is_overridden_or_shadowed() -> None:
 
 def test_docs_file_is_generated_from_the_registry() -> None:
     text = (REPO / "docs" / "functions.md").read_text(encoding="utf-8")
-    assert text == render_function_docs(), "regenerate: python -m engine.function_docs > docs/functions.md"
+    assert text == render_function_docs(), "regenerate: python -m engine.language.function_docs > docs/functions.md"
 
 
 def test_readme_table_is_generated_from_the_registry() -> None:

@@ -9,7 +9,7 @@ import pytest
 from jmespath import exceptions as jmes_errors
 
 from engine.errors import ExpressionError, TransformValueError
-from engine.expressions import compile_expression
+from engine.language.expressions import compile_expression
 from tests.helpers import REFERENCE
 
 SUITE = REFERENCE / "jmespath-compliance"

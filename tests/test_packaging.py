@@ -32,7 +32,7 @@ def test_wheel_ships_schemas_and_mappings(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "engine/_data/schemas/mapping.schema.json" in names
     assert "engine/_data/mappings/meetings.yaml" in names
-    assert "engine/cli.py" in names
+    assert "engine/cli/main.py" in names
 
 
 def test_unpacked_wheel_runs_from_any_folder(wheel: Path, tmp_path: Path) -> None:

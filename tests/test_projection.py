@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.mapping_set import load_mapping_set
-from engine.plan import compile_plan
-from engine.projection import project, read_tree, tree_of
+from engine.language.plan import compile_plan
+from engine.language.projection import project, read_tree, tree_of
+from engine.validate.mapping_set import load_mapping_set
 from tests.helpers import MAPPINGS
 
 

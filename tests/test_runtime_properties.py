@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import RecordError
-from engine.mapping_set import load_mapping_set
-from engine.plan import Plan, RunContext, compile_plan, run_batch
+from engine.language.plan import Plan, RunContext, compile_plan, run_batch
+from engine.validate.mapping_set import load_mapping_set
 from tests.helpers import MAPPINGS
 
 json_scalars = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text()
@@ -67,8 +67,8 @@ def test_a_secret_that_cannot_be_coerced_is_reported_without_its_value() -> None
     from pathlib import Path
 
     from engine.errors import CoercionError
-    from engine.mapping_set import load_mapping_set
-    from engine.plan import compile_plan
+    from engine.language.plan import compile_plan
+    from engine.validate.mapping_set import load_mapping_set
 
     meetings = load_mapping_set([Path(__file__).resolve().parents[1] / "mappings"]).get("meetings")
     plan = compile_plan(meetings)

@@ -21,8 +21,7 @@ import pytest
 import requests
 from starlette.applications import Starlette
 
-from engine.emulators.salesforce import ORG_ID, SalesforceEmulatorConfig, create_app
-from engine.emulators.serve import RunningServer, start_in_thread
+from engine.emulators.salesforce.app import ORG_ID, SalesforceEmulatorConfig, create_app
 from engine.emulators.tls import make_tls_files
 from engine.errors import (
     AuthenticationFailed,
@@ -31,9 +30,10 @@ from engine.errors import (
     RetriesExhausted,
     Unreachable,
 )
-from engine.salesforce_auth import MAX_ATTEMPTS
-from engine.salesforce_bulk import encode_rows, parse_error_cell
-from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter, UpsertResult, soql_quote
+from engine.salesforce.auth import MAX_ATTEMPTS
+from engine.salesforce.bulk import encode_rows, parse_error_cell
+from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter, UpsertResult, soql_quote
+from engine.serving import RunningServer, start_in_thread
 
 CATALOG = Path(__file__).resolve().parent / "fixtures" / "salesforce_catalog"
 CLIENT_ID = "zoomforce-test-client"

@@ -1,7 +1,7 @@
 """Real-time sync from Zoom event notifications, end to end over real sockets on 127.0.0.1.
 
-The receiver is the real app (``engine.webhook.create_app``) with the real inbox worker, the real
-:class:`~engine.event_sync.EventProcessor` on the default mappings, and the real Salesforce writer
+The receiver is the real app (``engine.serve.app.create_app``) with the real inbox worker, the real
+:class:`~engine.serve.events.EventProcessor` on the default mappings, and the real Salesforce writer
 (simple-salesforce) against the Salesforce emulator over HTTPS, trusted through
 ``REQUESTS_CA_BUNDLE``. Events are the Zoom emulator's own (``build_event`` over its synthetic
 account), signed as Zoom signs them. What lands in Salesforce is read back with SOQL.
@@ -36,23 +36,23 @@ import pytest
 import requests
 from starlette.applications import Starlette
 
-from engine.emulators.salesforce import SalesforceEmulatorConfig
-from engine.emulators.salesforce import create_app as salesforce_app
-from engine.emulators.serve import RunningServer, TLSFiles, start_in_thread
+from engine.emulators.salesforce.app import SalesforceEmulatorConfig
+from engine.emulators.salesforce.app import create_app as salesforce_app
 from engine.emulators.tls import make_tls_files
-from engine.emulators.zoom import ZoomEmulatorConfig, close_app
-from engine.emulators.zoom import create_app as zoom_app
-from engine.emulators.zoom_data import Account
-from engine.emulators.zoom_webhooks import build_event, serialize
-from engine.event_sync import EventProcessor, subscriptions
-from engine.mapping_set import MappingSet, load_mapping_set
-from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter, soql_quote
-from engine.source_reader import ZoomSource
-from engine.state import StateStore
-from engine.sync import SyncOptions, SyncRunner
-from engine.webhook import WEBHOOK_PATH, create_app
-from engine.webhook_worker import InboxWorker
-from engine.zoom_client import RetryPolicy, ZoomClient, ZoomCredentials
+from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app
+from engine.emulators.zoom.app import create_app as zoom_app
+from engine.emulators.zoom.data import Account
+from engine.emulators.zoom.webhooks import build_event, serialize
+from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter, soql_quote
+from engine.serve.app import WEBHOOK_PATH, create_app
+from engine.serve.events import EventProcessor, subscriptions
+from engine.serve.worker import InboxWorker
+from engine.serving import RunningServer, TLSFiles, start_in_thread
+from engine.sync.runner import SyncOptions, SyncRunner
+from engine.sync.state.store import StateStore
+from engine.validate.mapping_set import MappingSet, load_mapping_set
+from engine.zoom.client import RetryPolicy, ZoomClient, ZoomCredentials
+from engine.zoom.reader import ZoomSource
 from tests.helpers import MAPPINGS, REPO, signed_headers
 from tests.helpers import wait_until as wait_for
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.source_schemas import (
+from engine.zoom.schemas import (
     EndpointSchema,
     load_source_index,
     resolve_path,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import state as state_module
 from engine.errors import ConfigError, StateError
-from engine.state import (
+from engine.sync.state import store as state_module
+from engine.sync.state.store import (
     SCHEMA_VERSION,
     StateStore,
     WrittenItem,
@@ -550,7 +550,7 @@ def test_read_then_write_transactions_on_two_connections_neither_fail_nor_lose_u
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from engine.state import StateStore, WrittenItem
+    from engine.sync.state.store import StateStore, WrittenItem
 
     store = StateStore.open(sys.argv[1])
     run_id = store.start_run("sync", ["meetings"], {})

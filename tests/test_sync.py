@@ -26,19 +26,19 @@ import pytest
 import requests
 from starlette.applications import Starlette
 
-from engine.emulators.salesforce import SalesforceEmulatorConfig
-from engine.emulators.salesforce import create_app as salesforce_app
-from engine.emulators.serve import RunningServer, start_in_thread
+from engine.emulators.salesforce.app import SalesforceEmulatorConfig
+from engine.emulators.salesforce.app import create_app as salesforce_app
 from engine.emulators.tls import make_tls_files
-from engine.emulators.zoom import ZoomEmulatorConfig, close_app
-from engine.emulators.zoom import create_app as zoom_app
-from engine.emulators.zoom_data import Account
-from engine.mapping_set import MappingSet, load_mapping_set
-from engine.salesforce_writer import SalesforceCredentials, SalesforceWriter
-from engine.source_reader import ZoomSource
-from engine.state import StateStore
-from engine.sync import SyncOptions, SyncReport, SyncRunner
-from engine.zoom_client import RetryPolicy, ZoomClient, ZoomCredentials
+from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app
+from engine.emulators.zoom.app import create_app as zoom_app
+from engine.emulators.zoom.data import Account
+from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
+from engine.serving import RunningServer, start_in_thread
+from engine.sync.runner import SyncOptions, SyncReport, SyncRunner
+from engine.sync.state.store import StateStore
+from engine.validate.mapping_set import MappingSet, load_mapping_set
+from engine.zoom.client import RetryPolicy, ZoomClient, ZoomCredentials
+from engine.zoom.reader import ZoomSource
 from tests.helpers import MAPPINGS, copy_mappings, replace_once
 
 OBJECTS = {
@@ -463,7 +463,7 @@ def test_the_reverse_flow_needs_its_webinar(fresh: World, mapping_set: MappingSe
 def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapping_set: MappingSet,
                                                               tmp_path: Path) -> None:
     from engine.errors import RetriesExhausted
-    from engine.salesforce_auth import MAX_ATTEMPTS
+    from engine.salesforce.auth import MAX_ATTEMPTS
 
     with StateStore.open(tmp_path / "state.db") as store:
         fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS})

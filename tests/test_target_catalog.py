@@ -1,4 +1,4 @@
-"""The Salesforce target catalog (schemas/salesforce) and engine.target_catalog, which reads it."""
+"""The Salesforce target catalog (schemas/salesforce) and engine.salesforce.catalog, which reads it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from engine.resources import schemas_dir
-from engine.target_catalog import (
+from engine.salesforce.catalog import (
     ADDED_KEY,
     FIELD_KEYS,
     INFERRED_KEY,

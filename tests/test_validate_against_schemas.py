@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
+from engine.cli.main import cli
 from tests.helpers import copy_mappings, replace_once, validate_errors
 
 

@@ -23,10 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.emulators.serve import RunningServer, start_in_thread
 from engine.errors import ConfigError, RemoteError
-from engine.state import InboxEvent, StateStore
-from engine.webhook import (
+from engine.serve.app import (
     WEBHOOK_PATH,
     WebhookRejected,
     create_app,
@@ -35,7 +33,9 @@ from engine.webhook import (
     sign,
     verify,
 )
-from engine.webhook_worker import InboxWorker, PermanentEventError, backoff_seconds
+from engine.serve.worker import InboxWorker, PermanentEventError, backoff_seconds
+from engine.serving import RunningServer, start_in_thread
+from engine.sync.state.store import InboxEvent, StateStore
 from tests.helpers import signed_headers
 from tests.helpers import wait_until as wait_for
 

@@ -29,7 +29,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from engine.emulators.serve import start_in_thread
 from engine.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -41,7 +40,8 @@ from engine.errors import (
     ZoomApiError,
     ZoomNotFound,
 )
-from engine.zoom_client import (
+from engine.serving import start_in_thread
+from engine.zoom.client import (
     DEFAULT_API_URL,
     DEFAULT_OAUTH_URL,
     RetryPolicy,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import trustme
 
-from engine.emulators.serve import TLSFiles
+from engine.serving import TLSFiles
 
 SERVER_NAMES = ("127.0.0.1", "localhost", "::1")
 

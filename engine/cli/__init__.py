@@ -1,0 +1,1 @@
+"""The ``zoomforce`` command line: one module per command group."""

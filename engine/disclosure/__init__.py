@@ -1,0 +1,1 @@
+"""The privacy disclosure: built from the mapping model, rendered, and diffed."""

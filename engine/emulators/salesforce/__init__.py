@@ -1,0 +1,1 @@
+"""The local Salesforce API emulator."""

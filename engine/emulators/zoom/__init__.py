@@ -1,0 +1,1 @@
+"""The local Zoom API emulator."""

@@ -1,0 +1,254 @@
+"""The Salesforce writer: upsert by external id, SOQL queries and Id look-ups, over simple-salesforce.
+
+    upsert()     fewer than ``bulk_threshold`` records: sObject Collections (PATCH composite/sobjects/{Obj}/{Field},
+                 ``batch_size`` records a call, allOrNone false); at or above it: one Bulk API 2.0 ingest job
+                 (engine.salesforce.bulk). One UpsertResult per record, in the order given. A call Salesforce
+                 refuses as a whole (NOT_FOUND, JSON_PARSER_ERROR ...) fails each of its records with that code;
+                 AuthenticationFailed, Unreachable and RetriesExhausted are raised, as no record was written.
+    query()      every record of a SOQL query, following nextRecordsUrl, without "attributes"
+    find_ids()   value -> Id through chunked ``IN (...)`` queries, each value quoted and escaped for SOQL
+
+Records are plain mappings of field API names. The same record means the same in both paths: ``None`` (or
+``""``) writes null, an absent key leaves the field as it is, a parent is given by its external id as
+``{"Rel__r": {"Parent_Ext__c": "123"}}``, datetimes as strings in a Salesforce format or aware datetimes.
+Authentication, retries and counting live in engine.salesforce.auth.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any
+
+from simple_salesforce import Salesforce
+
+from engine.errors import SalesforceApiError
+from engine.salesforce.auth import MAX_ATTEMPTS, Connection, SalesforceCredentials, Sleep, backoff_delay
+from engine.salesforce.bulk import BulkUpsert, UpsertResult, wire_datetime
+
+__all__ = ["SalesforceCredentials", "SalesforceWriter", "UpsertResult", "soql_quote"]
+
+COLLECTION_LIMIT = 200
+FIND_CHUNK = 200  # values per IN (...)
+FIND_CHUNK_CHARS = 6000  # of quoted values per query: the query travels in a GET URL
+LOCKED = "UNABLE_TO_LOCK_ROW"
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SOQL_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+                 "\f": "\\f"}
+
+
+def soql_quote(value: str) -> str:
+    """A SOQL string literal: ``O'Brien`` -> ``'O\\'Brien'``."""
+    return "'" + "".join(_SOQL_ESCAPES.get(char, char) for char in value) + "'"
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _NAME_RE.match(name):
+        raise ValueError(f"not a Salesforce API name for {what}: {name!r}")
+
+
+def _key_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class SalesforceWriter:
+    """Writes records to one org; ``api_calls`` counts the HTTP requests sent (polls and retries too, not OAuth)."""
+
+    def __init__(self, credentials: SalesforceCredentials, *, timeout: float = 60.0, bulk_threshold: int = 2000,
+                 batch_size: int = 200, poll_interval: float = 1.0, sleep: Sleep = time.sleep,
+                 logger: logging.Logger | None = None) -> None:
+        if not 1 <= batch_size <= COLLECTION_LIMIT:
+            raise ValueError(f"batch_size must be between 1 and {COLLECTION_LIMIT}, got {batch_size}")
+        self.credentials = credentials
+        self.bulk_threshold = bulk_threshold
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._sleep = sleep
+        self._log = logger or logging.getLogger(__name__)
+        self._connection = Connection(credentials, timeout=timeout, sleep=sleep, logger=self._log)
+
+    @property
+    def api_calls(self) -> int:
+        return self._connection.api_calls
+
+    def authenticate(self) -> None:
+        """Log in now (with client credentials): refused credentials fail before any record is read."""
+        self._connection.client()
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> SalesforceWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    # -- upsert
+
+    def upsert(self, sobject: str, external_id_field: str,
+               records: Sequence[Mapping[str, Any]]) -> list[UpsertResult]:
+        """Create or update each record by its external id; one result per record, in order."""
+        _check_name(sobject, "the sObject")
+        _check_name(external_id_field, "the external id field")
+        keys = [_key_text(r.get(external_id_field)) for r in records]
+        results: list[UpsertResult] = [
+            UpsertResult.failed("", "MISSING_ARGUMENT", f"{external_id_field} not specified") for _ in records]
+        sendable = [i for i, key in enumerate(keys) if key]
+        chosen = [records[i] for i in sendable]
+        chosen_keys = [keys[i] for i in sendable]
+        bulk = bool(sendable) and len(sendable) >= self.bulk_threshold
+        if bulk:
+            runner = BulkUpsert(self._connection, sobject, external_id_field, poll_interval=self.poll_interval,
+                                sleep=self._sleep, logger=self._log)
+            outcome = runner.run(chosen, chosen_keys)
+        else:
+            outcome = self._collections(sobject, external_id_field, chosen, chosen_keys)
+        for index, result in zip(sendable, outcome, strict=True):
+            results[index] = result
+        self._report(sobject, "bulk" if bulk else "collections", results)
+        return results
+
+    def _collections(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]],
+                     keys: Sequence[str]) -> list[UpsertResult]:
+        results: dict[int, UpsertResult] = {}
+        pending = list(range(len(records)))
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            for start in range(0, len(pending), self.batch_size):
+                chunk = pending[start:start + self.batch_size]
+                answers = self._collection_call(sobject, field, [records[i] for i in chunk], [keys[i] for i in chunk])
+                results.update(zip(chunk, answers, strict=True))
+            pending = [i for i in pending if _locked(results[i])]
+            if not pending or attempt == MAX_ATTEMPTS:
+                break
+            self._log.info("salesforce upsert %s: %d records locked (%s); retrying them", sobject, len(pending),
+                           LOCKED)
+            self._sleep(backoff_delay(attempt))
+        return [results[i] for i in range(len(records))]
+
+    def _collection_call(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]],
+                         keys: Sequence[str]) -> list[UpsertResult]:
+        body = {"allOrNone": False,
+                "records": [{"attributes": {"type": sobject}} | _json_record(r) for r in records]}
+        path = f"composite/sobjects/{sobject}/{field}"
+        try:
+            answer = self._connection.call(
+                "collections upsert", lambda sf: sf.restful(path, method="PATCH", json=body))
+        except SalesforceApiError as exc:
+            return [UpsertResult.failed(key, exc.code or "UNKNOWN", str(exc)) for key in keys]
+        if not isinstance(answer, list) or len(answer) != len(records):
+            message = "Salesforce answered the collections upsert with something other than one result per record"
+            return [UpsertResult.failed(key, "INVALID_RESPONSE", message) for key in keys]
+        return [_collection_result(key, item) for key, item in zip(keys, answer, strict=True)]
+
+    def _report(self, sobject: str, path: str, results: Sequence[UpsertResult]) -> None:
+        created = sum(r.success and r.created for r in results)
+        updated = sum(r.success and not r.created for r in results)
+        codes = Counter(r.errors[0][0] if r.errors else "UNKNOWN" for r in results if not r.success)
+        detail = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
+        self._log.info("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s", sobject,
+                       path, len(results), created, updated, sum(codes.values()), f" ({detail})" if detail else "")
+
+    # -- reading
+
+    def query(self, soql: str) -> Iterator[dict[str, Any]]:
+        """Every record the query selects, page after page, as plain dicts without "attributes"."""
+        page = self._connection.call("query", lambda sf: sf.query(soql))
+        while True:
+            for record in page.get("records") or []:
+                yield _plain(record)
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self._connection.call("query more", _more(str(next_url)))
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The org's describe of `sobject` (``GET sobjects/{sobject}/describe``)."""
+        _check_name(sobject, "object")
+        return dict(self._connection.call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe")))
+
+    def find_ids(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, str]:
+        """Map each value to the Id of the (oldest) record whose `field` equals it, case-insensitively."""
+        _check_name(sobject, "the sObject")
+        _check_name(field, "the field")
+        wanted = list(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+        exact: dict[str, str] = {}
+        folded: dict[str, str] = {}
+        columns = "Id" if field.lower() == "id" else f"Id, {field}"
+        for chunk in _find_chunks(wanted):
+            soql = (f"SELECT {columns} FROM {sobject} WHERE {field} IN ({', '.join(soql_quote(v) for v in chunk)}) "
+                    "ORDER BY CreatedDate, Id")
+            for record in self.query(soql):
+                value = record.get(field) if field.lower() != "id" else record.get("Id")
+                if isinstance(value, str):
+                    exact.setdefault(value, str(record["Id"]))
+                    folded.setdefault(value.lower(), str(record["Id"]))
+        found = {v: exact.get(v) or folded.get(v.lower()) for v in wanted}
+        self._log.info("salesforce find_ids %s.%s: %d values, %d found", sobject, field, len(wanted),
+                       sum(1 for v in found.values() if v))
+        return {v: i for v, i in found.items() if i}
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return wire_datetime(value)
+    return value
+
+
+def _json_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _json_value(v) for k, v in record.items() if k != "attributes"}
+
+
+def _collection_result(key: str, item: Any) -> UpsertResult:
+    if not isinstance(item, Mapping):
+        return UpsertResult.failed(key, "INVALID_RESPONSE", "Salesforce gave no result for this record")
+    errors = tuple((str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"), str(e.get("message") or ""))
+                   for e in item.get("errors") or [] if isinstance(e, Mapping))
+    success = bool(item.get("success"))
+    if not success and not errors:
+        errors = (("UNKNOWN", "Salesforce gave no reason"),)
+    return UpsertResult(key, success, success and bool(item.get("created")), item.get("id") or None, errors)
+
+
+def _locked(result: UpsertResult) -> bool:
+    return not result.success and bool(result.errors) and all(code == LOCKED for code, _ in result.errors)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if k != "attributes"}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _more(url: str) -> Any:
+    def fetch(sf: Salesforce) -> Any:
+        return sf.query_more(url, identifier_is_url=True)
+
+    return fetch
+
+
+def _find_chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for value in values:
+        length = len(soql_quote(value)) + 2
+        if chunk and (len(chunk) >= FIND_CHUNK or size + length > FIND_CHUNK_CHARS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(value)
+        size += length
+    if chunk:
+        yield chunk

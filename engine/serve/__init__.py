@@ -1,0 +1,1 @@
+"""Zoom event notifications: the webhook app, the inbox worker, events through the mappings."""

@@ -1,0 +1,216 @@
+"""Zoom event notifications through the same mappings and writer as ``sync``.
+
+:class:`EventProcessor` is the webhook worker's processor: it finds the enabled mappings whose
+``source.events`` name the event's type, takes the record (and its parent) where each says, maps
+it with the plan as read from that event (``Plan.map_record(..., event=TYPE)``: only the fields
+the event delivers), links people by e-mail, and upserts by external id. The worker hands it the
+events it claimed together (:meth:`EventProcessor.process_batch`): the records of one mapping are
+linked and upserted in one go, not one Salesforce call per event; the same record met in two
+events of a batch is written once, the later event's values over the earlier's.
+
+Outcomes, so that nothing is lost and nothing is retried in vain:
+
+- Salesforce unreachable, refusing the session, or failing after the writer's retries: the
+  exception is the outcome of every event of the batch that fed that mapping, and the worker
+  retries them later (the upsert makes that harmless);
+- a record the mapping cannot map, or that Salesforce rejects: a dead letter with its error code
+  (secrets redacted), and the event is done;
+- a body that is not a Zoom event: :class:`~engine.serve.worker.PermanentEventError`;
+- a type no mapping reads: done, nothing written. The receiver does not even keep such an event
+  (:meth:`EventProcessor.inbox_body` answers None), nor, in the events it keeps, a credential that
+  no mapping reads from them (a meeting password): the inbox is in the state file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import RecordError
+from engine.language.coerce import format_sf_datetime
+from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
+from engine.language.model import EventSpec
+from engine.language.model import Mapping as EntityMapping
+from engine.language.plan import Plan, RunContext, event_readers
+from engine.salesforce.writer import SalesforceWriter
+from engine.serve.worker import PermanentEventError
+from engine.sync.runner import (
+    ZOOM_SECRET_KEYS,
+    EntityCounts,
+    PendingRecord,
+    SyncReport,
+    SyncRunner,
+    record_key,
+    secret_names,
+)
+from engine.sync.state.store import InboxEvent, StateStore, redact
+from engine.validate.mapping_set import MappingSet
+
+LOG = logging.getLogger("zoomforce.events")
+Feed = tuple[EntityMapping, EventSpec]
+
+
+def event_feeds(mapping_set: MappingSet) -> dict[str, list[Feed]]:
+    """Event type -> the enabled mappings (with their event declaration) it feeds."""
+    feeds: dict[str, list[Feed]] = {}
+    for mapping in mapping_set.mappings.values():
+        if not mapping.enabled or mapping.target.system != "salesforce":
+            continue
+        for event in mapping.source.events:
+            feeds.setdefault(event.event, []).append((mapping, event))
+    return feeds
+
+
+def subscriptions(mapping_set: MappingSet) -> list[str]:
+    """The event types the app must subscribe to."""
+    return sorted(event_feeds(mapping_set))
+
+
+def keys_read(feeds: Mapping[str, list[Feed]]) -> frozenset[str]:
+    """Every key name that some mapping reads from some event (records, parents, fields, links)."""
+    texts: list[str] = []
+    for fed in feeds.values():
+        for mapping, spec in fed:
+            texts += [spec.records, *([spec.parent] if spec.parent else [])]
+            for field_spec in mapping.enabled_fields:  # its REST name too: what an event may carry
+                texts += [field_spec.source, *event_readers(field_spec, mapping).values()]
+            texts += [link.source for link in mapping.links]
+            texts += [mapping.parent.source] if mapping.parent else []
+    names = {step for text in texts for path in compile_expression(text).field_paths() for step in path}
+    return frozenset(name for name in names if isinstance(name, str))
+
+
+@dataclass
+class _Group:
+    """The records of one mapping met in a batch, and the events they came from."""
+
+    mapping: EntityMapping
+    plan: Plan
+    pending: dict[str, PendingRecord] = field(default_factory=dict)
+    events: set[int] = field(default_factory=set)
+
+    def add(self, item: PendingRecord, event_id: int) -> None:
+        self.events.add(event_id)
+        earlier = self.pending.get(item.key)
+        if earlier is not None:  # a later event about the same record: its values win, the others stay
+            item.mapped.record = {**earlier.mapped.record, **item.mapped.record}
+            del self.pending[item.key]
+        self.pending[item.key] = item
+
+
+class EventProcessor:
+    """Callable on one inbox event, or :meth:`process_batch` on many; see the module's docstring."""
+
+    def __init__(
+        self,
+        mapping_set: MappingSet,
+        store: StateStore,
+        salesforce: SalesforceWriter | None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.feeds = event_feeds(mapping_set)
+        self.store = store
+        self.runner = SyncRunner(mapping_set, store, None, salesforce, now=now)
+        self.now = now
+        self._expressions: dict[str, CompiledExpression] = {}
+        self.unread_secrets = ZOOM_SECRET_KEYS - keys_read(self.feeds)
+
+    # ---- what the receiver keeps -----------------------------------------------------------
+
+    def inbox_body(self, event_type: str, document: Mapping[str, Any], body: bytes) -> bytes | None:
+        """The body to keep in the inbox: None for a type no mapping reads (nothing to keep).
+
+        Credentials that no mapping reads from events (a meeting password) are replaced with
+        ``***``; a body without any is kept byte for byte.
+        """
+        if event_type not in self.feeds:
+            return None
+        safe = redact(document, self.unread_secrets)
+        if safe == document:
+            return body
+        return json.dumps(safe, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    # ---- processing --------------------------------------------------------------------------
+
+    def __call__(self, event: InboxEvent) -> None:
+        error = self.process_batch([event])[event.id]
+        if error is not None:
+            raise error
+
+    def process_batch(self, events: Sequence[InboxEvent]) -> dict[int, BaseException | None]:
+        """Process ``events`` together; per inbox id, None (done) or the exception that stopped it."""
+        outcomes: dict[int, BaseException | None] = {}
+        groups: dict[str, _Group] = {}
+        run = {"run_time": format_sf_datetime(self.now())}
+        for event in events:
+            try:
+                body = _document(event)
+            except PermanentEventError as error:
+                outcomes[event.id] = error
+                continue
+            outcomes[event.id] = None
+            kind = str(body.get("event", ""))
+            for mapping, spec in self.feeds.get(kind, []):
+                group = groups.get(mapping.entity)
+                if group is None:
+                    group = groups[mapping.entity] = _Group(mapping, self.runner.plan(mapping.entity))
+                for item in self._map(group, spec, kind, body, event, run):
+                    group.add(item, event.id)
+        for group in groups.values():
+            try:
+                self._write(group)
+            except Exception as error:  # transport: every event that fed this mapping is retried
+                outcomes.update(dict.fromkeys(group.events, error))
+        return outcomes
+
+    def _expression(self, text: str) -> CompiledExpression:
+        if text not in self._expressions:
+            self._expressions[text] = compile_expression(text)
+        return self._expressions[text]
+
+    def _map(
+        self, group: _Group, spec: EventSpec, kind: str, body: dict[str, Any], event: InboxEvent,
+        run: dict[str, Any],
+    ) -> Iterable[PendingRecord]:
+        mapping, plan = group.mapping, group.plan
+        found = evaluate_or_none(self._expression(spec.records), body)
+        records = found if isinstance(found, list) else [] if found is None else [found]
+        parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
+        context = RunContext(parent=parent, run=run)
+        for index, record in enumerate(records):
+            evidence = self.runner.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
+            try:
+                mapped = plan.map_record(record, context, event=kind)
+            except RecordError as exc:
+                located = exc.located(index, mapping.entity)
+                LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
+                            kind, index, located.kind)
+                self.store.add_dead_letter(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
+                                           str(located), evidence, None, index, secret_fields=secret_names(mapping))
+                continue
+            yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
+
+    def _write(self, group: _Group) -> None:
+        pending = list(group.pending.values())
+        if not pending:
+            return
+        self.runner.link(group.mapping, pending)
+        counts = EntityCounts()
+        self.runner.write(group.mapping, group.plan, pending, counts, False, SyncReport(), None, keep_hashes=False)
+        LOG.info("%s: %d record(s) of %d event(s): %d written, %d failed", group.mapping.entity, len(pending),
+                 len(group.events), counts.written, counts.failed)
+
+
+def _document(event: InboxEvent) -> dict[str, Any]:
+    try:
+        body = json.loads(event.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PermanentEventError(f"event {event.event_id} is not JSON") from exc
+    if not isinstance(body, dict):
+        raise PermanentEventError(f"event {event.event_id} is not a JSON object")
+    return body

@@ -1,0 +1,88 @@
+"""What ``zoomforce sync`` shows: progress per entity, the dry-run plan, the summary.
+
+A terminal gets one line per entity redrawn in place (a bar of the records handled so far); a pipe
+or a log file gets plain lines: one when an entity ends and, for an entity long enough to report
+progress while it is read, one when its first records are in. Nothing is written before a record
+is read, so a run that cannot reach Zoom shows the error alone. Secrets never reach here in clear:
+the dry run's values come redacted from the runner.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from engine.sync.runner import EntityCounts, PlannedChange, SyncReport
+
+BAR_WIDTH = 24
+
+
+class ProgressLines:
+    """The runner's progress callback, writing to `stream` (standard error)."""
+
+    def __init__(self, stream: TextIO, interactive: bool):
+        self.stream = stream
+        self.interactive = interactive
+        self.current: str | None = None
+        self.line_open = False  # a redrawn line without its newline yet
+
+    def __call__(self, entity: str, stage: str, counts: EntityCounts) -> None:
+        if self.interactive:
+            self._redraw(entity, stage, counts)
+        elif stage == "done":
+            self.stream.write(f"{entity}: {_counts_text(counts)}\n")
+        elif stage == "read" and counts.read and entity != self.current:
+            self.current = entity
+            self.stream.write(f"{entity}: reading, {counts.read} so far\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End a line left open by the redraw, so that an error message starts on its own line."""
+        if self.line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.line_open = False
+
+    def _redraw(self, entity: str, stage: str, counts: EntityCounts) -> None:
+        handled = counts.written + counts.unchanged + counts.failed
+        total = max(counts.read, 1)
+        filled = BAR_WIDTH * min(handled, total) // total if stage != "read" else 0
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        label = "reading" if stage == "read" else "writing" if stage == "write" else "done"
+        end = "\n" if stage == "done" else ""
+        self.stream.write(f"\r{entity:<14} [{bar}] {label:<8} {_counts_text(counts)}\x1b[K{end}")
+        self.line_open = not end
+
+
+def _counts_text(counts: EntityCounts) -> str:
+    return (f"read {counts.read}, written {counts.written}, unchanged {counts.unchanged}, "
+            f"failed {counts.failed}")
+
+
+def summary_text(report: SyncReport) -> str:
+    lines = [f"{name}: {_counts_text(counts)}" for name, counts in report.entities.items()]
+    calls = report.api_calls
+    lines.append(f"api calls: zoom {calls.get('zoom', 0)}, salesforce {calls.get('salesforce', 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_json(report: SyncReport) -> str:
+    return json.dumps(report.summary(), ensure_ascii=False) + "\n"
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def planned_lines(planned: list[PlannedChange]) -> list[str]:
+    """One line per record the dry run would touch, then one per changed field."""
+    lines: list[str] = []
+    for change in planned:
+        if change.action == "unchanged":
+            lines.append(f"unchanged {change.entity} {change.key}")
+            continue
+        lines.append(f"{'would create' if change.action == 'create' else 'would update'} {change.entity} "
+                     f"{change.key}")
+        for name, (before, after) in change.changes.items():
+            lines.append(f"    {name}: {_value(before)} -> {_value(after)}")
+    return lines

@@ -1,0 +1,1 @@
+"""Validation of a mapping set: the JSON Schema pass, then meaning (Zoom, Salesforce, taxonomy, labels)."""

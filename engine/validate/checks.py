@@ -1,0 +1,352 @@
+"""Second validation pass: what a mapping means. One small function per rule, in a table.
+
+Each check takes a mapping (and the set it belongs to) and yields Findings: a path into the
+document, a message, and whether to point at the key or at the value. Adding a rule is one
+function and one entry in ``CHECKS``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ExpressionError
+from engine.language.expressions import compile_expression
+from engine.language.loader import PathKey
+from engine.language.model import FieldSpec, Mapping, Text
+from engine.validate.salesforce_checks import salesforce_source_findings, target_findings
+from engine.validate.taxonomy import data_categories, data_subjects, data_uses, is_credential
+from engine.validate.zoom_checks import SourceFinding, request_findings, source_index, zoom_source_findings
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: PathKey
+    message: str
+    at_key: bool = False
+    severity: str = "error"
+    offset: int | None = None  # a column inside the value (an expression's syntax error)
+
+
+@dataclass
+class CheckContext:
+    """What a check may look at beyond its own mapping."""
+
+    mappings: dict[str, Mapping]
+    known_entities: frozenset[str] = frozenset()
+    catalog_dir: Path | None = None  # the Salesforce target catalog (default: the shipped one)
+
+
+Check = Callable[[Mapping, CheckContext], Iterator[Finding]]
+
+
+def _suggest(value: str, choices: list[str] | frozenset[str]) -> str:
+    found = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{found[0]}'?" if found else ""
+
+
+# ---- expressions ----------------------------------------------------------------------------
+
+
+def _expressions(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
+    for spec in mapping.fields:
+        yield (*spec.path, "from"), spec.source
+    if mapping.source.records:
+        yield ("source", "records"), mapping.source.records
+    if mapping.parent:
+        yield ("parent", "from"), mapping.parent.source
+    for link in mapping.links:
+        yield ("links", link.index, "from"), link.source
+    for i, include in enumerate(mapping.source.include):
+        for name, value in include.params.items():
+            if isinstance(value, str):
+                yield ("source", "include", i, "params", name), value
+
+
+def check_expressions(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    for path, text in _expressions(mapping):
+        try:
+            compile_expression(text)
+        except ExpressionError as exc:
+            yield Finding(path, f"'{text}': {exc}", offset=exc.column)
+
+
+# ---- targets and keys -------------------------------------------------------------------------
+
+
+def check_duplicate_targets(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    seen: dict[str, FieldSpec] = {}
+    for spec in mapping.enabled_fields:
+        key = spec.target.lower()
+        if key in seen:
+            first = seen[key]
+            yield Finding(
+                (*spec.path, "to"),
+                f"'{spec.target}' is already written by fields[{first.index}] (from '{first.source}'); "
+                "two fields cannot write the same target",
+            )
+        else:
+            seen[key] = spec
+    if mapping.parent and mapping.parent.relationship.lower() in seen:
+        yield Finding(("parent", "relationship"), f"'{mapping.parent.relationship}' is also written by a field")
+
+
+def check_upsert_key(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    target = mapping.target
+    if target.system != "salesforce":
+        return
+    if not target.upsert_keys:
+        yield Finding(("target",), "a Salesforce target needs 'upsert_key' (its external-id field)")
+        return
+    written = {spec.target.lower(): spec for spec in mapping.enabled_fields}
+    for i, key in enumerate(target.upsert_keys):
+        path: PathKey = ("target", "upsert_key", i) if len(target.upsert_keys) > 1 else ("target", "upsert_key")
+        spec = written.get(key.lower())
+        disabled = [f for f in mapping.fields if not f.enabled and f.target.lower() == key.lower()]
+        if spec is None and disabled:
+            yield Finding(path, f"upsert key '{key}' is written only by a disabled field (fields[{disabled[0].index}])")
+        elif spec is None:
+            hint = _suggest(key, [s.target for s in mapping.enabled_fields])
+            yield Finding(path, f"upsert key '{key}' is not written by any enabled field{hint}")
+        elif spec.secret:
+            yield Finding(path, f"upsert key '{key}' is a secret field; a key cannot be redacted")
+
+
+def check_system_shape(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    source, target = mapping.source, mapping.target
+    if source.system == "zoom" and not source.endpoint and not source.events:
+        yield Finding(("source",), "a Zoom source needs 'endpoint' (e.g. GET /meetings/{meetingId}) or 'events'")
+    if source.system == "salesforce" and not source.objects:
+        yield Finding(("source",), "a Salesforce source needs 'object' (Contact or Lead)")
+    if target.system == "salesforce" and not target.object:
+        yield Finding(("target",), "a Salesforce target needs 'object' (the sObject API name)")
+    if target.system == "zoom" and not target.endpoint:
+        yield Finding(("target",), "a Zoom target needs 'endpoint' (e.g. POST /webinars/{webinarId}/registrants)")
+    if source.system == target.system:
+        yield Finding(("target", "system"), f"source and target are both '{source.system}'")
+
+
+# ---- fields: types, policies ------------------------------------------------------------------
+
+_RESULT_FITS: dict[str, frozenset[str]] = {
+    "string": frozenset({"string", "integer", "number", "boolean", "datetime", "date", "any"}),
+    "picklist": frozenset({"string", "integer", "number", "boolean", "any"}),
+    "id": frozenset({"string", "integer", "any"}),
+    "email": frozenset({"string", "any"}),
+    "url": frozenset({"string", "any"}),
+    "integer": frozenset({"integer", "number", "string", "any"}),
+    "number": frozenset({"integer", "number", "string", "any"}),
+    "boolean": frozenset({"boolean", "integer", "string", "any"}),
+    "datetime": frozenset({"datetime", "string", "integer", "any"}),
+    "date": frozenset({"date", "datetime", "string", "any"}),
+}
+_STRING_TYPES = frozenset({"string", "picklist", "id", "email", "url"})
+
+
+def _value_fits(value: Any, declared: str) -> bool:
+    if value is None:
+        return True
+    if declared in ("integer",):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if declared == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if declared == "boolean":
+        return isinstance(value, bool)
+    return (isinstance(value, str | int | float) and not isinstance(value, bool)) or declared == "string"
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def check_field_types(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    for spec in mapping.fields:
+        yield from _field_type_findings(spec)
+
+
+def _field_type_findings(spec: FieldSpec) -> Iterator[Finding]:
+    declared = spec.type
+    if declared is None:
+        return
+    try:
+        result = compile_expression(spec.source).result_type
+    except ExpressionError:
+        return  # reported by check_expressions
+    if spec.values is None and result not in _RESULT_FITS[declared] and result != "null":
+        yield Finding((*spec.path, "type"), f"type '{declared}' cannot hold the {result} that '{spec.source}' yields")
+    if spec.values is not None and declared not in _STRING_TYPES | {"boolean", "integer", "number"}:
+        yield Finding((*spec.path, "values"), f"a value table cannot produce type '{declared}'")
+    if spec.values is not None:
+        for key, value in spec.values.items():
+            if not _value_fits(value, declared):
+                yield Finding((*spec.path, "values", key), f"table value {value!r} is not {_article(declared)}")
+    if spec.max_length is not None and declared not in _STRING_TYPES:
+        yield Finding((*spec.path, "max_length"), f"max_length applies to text, not to type '{declared}'", True)
+    if spec.has_default and not _value_fits(spec.default, declared):
+        yield Finding((*spec.path, "default"), f"default {spec.default!r} is not {_article(declared)}")
+
+
+def check_missing_policy(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    for spec in mapping.fields:
+        if spec.on_missing == "default" and not spec.has_default:
+            yield Finding((*spec.path, "on_missing"), "on_missing is 'default' but the field gives no 'default'")
+        if spec.has_default and spec.on_missing != "default":
+            yield Finding(
+                (*spec.path, "default"),
+                f"'default' is given but on_missing is '{spec.on_missing}'; the default would never be used",
+            )
+    if mapping.source.system == "salesforce" and any(f.scope == "parent" for f in mapping.fields):
+        yield Finding(("source",), "the reverse flow has no parent record; scope 'parent' is not available")
+
+
+def check_scope_parent(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    for spec in mapping.fields:
+        if spec.scope == "parent" and mapping.parent is None and mapping.source.parent is None:
+            yield Finding((*spec.path, "scope"), "scope is 'parent' but the mapping declares no parent")
+
+
+# ---- languages, taxonomy, secrets -------------------------------------------------------------
+
+
+def _texts(mapping: Mapping) -> Iterator[tuple[PathKey, Text]]:
+    if mapping.description:
+        yield ("description",), mapping.description
+    disclosure = mapping.disclosure
+    if disclosure:
+        for name in ("title", "when", "shown_on", "purpose"):
+            text = getattr(disclosure, name)
+            if text is not None:
+                yield ("disclosure", name), text
+    for spec in mapping.fields:
+        yield (*spec.path, "label"), spec.label
+        if spec.description:
+            yield (*spec.path, "description"), spec.description
+    for link in mapping.links:
+        if link.label:
+            yield ("links", link.index, "label"), link.label
+
+
+def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    for path, text in _texts(mapping):
+        for language in mapping.languages:
+            if language not in text.by_language:
+                yield Finding(path, f"missing the '{language}' translation (languages: {', '.join(mapping.languages)})")
+        for language in text.by_language:
+            if language not in mapping.languages:
+                yield Finding(
+                    (*path, language),
+                    f"'{language}' is not one of this file's languages ({', '.join(mapping.languages)})",
+                    at_key=True,
+                    severity="warning",
+                )
+
+
+def check_disclosure_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """Every language of a mapping needs the disclosure's fixed sentences too."""
+    from engine.language.messages import catalog_languages, missing_messages
+
+    for language in mapping.languages:
+        missing = missing_messages(language)
+        if language not in catalog_languages():
+            known = ", ".join(sorted(catalog_languages()))
+            yield Finding(("languages",), f"the disclosure has no messages in '{language}' (available: {known})")
+        elif missing:
+            yield Finding(("languages",), f"the '{language}' disclosure messages lack: {', '.join(missing)}")
+
+
+def check_categories(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    known = data_categories()
+    for spec in mapping.fields:
+        if spec.category not in known:
+            hint = _suggest(spec.category, known)
+            yield Finding((*spec.path, "category"), f"'{spec.category}' is not a Fides data category{hint}")
+    disclosure = mapping.disclosure
+    if disclosure and disclosure.data_use and disclosure.data_use not in data_uses():
+        hint = _suggest(disclosure.data_use, data_uses())
+        yield Finding(("disclosure", "data_use"), f"'{disclosure.data_use}' is not a Fides data use{hint}")
+    for i, subject in enumerate(disclosure.data_subjects if disclosure else ()):
+        if subject not in data_subjects():
+            hint = _suggest(subject, data_subjects())
+            yield Finding(("disclosure", "data_subjects", i), f"'{subject}' is not a Fides data subject{hint}")
+
+
+def check_secrets(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    for spec in mapping.fields:
+        if is_credential(spec.category) and not spec.secret:
+            yield Finding(
+                (*spec.path, "category"),
+                f"category '{spec.category}' is a credential: the field must say 'secret: true'",
+            )
+
+
+# ---- across files ----------------------------------------------------------------------------
+
+
+def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    names = sorted(context.known_entities | set(context.mappings))
+    if mapping.parent and mapping.parent.entity not in names:
+        hint = _suggest(mapping.parent.entity, names)
+        yield Finding(("parent", "entity"), f"no mapping for parent entity '{mapping.parent.entity}'{hint}")
+    if mapping.source.parent and mapping.source.parent not in names:
+        hint = _suggest(mapping.source.parent, names)
+        yield Finding(("source", "parent"), f"no mapping for parent entity '{mapping.source.parent}'{hint}")
+    if not mapping.enabled:
+        return
+    # An enabled entity cannot stand on a disabled one: the sync would read (and write) the parent
+    # that the disclosure, which leaves disabled mappings out, does not mention.
+    reported: set[str] = set()
+    for where, parent in ((("source", "parent"), mapping.source.parent),
+                          (("parent", "entity"), mapping.parent.entity if mapping.parent else None)):
+        parent_mapping = context.mappings.get(parent) if parent else None
+        if parent and parent_mapping is not None and not parent_mapping.enabled and parent not in reported:
+            reported.add(parent)
+            yield Finding(where, f"parent entity '{parent}' is disabled (enabled: false in {parent_mapping.file}); "
+                          f"disable this entity too, or enable it")
+
+
+# ---- against the official schemas and the target catalog -------------------------------------------
+
+
+def _findings(found: Iterator[SourceFinding]) -> Iterator[Finding]:
+    for item in found:
+        yield Finding(item.path, item.message, severity=item.severity, offset=item.offset)
+
+
+def check_zoom_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    if mapping.source.system == "zoom":
+        yield from _findings(zoom_source_findings(mapping, context.mappings, source_index()))
+
+
+def check_zoom_target(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(request_findings(mapping, source_index()))
+
+
+def check_salesforce_target(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(target_findings(mapping, context.mappings, context.catalog_dir))
+
+
+def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(salesforce_source_findings(mapping, context.catalog_dir))
+
+
+CHECKS: tuple[Check, ...] = (
+    check_system_shape,
+    check_expressions,
+    check_duplicate_targets,
+    check_upsert_key,
+    check_field_types,
+    check_missing_policy,
+    check_scope_parent,
+    check_translations,
+    check_disclosure_languages,
+    check_categories,
+    check_secrets,
+    check_parent_entity,
+    check_zoom_source,
+    check_zoom_target,
+    check_salesforce_target,
+    check_salesforce_source,
+)

@@ -1,0 +1,116 @@
+"""Load and validate a set of mapping files: YAML -> JSON Schema -> model -> meaning.
+
+``load_mapping_set(paths)`` never raises for bad input: every problem of every file is collected
+(``MappingSet.problems``), and the files that passed become ``Mapping`` models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import MappingInvalid, Problem, UnknownEntity
+from engine.language.loader import LoadedDocument, iter_mapping_files, load_yaml_file
+from engine.language.model import Mapping, build_mapping
+from engine.validate.checks import CHECKS, CheckContext
+from engine.validate.schema_check import schema_problems
+
+
+@dataclass
+class MappingSet:
+    mappings: dict[str, Mapping] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def raise_if_invalid(self) -> MappingSet:
+        if not self.valid:
+            raise MappingInvalid(self.problems)
+        return self
+
+    def get(self, entity: str) -> Mapping:
+        if entity not in self.mappings:
+            import difflib
+
+            close = difflib.get_close_matches(entity, list(self.mappings), n=1)
+            raise UnknownEntity(entity, sorted(self.mappings), close[0] if close else None)
+        return self.mappings[entity]
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load_document(path: Path) -> tuple[LoadedDocument, Mapping | None]:
+    document = load_yaml_file(path, _display_name(path))
+    if document.problems:
+        return document, None
+    if not isinstance(document.data, dict):
+        document.problems.append(document.problem((), "expected a mapping with entity, source, target, fields"))
+        return document, None
+    document.problems.extend(schema_problems(document))
+    if document.problems:
+        return document, None
+    return document, build_mapping(document)
+
+
+def _sibling_entities(paths: list[Path]) -> frozenset[str]:
+    """Entity names declared by the mapping files beside the given ones (for cross-references)."""
+    import yaml
+
+    folders = {p.parent if p.is_file() else p for p in paths}
+    names: set[str] = set()
+    for folder in folders:
+        for candidate in iter_mapping_files([folder]) if folder.is_dir() else ():
+            try:
+                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+            except (yaml.YAMLError, OSError, UnicodeDecodeError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("entity"), str):
+                names.add(data["entity"])
+    return frozenset(names)
+
+
+def load_mapping_set(paths: list[Path], catalog_dir: Path | None = None) -> MappingSet:
+    """Load and validate the mappings; `catalog_dir` replaces the shipped Salesforce catalog."""
+    result = MappingSet()
+    models: list[Mapping] = []
+    for path in iter_mapping_files(paths):
+        document, mapping = _load_document(path)
+        result.files.append(document.file)
+        result.problems.extend(document.problems)
+        if mapping is not None:
+            models.append(mapping)
+    for mapping in models:
+        if mapping.entity in result.mappings:
+            other = result.mappings[mapping.entity]
+            result.problems.append(
+                mapping.document.problem(("entity",), f"entity '{mapping.entity}' is also defined in {other.file}")
+            )
+            continue
+        result.mappings[mapping.entity] = mapping
+    context = CheckContext(result.mappings, _sibling_entities(paths), catalog_dir)
+    for mapping in result.mappings.values():
+        for check in CHECKS:
+            for finding in check(mapping, context):
+                result.problems.append(
+                    mapping.document.problem(
+                        finding.path,
+                        finding.message,
+                        at_key=finding.at_key,
+                        severity=finding.severity,
+                        offset=finding.offset,
+                    )
+                )
+    result.problems.sort()
+    return result

@@ -1,0 +1,258 @@
+"""Read one entity's Zoom records as its mapping declares, with no entity-specific Python.
+
+A mapping's ``source`` says everything: the list endpoint and its query parameters
+(``source.list``), the date window it takes (``list.window``), whether each listed item is only a
+summary to fetch in full (``list.detail`` with ``list.key``), the parent entity whose records fill
+the path (``source.parent``: registrants are read per synced webinar), and the other endpoints
+about the same subject joined under a name (``source.include``).
+
+Path parameters are filled by expressions: those of a child's list endpoint over the parent
+record (``list.params: {webinarId: id}``; ``id`` when not given), those of an include over the
+record (``include.params``). Query parameters are literals.
+
+A record whose detail or required include cannot be read becomes a :class:`SourceFailure` (kept as
+a dead letter by the sync) and the others go on; an optional include that answers 404 or 403
+leaves its name out. Transport failures that outlived the client's retries propagate: the run
+stops, and what was committed stays committed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
+from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
+from engine.language.model import IncludeSpec
+from engine.language.model import Mapping as EntityMapping
+from engine.zoom.client import ZoomClient, endpoint_path
+from engine.zoom.schemas import SourceIndex, load_source_index
+
+LOG = logging.getLogger("zoomforce.source")
+_PLACEHOLDER = re.compile(r"\{([^}]+)\}")
+DEFAULT_PAGE_SIZE = 300
+
+
+@dataclass(frozen=True)
+class Window:
+    """The sync's date window, inclusive, in UTC dates (Zoom's ``from``/``to`` take dates)."""
+
+    since: date
+    until: date
+
+    def split(self, max_days: int | None) -> list[Window]:
+        """Consecutive windows of at most ``max_days`` days each covering this one."""
+        if not max_days:
+            return [self]
+        parts: list[Window] = []
+        start = self.since
+        while start <= self.until:
+            end = min(self.until, start + timedelta(days=max_days - 1))
+            parts.append(Window(start, end))
+            start = end + timedelta(days=1)
+        return parts
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One source record (its includes joined in) and the parent record it was read under."""
+
+    record: dict[str, Any]
+    parent: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A listed record that could not be read in full: kept as a dead letter, the batch goes on."""
+
+    record: dict[str, Any]
+    parent: dict[str, Any] | None
+    code: str
+    message: str
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str]:
+    """``"GET /users/{userId}"`` -> ``("GET", "/users/{userId}")``."""
+    method, _, path = endpoint.partition(" ")
+    return method.upper(), path
+
+
+def placeholders(endpoint: str) -> list[str]:
+    return _PLACEHOLDER.findall(split_endpoint(endpoint)[1])
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(expression: str) -> CompiledExpression:
+    return compile_expression(expression)
+
+
+def _evaluate(expression: str, document: Any) -> Any:
+    try:
+        return evaluate_or_none(_compiled(expression), document)
+    except ExpressionError:
+        return None
+
+
+def path_values(endpoint: str, params: Mapping[str, Any], document: Any, default: str = "id") -> dict[str, Any]:
+    """The path parameters of `endpoint`, each from its expression in `params` (else `default`)."""
+    values: dict[str, Any] = {}
+    for name in placeholders(endpoint):
+        expression = params.get(name, default)
+        values[name] = _evaluate(str(expression), document) if document is not None else None
+    return values
+
+
+def query_values(endpoint: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    names = set(placeholders(endpoint))
+    return {name: value for name, value in params.items() if name not in names}
+
+
+class ZoomSource:
+    """Reads entities through one :class:`ZoomClient`, driven only by their mappings."""
+
+    def __init__(self, client: ZoomClient, index: SourceIndex | None = None):
+        self.client = client
+        self.index = index or load_source_index()
+
+    # ---- one entity ------------------------------------------------------------------------
+
+    def read(
+        self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None
+    ) -> Iterator[SourceItem | SourceFailure]:
+        """Every record of `mapping`: per parent record when it has a parent entity."""
+        if mapping.source.parent is not None:
+            for parent in parents or ():
+                yield from self._read_under(mapping, parent, window)
+        else:
+            yield from self._read_under(mapping, None, window)
+
+    def _read_under(
+        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
+    ) -> Iterator[SourceItem | SourceFailure]:
+        listing = mapping.source.listing
+        if listing is None:
+            yield from self._read_direct(mapping, parent)
+            return
+        for listed in self._listed(mapping, parent, window):
+            if listing.detail:
+                yield from self._detail(mapping, listed, parent)
+            else:
+                yield self._complete(mapping, listed, parent)
+
+    def _listed(
+        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
+    ) -> Iterator[dict[str, Any]]:
+        listing = mapping.source.listing
+        assert listing is not None
+        path_params = path_values(listing.endpoint, listing.params, parent)
+        if any(value in (None, "") for value in path_params.values()):
+            LOG.warning("%s: a parent record has no value for the path of %s", mapping.entity, listing.endpoint)
+            return
+        path = endpoint_path(split_endpoint(listing.endpoint)[1], path_params)
+        query = query_values(listing.endpoint, listing.params)
+        records_key = listing.records or self._records_key(listing.endpoint)
+        windows = window.split(listing.window_max_days) if window and listing.window_from else [None]
+        for part in windows:
+            params = dict(query)
+            if part is not None and listing.window_from:
+                params[listing.window_from] = part.since.isoformat()
+                if listing.window_to:
+                    params[listing.window_to] = part.until.isoformat()
+            yield from self._list_records(path, records_key, params)
+
+    def _list_records(self, path: str, records_key: str | None, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if records_key is None:
+            yield self.client.get(path, params)
+            return
+        page_size = int(params.pop("page_size", DEFAULT_PAGE_SIZE))
+        try:
+            yield from self.client.paginate(path, records_key, params, page_size=page_size)
+        except ZoomNotFound:
+            LOG.info("%s answered 404: nothing listed", path)
+
+    def _records_key(self, endpoint: str) -> str | None:
+        schema = self.index.endpoint(endpoint)
+        return schema.records if schema is not None else None
+
+    def _read_direct(
+        self, mapping: EntityMapping, parent: dict[str, Any] | None
+    ) -> Iterator[SourceItem | SourceFailure]:
+        """No list: the source endpoint itself, once (or once per parent record)."""
+        endpoint = mapping.source.endpoint
+        if not endpoint:
+            return
+        values = path_values(endpoint, {}, parent) if parent is not None else {}
+        if any(value in (None, "") for value in values.values()):
+            return
+        path = endpoint_path(split_endpoint(endpoint)[1], values)
+        try:
+            response = self.client.get(path)
+        except ZoomNotFound:
+            LOG.debug("%s: %s not found; nothing to read", mapping.entity, path)
+            return
+        records_key = mapping.source.records
+        if records_key and isinstance(response.get(records_key), list):
+            for record in response[records_key]:
+                if isinstance(record, dict):
+                    yield self._complete(mapping, record, parent)
+        else:
+            yield self._complete(mapping, response, parent)
+
+    def _detail(
+        self, mapping: EntityMapping, listed: dict[str, Any], parent: dict[str, Any] | None
+    ) -> Iterator[SourceItem | SourceFailure]:
+        listing = mapping.source.listing
+        endpoint = mapping.source.endpoint
+        assert listing is not None and endpoint
+        key = _evaluate(listing.key or "id", listed)
+        names = placeholders(endpoint)
+        if key in (None, "") or len(names) != 1:
+            yield SourceFailure(listed, parent, "MISSING_KEY", f"listed record has no '{listing.key or 'id'}'")
+            return
+        path = endpoint_path(split_endpoint(endpoint)[1], {names[0]: key})
+        try:
+            record = self.client.get(path)
+        except ZoomNotFound:
+            LOG.debug("%s: %s disappeared between list and detail", mapping.entity, path)
+            return
+        except ZoomApiError as exc:
+            if exc.status is not None and exc.status >= 500:
+                raise
+            yield SourceFailure(listed, parent, f"ZOOM_{exc.code or exc.status}", str(exc))
+            return
+        yield self._complete(mapping, {**listed, **record}, parent)
+
+    def _complete(
+        self, mapping: EntityMapping, record: dict[str, Any], parent: dict[str, Any] | None
+    ) -> SourceItem | SourceFailure:
+        """`record` with every include joined in under its name."""
+        joined = dict(record)
+        for include in mapping.source.include:
+            try:
+                value = self._include(include, record)
+            except ZoomApiError as exc:
+                if include.optional and exc.status in (403, 404):
+                    continue
+                if exc.status is not None and exc.status >= 500:
+                    raise
+                return SourceFailure(record, parent, f"ZOOM_{exc.code or exc.status}", str(exc))
+            if value is not None:
+                joined[include.name] = value
+        return SourceItem(joined, parent)
+
+    def _include(self, include: IncludeSpec, record: dict[str, Any]) -> dict[str, Any] | None:
+        values = path_values(include.endpoint, include.params, record)
+        if any(value in (None, "") for value in values.values()):
+            return None
+        path = endpoint_path(split_endpoint(include.endpoint)[1], values)
+        query = query_values(include.endpoint, include.params)
+        schema = self.index.endpoint(include.endpoint)
+        if schema is not None and schema.records and schema.paginated:
+            items = list(self.client.paginate(path, schema.records, query))
+            return {schema.records: items, "total_records": len(items)}
+        return self.client.get(path, query or None)
