@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import secrets
 from engine.errors import CoercionError, EvaluationError, MissingValue, RecordError, TooLong
 from engine.language.coerce import COERCERS, Coercer, to_text
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.language.model import FieldSpec, Mapping, ParentSpec
+from engine.secrets import redact_fields
 
-REDACTED = "***"
 _SKIP = object()
 
 
@@ -37,17 +38,13 @@ class MappedRecord:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self, secrets: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """The JSON Lines shape of DESIGN.md, with the fields in `secrets` shown as ``***``."""
+        """The JSON Lines shape of ``zoomforce map``, with the fields in `secrets` shown as ``***``."""
         return {
             "entity": self.entity,
             "object": self.object,
-            "upsert_key": _redact(self.upsert_key, secrets),
-            "record": _redact(self.record, secrets),
+            "upsert_key": redact_fields(self.upsert_key, secrets),
+            "record": redact_fields(self.record, secrets),
         }
-
-
-def _redact(values: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
-    return {k: (REDACTED if k in secrets and v is not None else v) for k, v in values.items()}
 
 
 @dataclass(frozen=True)
@@ -307,3 +304,14 @@ def run_batch(
         if on_record is not None:
             on_record(index, outcome)
     return result
+
+
+def secret_names(mapping: Mapping) -> frozenset[str]:
+    """Target fields and source keys whose values are credentials (see :mod:`engine.secrets`)."""
+    paths = []
+    for spec in mapping.fields:
+        if spec.secret:
+            for text in {spec.source, *event_readers(spec, mapping).values()}:
+                paths += [tuple(s for s in path if isinstance(s, str))
+                          for path in compile_expression(text).field_paths()]
+    return secrets.secret_names(mapping.secret_targets, paths)

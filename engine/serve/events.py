@@ -35,19 +35,18 @@ from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
 from engine.language.model import EventSpec
 from engine.language.model import Mapping as EntityMapping
-from engine.language.plan import Plan, RunContext, event_readers
+from engine.language.plan import Plan, RunContext, event_readers, secret_names
 from engine.salesforce.writer import SalesforceWriter
+from engine.secrets import credential_keys, redact
 from engine.serve.worker import PermanentEventError
 from engine.sync.runner import (
-    ZOOM_SECRET_KEYS,
     EntityCounts,
     PendingRecord,
     SyncReport,
     SyncRunner,
     record_key,
-    secret_names,
 )
-from engine.sync.state.store import InboxEvent, StateStore, redact
+from engine.sync.state.store import InboxEvent, StateStore
 from engine.validate.mapping_set import MappingSet
 
 LOG = logging.getLogger("zoomforce.events")
@@ -118,7 +117,7 @@ class EventProcessor:
         self.runner = SyncRunner(mapping_set, store, None, salesforce, now=now)
         self.now = now
         self._expressions: dict[str, CompiledExpression] = {}
-        self.unread_secrets = ZOOM_SECRET_KEYS - keys_read(self.feeds)
+        self.unread_secrets = credential_keys() - keys_read(self.feeds)
 
     # ---- what the receiver keeps -----------------------------------------------------------
 

@@ -16,7 +16,7 @@ from engine.errors import ConfigError, RecordError, ZoomApiError, ZoomNotFound
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
-from engine.language.plan import RunContext
+from engine.language.plan import RunContext, secret_names
 from engine.sync.state.store import WrittenItem
 from engine.zoom.client import endpoint_path
 from engine.zoom.reader import placeholders, split_endpoint
@@ -54,7 +54,7 @@ def register_for_webinar(
     runner: SyncRunner, entity: str, webinar: str, counts: EntityCounts, dry_run: bool, report: SyncReport
 ) -> None:
     """Register the selected Contacts and Leads for `webinar`, skipping those already registered."""
-    from engine.sync.runner import PlannedChange, secret_names
+    from engine.sync.runner import PlannedChange
 
     mapping = runner.mapping_set.get(entity)
     plan = runner.plan(entity)

@@ -23,23 +23,17 @@ from engine.errors import ConfigError, RecordError
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression, evaluate_or_none
 from engine.language.model import Mapping
-from engine.language.plan import MappedRecord, Plan, RunContext, compile_plan, event_readers
+from engine.language.plan import MappedRecord, Plan, RunContext, compile_plan, secret_names
 from engine.language.projection import Tree, project, read_tree
 from engine.salesforce.writer import SalesforceWriter, UpsertResult
-from engine.sync.state.store import REDACTED, StateStore, WrittenItem, payload_hash, scrub_message
+from engine.secrets import redact_fields, scrub_message
+from engine.sync.state.store import StateStore, WrittenItem, payload_hash
 from engine.validate.mapping_set import MappingSet
 from engine.zoom.reader import SourceFailure, SourceItem, Window, ZoomSource
 
 LOG = logging.getLogger("zoomforce.sync")
 COLLECTION_SIZE = 200
 DEFAULT_WINDOW_DAYS = 30
-# Keys of Zoom records that hold credentials whether or not a mapping reads them: never kept in clear.
-ZOOM_SECRET_KEYS = frozenset({
-    "password", "encrypted_password", "h323_password", "pstn_password", "dynamic_host_key", "host_key",
-    "start_url", "pmi_password", "encrypted_passcode", "h323_passcode", "passcode", "zak", "access_token",
-})
-
-
 @dataclass
 class EntityCounts:
     read: int = 0
@@ -150,21 +144,6 @@ def default_entities(mapping_set: MappingSet) -> list[str]:
         name for name, m in mapping_set.mappings.items()
         if m.enabled and m.source.system == "zoom" and m.target.system == "salesforce"
     )
-
-
-def secret_names(mapping: Mapping) -> frozenset[str]:
-    """Target fields and source keys whose values are credentials: redacted in dead letters."""
-    names = set(mapping.secret_targets) | ZOOM_SECRET_KEYS
-    for spec in mapping.fields:
-        if not spec.secret:
-            continue
-        expressions = {spec.source, *event_readers(spec, mapping).values()}
-        paths = [tuple(s for s in path if isinstance(s, str))
-                 for text in expressions for path in compile_expression(text).field_paths()]
-        for path in paths:  # the leaf a path reads, not the objects on the way (`settings`)
-            if path and not any(len(other) > len(path) and other[: len(path)] == path for other in paths):
-                names.add(path[-1])
-    return frozenset(names)
 
 
 def record_key(mapped: MappedRecord, plan: Plan) -> str:
@@ -404,7 +383,7 @@ class SyncRunner:
                 continue
             if dry_run:
                 before = state.snapshot() if state else None
-                after = _redacted(item.mapped.record, plan.secrets)
+                after = redact_fields(item.mapped.record, plan.secrets)
                 action = "update" if state else "create"
                 report.planned.append(PlannedChange(entity, item.key, action, field_changes(before, after)))
                 counts.written += 1
@@ -497,10 +476,3 @@ class SyncRunner:
                                              letter.id))
             self.link(mapping, pending)
             self.write(mapping, plan, pending, counts, False, report, None, keep_hashes=False)
-
-
-# ---- helpers -------------------------------------------------------------------------------------
-
-
-def _redacted(record: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
-    return {k: (REDACTED if k in secrets and v is not None else v) for k, v in record.items()}

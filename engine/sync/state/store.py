@@ -51,10 +51,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import StateError
+from engine.secrets import redact, scrub_message
 
 DEFAULT_PATH = Path("zoomforce.db")
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
-REDACTED = "***"
 
 RunStatus = Literal["running", "ok", "partial", "failed", "interrupted"]
 FINAL_RUN_STATUSES: frozenset[str] = frozenset({"ok", "partial", "failed", "interrupted"})
@@ -153,73 +153,6 @@ def payload_hash(payload: Mapping[str, Any]) -> str:
     """
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def redact(record: Mapping[str, Any], secret_fields: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``record`` whose secret fields hold ``"***"``, at any depth.
-
-    A plain name (``password``) matches that key in every nested dict, including dicts inside
-    lists; a dotted name (``settings.password``) matches that path from the top (list items do not
-    count as a level). The input is not modified.
-    """
-    names = frozenset(secret_fields)
-    return _redact_dict(record, names, ())
-
-
-def _redact_dict(record: Mapping[str, Any], names: frozenset[str], path: tuple[str, ...]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in record.items():
-        here = (*path, str(key))
-        if str(key) in names or ".".join(here) in names:
-            result[key] = REDACTED
-        else:
-            result[key] = _redact_value(value, names, here)
-    return result
-
-
-def _redact_value(value: Any, names: frozenset[str], path: tuple[str, ...]) -> Any:
-    if isinstance(value, Mapping):
-        return _redact_dict(value, names, path)
-    if isinstance(value, list | tuple):
-        return [_redact_value(item, names, path) for item in value]
-    return value
-
-
-def _secret_values(original: Any, redacted: Any) -> set[str]:
-    """The string values that :func:`redact` replaced, to scrub them from error messages too."""
-    found: set[str] = set()
-    if isinstance(original, Mapping) and isinstance(redacted, Mapping):
-        for key, value in original.items():
-            if redacted.get(key) == REDACTED and value != REDACTED:
-                found.update(_leaf_strings(value))
-            else:
-                found.update(_secret_values(value, redacted.get(key)))
-    elif isinstance(original, list | tuple) and isinstance(redacted, list):
-        for before, after in zip(original, redacted, strict=False):
-            found.update(_secret_values(before, after))
-    return found
-
-
-def _leaf_strings(value: Any) -> set[str]:
-    if isinstance(value, Mapping):
-        return {text for item in value.values() for text in _leaf_strings(item)}
-    if isinstance(value, list | tuple):
-        return {text for item in value for text in _leaf_strings(item)}
-    if value is None or isinstance(value, bool):
-        return set()
-    text = str(value)
-    return {text} if len(text) >= 3 else set()
-
-
-def scrub_message(message: str, record: Mapping[str, Any], secret_fields: Iterable[str]) -> str:
-    """`message` with every secret value of `record` (as :func:`redact` finds them) replaced by ``***``."""
-    return _scrub(message, _secret_values(record, redact(record, secret_fields)))
-
-
-def _scrub(message: str, secrets: set[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        message = message.replace(secret, REDACTED)
-    return message
 
 
 def utc_iso(moment: datetime) -> str:
@@ -754,7 +687,7 @@ class StateStore:
         record with no key always gets a new one.
         """
         safe = redact(record, secret_fields)
-        message = _scrub(message, _secret_values(record, safe))
+        message = scrub_message(message, record, secret_fields)
         text_key = None if key is None else str(key)
         with self.transaction():
             existing = self._open_dead_letter(entity, text_key)
