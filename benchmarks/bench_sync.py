@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from engine.cli.demo import DEMO_CREDENTIAL, Emulators, _trusting, running_emulators
+from engine.cli.demo_runner import DEMO_CREDENTIAL, Emulators, _trusting, running_emulators
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.sync.runner import SyncOptions, SyncReport, SyncRunner, default_entities
 from engine.sync.state.store import StateStore

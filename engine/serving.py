@@ -1,13 +1,20 @@
-"""Run an ASGI app on uvicorn: in a background thread (tests, demo) or in the foreground (CLI)."""
+"""Run an ASGI app on uvicorn: in a background thread (tests, demo) or in the foreground (CLI).
+
+The servers (``serve`` and the emulators) check their address with :func:`check_listen` first, so
+that a port in use is one line and exit 2, not a failure inside the server thread.
+"""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
+
+from engine.errors import ConfigError
 
 
 @dataclass
@@ -85,3 +92,18 @@ def serve_foreground(
         pass
     finally:
         running.stop()
+
+
+def check_listen(host: str, port: int) -> None:
+    """ConfigError (exit 2) when `host`:`port` cannot be listened on: a port in use, an address not of this host."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from engine.cli.options import resolve_mappings_dir
+from engine.errors import InputError
+
 if TYPE_CHECKING:
     from engine.validate.mapping_set import MappingSet
 
@@ -49,9 +52,8 @@ def catalog_group() -> None:
               show_default=True, help="Folder the catalog files are written to (one <Object>.json each).")
 def pull_command(objects: tuple[str, ...], mappings_dir: Path | None, out_dir: Path) -> None:
     """Write the describe of each object from the org in SF_INSTANCE_URL as a catalog file."""
+    # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
-    from engine.cli.main import resolve_mappings_dir
-    from engine.errors import InputError
     from engine.salesforce.catalog import write_catalog
     from engine.validate.mapping_set import load_mapping_set
 

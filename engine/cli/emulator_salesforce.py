@@ -16,12 +16,11 @@ from types import FrameType
 
 import click
 
-from engine.cli.connect import check_listen
 from engine.emulators.salesforce.app import SalesforceEmulatorConfig, create_app
 from engine.emulators.salesforce.catalog import load_catalog
 from engine.emulators.tls import make_tls_files
 from engine.resources import schemas_dir
-from engine.serving import TLSFiles, serve_foreground
+from engine.serving import TLSFiles, check_listen, serve_foreground
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -16,10 +16,9 @@ from types import FrameType
 import click
 from starlette.applications import Starlette
 
-from engine.cli.connect import check_listen
 from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app, create_app, send_startup_events
 from engine.emulators.zoom.webhooks import EVENT_KINDS
-from engine.serving import serve_foreground
+from engine.serving import check_listen, serve_foreground
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,61 @@
+"""``zoomforce serve``: receive Zoom event notifications and sync them through the mappings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, resolve_mappings_dir, sigterm_as_interrupt
+from engine.errors import MissingCredential
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
+@MAPPINGS_OPTION
+@STATE_OPTION
+@click.option("--max-attempts", type=click.IntRange(1), default=20, show_default=True,
+              help="Attempts at processing one event before it is set aside as dead (kept in the inbox).")
+def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: Path, max_attempts: int) -> None:
+    """Receive Zoom event notifications at POST /zoom/webhook and sync them through the mappings."""
+    # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
+    from engine.cli.connect import salesforce_from_env
+    from engine.serve.app import WEBHOOK_PATH, create_app
+    from engine.serve.events import EventProcessor, subscriptions
+    from engine.serve.worker import InboxWorker
+    from engine.serving import check_listen, serve_foreground
+    from engine.sync.state.store import StateStore
+    from engine.validate.mapping_set import load_mapping_set
+
+    secret = os.environ.get("ZOOM_WEBHOOK_SECRET_TOKEN", "")
+    if not secret.strip():
+        raise MissingCredential("ZOOM_WEBHOOK_SECRET_TOKEN", "the secret token that signs Zoom's event notifications")
+    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    check_listen(host, port)
+    salesforce = salesforce_from_env(os.environ)
+    assert salesforce is not None
+    store = StateStore.open(state_path)
+    worker = InboxWorker(store, EventProcessor(mapping_set, store, salesforce), max_attempts=max_attempts,
+                         backoff_max=600.0)
+    app = create_app(store, secret, None, worker=worker)
+
+    def announce(url: str) -> None:
+        click.echo(url)
+        click.echo(f"webhook: {url}{WEBHOOK_PATH}", err=True)
+        click.echo(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", err=True)
+        sys.stdout.flush()
+
+    requeued = store.inbox_requeue_dead()
+    if requeued:
+        click.echo(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again", err=True)
+    worker.start()
+    try:
+        with sigterm_as_interrupt():
+            serve_foreground(app, host, port, announce)
+    finally:
+        worker.stop()
+        salesforce.close()
+        store.close()
