@@ -1,4 +1,4 @@
-"""Build schemas/salesforce/<Object>.json, the Salesforce target catalog, from the shared reference data.
+"""Build schemas/salesforce/<Object>.json, the Salesforce target catalog, from ``reference/salesforce/``.
 
 Usage: python scripts/build_salesforce_catalog.py [--reference DIR] [--out DIR]
 
@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "salesforce"
+DEFAULT_REFERENCE = ROOT / "reference" / "salesforce"
 DEFAULT_OUT = ROOT / "schemas" / "salesforce"
 
 NS = "zoom_app__"

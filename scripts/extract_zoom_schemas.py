@@ -1,6 +1,6 @@
 """Extract self-contained JSON Schemas for Zoom's REST responses and webhook events.
 
-Reads the OpenAPI subsets and the webhook event schemas in the shared reference folder and writes
+Reads the OpenAPI subsets and the webhook event schemas in ``reference/zoom/`` and writes
 ``schemas/zoom/``: one JSON Schema (draft 2020-12) per endpoint response (and POST request body),
 one per webhook event, and ``index.json`` that lists them with their scopes, rate-limit label,
 pagination and parameters. The output is deterministic: a second run changes nothing.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "zoom"
+DEFAULT_REFERENCE = ROOT / "reference" / "zoom"
 DEFAULT_OUT = ROOT / "schemas" / "zoom"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 GENERATOR = "scripts/extract_zoom_schemas.py"

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REFERENCE = SHARED / "reference"
+REFERENCE = REPO / "reference"
+FIXTURES = REPO / "tests" / "fixtures"
 MAPPINGS = REPO / "mappings"
 CASES = Path(__file__).resolve().parent / "cases"
 

@@ -18,7 +18,7 @@ from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
 from engine.language.plan import RunContext, compile_plan, run_batch
 from engine.validate.mapping_set import MappingSet, load_mapping_set
-from tests.helpers import MAPPINGS, REPO, SHARED
+from tests.helpers import FIXTURES, MAPPINGS, REPO
 
 EXAMPLES = json.loads((REPO / "tests/fixtures/zoom/example_responses.json").read_text(encoding="utf-8"))["responses"]
 GOLDEN = REPO / "tests/golden/examples"
@@ -218,20 +218,17 @@ SEED_ITEMS: list[tuple[str, str, str]] = [
     ("nom, adresse e-mail)", "registrations", "email"),
 ]
 
-SEED = SHARED / "seed" / "000_4f99b2312bb60660.txt"
+SEED = FIXTURES / "seed" / "000_4f99b2312bb60660.txt"
 
 
 @pytest.mark.parametrize(("seed_text", "entity", "target"), SEED_ITEMS, ids=[f"{e}.{t}" for _, e, t in SEED_ITEMS])
 def test_every_seed_item_is_an_enabled_field(mapping_set: MappingSet, seed_text: str, entity: str, target: str) -> None:
-    if SEED.exists():
-        assert seed_text in SEED.read_text(encoding="utf-8"), f"not in the seed: {seed_text!r}"
+    assert seed_text in SEED.read_text(encoding="utf-8"), f"not in the seed: {seed_text!r}"
     fields = {f.target: f for f in mapping_set.get(entity).enabled_fields}
     assert target in fields, f"{entity} has no enabled field writing {target}"
 
 
 def test_the_table_covers_every_seed_line() -> None:
-    if not SEED.exists():
-        pytest.skip("seed not found beside the repository")
     lines = [line.strip() for line in SEED.read_text(encoding="utf-8").splitlines()]
     items = [line for line in lines if line and line != "-"]
     item_lines = items[items.index("Informations sur l’utilisateur :") + 1 :]

@@ -19,7 +19,7 @@ from engine.zoom.schemas import (
 
 ROOT = Path(__file__).parents[1]
 ZOOM_SCHEMAS = ROOT / "schemas" / "zoom"
-REFERENCE = Path(__file__).parents[1].parent / "shared" / "reference" / "zoom"
+REFERENCE = ROOT / "reference" / "zoom"
 SCRIPT = ROOT / "scripts" / "extract_zoom_schemas.py"
 
 INDEX = load_source_index(ZOOM_SCHEMAS)
@@ -134,7 +134,6 @@ def test_events_point_at_their_object() -> None:
 # --- regeneration -------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"Zoom reference specs not found at {REFERENCE}")
 def test_regenerating_gives_byte_identical_files(tmp_path: Path) -> None:
     out = tmp_path / "zoom"
     command = [sys.executable, str(SCRIPT), "--reference", str(REFERENCE), "--out", str(out)]

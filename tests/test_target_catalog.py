@@ -25,11 +25,8 @@ from engine.salesforce.catalog import (
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "build_salesforce_catalog.py"
 CATALOG = schemas_dir() / "salesforce"
-REFERENCE = Path(__file__).parents[1].parent / "shared" / "reference" / "salesforce"
+REFERENCE = REPO / "reference" / "salesforce"
 INVENTORY = REFERENCE / "zoom-for-salesforce.package-inventory.json"
-needs_reference = pytest.mark.skipif(
-    not INVENTORY.is_file(), reason=f"the shared Salesforce reference folder is absent ({REFERENCE})"
-)
 
 UPSERT_KEYS = {
     "zoom_app__Zoom_Event__c": "zoom_app__Zoom_Meeting_Id__c",
@@ -60,7 +57,6 @@ def recorded_describe(name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- the build script
 
 
-@needs_reference
 def test_rerunning_the_script_gives_byte_identical_files(tmp_path: Path) -> None:
     out = tmp_path / "catalog"
     run = subprocess.run([sys.executable, str(SCRIPT), "--reference", str(REFERENCE), "--out", str(out)],
@@ -84,7 +80,6 @@ def test_files_are_stable_text_with_sorted_fields() -> None:
         assert data["x-zoomforce"]["origin"], name
 
 
-@needs_reference
 def test_every_package_field_of_the_inventory_is_in_its_catalog() -> None:
     inventory = json.loads(INVENTORY.read_text(encoding="utf-8"))["zoom_app"]["custom_fields"]
     expected: dict[str, list[str]] = {obj: inventory[obj] for obj in PACKAGE_OBJECTS}
@@ -97,7 +92,6 @@ def test_every_package_field_of_the_inventory_is_in_its_catalog() -> None:
         assert not missing, f"{obj} lacks {missing}"
 
 
-@needs_reference
 def test_recorded_describes_are_kept_verbatim_and_only_additions_are_inferred() -> None:
     for obj in RECORDED:
         recorded = {f["name"]: f for f in recorded_describe(obj)["fields"]}
@@ -178,10 +172,9 @@ def test_contact_fields_as_recorded() -> None:
     assert (email.type, email.length) == ("email", 80)
     assert contact.required_on_create() == ["LastName"]
     assert load_catalog("Lead").required_on_create() == ["Company", "LastName"]
-    if INVENTORY.is_file():
-        recorded = {f["name"]: f for f in recorded_describe("Contact")["fields"]}
-        assert (recorded["LastName"]["nillable"], recorded["Email"]["type"], recorded["Email"]["length"]) == (
-            False, "email", 80)
+    recorded = {f["name"]: f for f in recorded_describe("Contact")["fields"]}
+    assert (recorded["LastName"]["nillable"], recorded["Email"]["type"], recorded["Email"]["length"]) == (
+        False, "email", 80)
 
 
 def test_field_lookup_ignores_case_and_reports_the_canonical_name() -> None:
@@ -217,7 +210,7 @@ def test_known_objects_lists_every_catalog_file() -> None:
 
 
 def test_write_catalog_round_trips_a_describe(tmp_path: Path) -> None:
-    source = recorded_describe("Contact") if INVENTORY.is_file() else catalog_json("Contact")
+    source = recorded_describe("Contact")
     path = write_catalog(source, tmp_path, today="2026-11-25")
     assert path == tmp_path / "Contact.json"
     written = json.loads(path.read_text(encoding="utf-8"))
