@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.errors import ConfigError, InputError
-from engine.sync.state.store import DEFAULT_PATH
+from engine.sync.state.database import DEFAULT_PATH
 
 if TYPE_CHECKING:
     from engine.validate.mapping_set import MappingSet
@@ -173,7 +173,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
         click.echo(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", err=True)
         sys.stdout.flush()
 
-    requeued = store.inbox_requeue_dead()
+    requeued = store.inbox.requeue_dead()
     if requeued:
         click.echo(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again", err=True)
     worker.start()
