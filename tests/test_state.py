@@ -470,6 +470,22 @@ def test_inbox_expired_lease_without_attempts_left_goes_dead(store: StateStore, 
     assert store.inbox.counts() == {"dead": 1}
 
 
+def test_inbox_add_commits_with_full_sync_unless_inside_a_transaction(db_path: Path) -> None:
+    with StateStore.open(db_path) as store:
+        seen: list[str] = []
+        store._db.connection.set_trace_callback(seen.append)
+        store.inbox.add("evt-1", "meeting.started", b"1")
+        with store.transaction():  # the caller's commit decides: the pragma is left alone
+            store.inbox.add("evt-2", "meeting.started", b"2")
+        store._db.connection.set_trace_callback(None)
+        assert [line for line in seen if "synchronous" in line] == [
+            "PRAGMA synchronous = FULL",
+            "PRAGMA synchronous = NORMAL",
+        ]
+        assert store._db.connection.execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert store.inbox.counts() == {"pending": 2}
+
+
 # ---- threads ----------------------------------------------------------------------------------
 
 
