@@ -23,7 +23,8 @@ from engine.emulators.zoom.webhooks import build_event, serialize
 from engine.errors import MissingValue
 from engine.language.plan import Plan, RunContext, compile_plan
 from engine.serve.events import EventProcessor, subscriptions
-from engine.sync.state.store import InboxEvent, StateStore
+from engine.sync.state.inbox import InboxEvent
+from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from tests.helpers import MAPPINGS, copy_mappings, replace_once, validate_errors
 
@@ -183,11 +184,11 @@ def test_a_record_that_cannot_be_mapped_is_a_dead_letter_keyed_as_its_event_read
     event = build_event(account, "phone.callee_ended", 0)
     event["payload"]["object"]["ringing_start_time"] = "yesterday at noon"
     with StateStore.open(tmp_path / "state.db") as store:
-        store.inbox_add("req-1", event["event"], serialize(event))
-        (claimed,) = store.inbox_claim(1, 30)
+        store.inbox.add("req-1", event["event"], serialize(event))
+        (claimed,) = store.inbox.claim(1, 30)
         assert isinstance(claimed, InboxEvent)
         EventProcessor(mapping_set, store, None)(claimed)  # nothing to write: Salesforce is not called
-        (letter,) = store.dead_letters("calls")
+        (letter,) = store.dead_letters.find("calls")
     assert (letter.key, letter.code) == (event["payload"]["object"]["call_id"], "MAPPING_TYPE")
     assert letter.record["event"] == "phone.callee_ended" and letter.record["event_id"] == "req-1"
 

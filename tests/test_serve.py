@@ -207,8 +207,8 @@ class Service:
         return self.post(body, signed(body, request_id=request_id))
 
     def wait_done(self, count: int, timeout: float = DEADLINE) -> None:
-        wait_until(lambda: self.store.inbox_counts() == {"done": count},
-                   f"{count} events done (inbox: {self.store.inbox_counts()})", timeout)
+        wait_until(lambda: self.store.inbox.counts() == {"done": count},
+                   f"{count} events done (inbox: {self.store.inbox.counts()})", timeout)
 
     def stop(self) -> None:
         if self.stopped:
@@ -279,7 +279,7 @@ def test_a_signed_call_event_ends_in_salesforce_with_its_ring_time(
         "zoom_app__Call_Duration__c": None,
         "zoom_app__Signal_Status__c": None,
     }
-    assert service.store.dead_letters() == []
+    assert service.store.dead_letters.find() == []
 
 
 def test_the_same_call_read_by_rest_lands_on_the_same_record(
@@ -350,7 +350,7 @@ def test_forged_altered_or_replayed_events_get_401_and_change_nothing(
     response = service.post(body, headers)
     assert response.status_code == 401
     assert set(response.json()) == {"error"}
-    assert service.store.inbox_counts() == {}
+    assert service.store.inbox.counts() == {}
     assert service.worker.drain(5) == 0
     assert salesforce.by_key(CALLS, CALL_KEY, call_id(event), CALL_KEY) == []
     assert salesforce.upserts() == upserts
@@ -368,7 +368,7 @@ def test_url_validation_is_answered_and_nothing_is_kept(service: Service, salesf
     assert response.status_code == 200
     expected = hmac.new(SECRET.encode(), plain.encode(), hashlib.sha256).hexdigest()
     assert response.json() == {"plainToken": plain, "encryptedToken": expected}
-    assert service.store.inbox_counts() == {}
+    assert service.store.inbox.counts() == {}
     forged = service.post(body, signed(body, secret="guess"))
     assert forged.status_code == 401 and "encryptedToken" not in forged.text
 
@@ -402,7 +402,7 @@ def test_events_claimed_together_are_written_in_one_call_and_merged_per_call(
     upserts = salesforce.upserts()
 
     assert service.worker.drain(DEADLINE) == len(events)
-    assert service.store.inbox_counts() == {"done": len(events)}
+    assert service.store.inbox.counts() == {"done": len(events)}
     assert salesforce.upserts() - upserts == 1  # one Salesforce call for the batch, not one per event
     fields = f"{CALL_KEY}, zoom_app__Caller_Extension_Number__c, zoom_app__Callee_Extension_Number__c"
     rows = {row[CALL_KEY]: row for row in salesforce.rows(CALLS, fields)}
@@ -447,7 +447,7 @@ def test_a_new_registrant_is_written_under_its_synced_webinar_and_linked_to_its_
         registrant["first_name"], registrant["email"])
     assert record["zoom_app__Join_Url__c"] == registrant["join_url"]
     assert record["zoom_app__Status__c"] == "Approved"
-    assert service.store.dead_letters() == []
+    assert service.store.dead_letters.find() == []
 
 
 def test_a_registrant_of_a_webinar_not_in_salesforce_is_a_dead_letter_retried_once_it_is(
@@ -457,7 +457,7 @@ def test_a_registrant_of_a_webinar_not_in_salesforce_is_a_dead_letter_retried_on
     registrant = event["payload"]["object"]["registrant"]
     assert service.deliver(event).json() == {"status": "accepted"}
     service.wait_done(1)  # Salesforce answered: retrying the event cannot help
-    (letter,) = service.store.dead_letters("registrants")
+    (letter,) = service.store.dead_letters.find("registrants")
     assert (letter.key, letter.code) == (registrant["id"], "INVALID_FIELD")
     assert f"{event['payload']['object']['id']} not found" in letter.message
     assert "tk=" not in json.dumps(letter.record)  # the personal join link is a secret: redacted
@@ -470,7 +470,7 @@ def test_a_registrant_of_a_webinar_not_in_salesforce_is_a_dead_letter_retried_on
     finally:
         source.client.close()
     assert retried.entities["registrants"].written == 1
-    assert service.store.dead_letters() == []
+    assert service.store.dead_letters.find() == []
     (record,) = salesforce.by_key(REGISTRANTS, "zoom_app__External_key__c", registrant["id"],
                                   "zoom_app__First_Name__c, zoom_app__Zoom_Webinar__r.zoom_app__Webinar_Id__c")
     assert record["zoom_app__First_Name__c"] == registrant["first_name"]
@@ -516,13 +516,13 @@ def test_a_salesforce_server_down_then_back_loses_nothing(
             assert service.deliver(event, request_id=f"outage-{number}").json() == {"status": "accepted"}
 
         def all_failed_twice() -> bool:
-            rows = [service.store.inbox_event(n) for n in range(1, len(events) + 1)]
+            rows = [service.store.inbox.get(n) for n in range(1, len(events) + 1)]
             return all(row is not None and row.status != "done" and row.attempts >= 2 for row in rows)
 
         wait_until(all_failed_twice, "every event to fail at least twice while Salesforce is down")
         health = service.client.get(service.url + "/healthz").json()
         assert health["inbox"]["done"] == 0 and health["inbox"]["dead"] == 0
-        event = service.store.inbox_event(1)
+        event = service.store.inbox.get(1)
         assert event is not None and event.last_error is not None and event.last_error.startswith(
             ("Unreachable", "RetriesExhausted"))
 
@@ -530,7 +530,7 @@ def test_a_salesforce_server_down_then_back_loses_nothing(
         outage.reader = outage.writer()
         service.wait_done(len(events))
         assert _keys_written(outage, events) == _expected_keys(events)
-        assert service.store.dead_letters() == []
+        assert service.store.dead_letters.find() == []
     finally:
         if outage.reader is not None:
             outage.reader.close()
@@ -546,8 +546,8 @@ def test_salesforce_refusing_every_call_for_a_while_loses_nothing(
         assert service.deliver(event, request_id=f"refused-{number}").json() == {"status": "accepted"}
     service.wait_done(len(events))
     assert _keys_written(salesforce, events) == _expected_keys(events)
-    assert service.store.dead_letters() == []
-    attempts = [service.store.inbox_event(n).attempts for n in range(1, len(events) + 1)]  # type: ignore[union-attr]
+    assert service.store.dead_letters.find() == []
+    attempts = [service.store.inbox.get(n).attempts for n in range(1, len(events) + 1)]  # type: ignore[union-attr]
     assert max(attempts) > 1  # they were refused, retried, and written
 
 
@@ -577,7 +577,7 @@ def test_a_burst_of_2000_signed_events_all_end_in_salesforce(service: Service, s
     service.wait_done(len(bodies), timeout=120)
     written = [row[CALL_KEY] for row in salesforce.rows(CALLS, CALL_KEY)]
     assert len(written) == len(set(written)) and set(written) == keys
-    assert service.store.dead_letters() == []
+    assert service.store.dead_letters.find() == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -705,7 +705,7 @@ def test_zoomforce_serve_receives_an_event_and_stops_on_a_signal(
     assert f"event subscriptions: {', '.join(subscriptions(mapping_set))}" in stderr
     assert SECRET not in stderr
     with StateStore.open(state) as store:
-        assert store.inbox_counts() == {"done": 1}
+        assert store.inbox.counts() == {"done": 1}
 
 
 def test_zoomforce_serve_without_the_secret_token_exits_2_naming_it(salesforce: Salesforce, tmp_path: Path) -> None:

@@ -220,7 +220,7 @@ def test_a_full_sync_writes_every_record_once_and_a_second_run_writes_nothing(
             assert counts.written == 0, entity
             assert counts.unchanged == counts.read, entity
         assert fresh.salesforce.stats()["routes"].get("collections_upsert", {}) == calls_before
-        runs = store.runs()
+        runs = store.runs.recent()
         assert [r.status for r in runs[:2]] == ["ok", "ok"]
         assert runs[0].summary == second.summary()
 
@@ -326,7 +326,7 @@ def test_a_run_killed_in_the_middle_loses_nothing_and_doubles_nothing(tmp_path: 
             assert sum(c.written for c in report.entities.values()) <= (
                 sum(expected_counts(world.account).values()) + world.account.counts()["past_meetings"] - written_before
             )
-            statuses = [r.status for r in store.runs()]
+            statuses = [r.status for r in store.runs.recent()]
             assert statuses == ["ok", "interrupted"]
             assert_everything_once(world)
     finally:
@@ -353,7 +353,7 @@ def test_a_salesforce_rejection_is_kept_and_written_once_the_mapping_is_fixed(
         report = run_sync(fresh, store, broken_set, entities=("meetings",))
         assert report.entities["meetings"].failed == meetings
         assert list(report.entities) == ["meetings"], "users are read to list their meetings, not written"
-        letters = store.dead_letters("meetings")
+        letters = store.dead_letters.find("meetings")
         assert len(letters) == meetings
         assert {letter.code for letter in letters} == {"STRING_TOO_LONG"}
         assert all(letter.record["record"]["zoom_app__Zoom_Meeting_Password__c"] == "***" for letter in letters)
@@ -364,10 +364,10 @@ def test_a_salesforce_rejection_is_kept_and_written_once_the_mapping_is_fixed(
         assert key_values(fresh, "meetings") == []
         again = run_sync(fresh, store, broken_set, entities=("meetings",))
         assert again.entities["meetings"].failed == meetings
-        assert len(store.dead_letters("meetings")) == meetings, "the same failure updates its dead letter"
+        assert len(store.dead_letters.find("meetings")) == meetings, "the same failure updates its dead letter"
         retried = run_sync(fresh, store, mapping_set, entities=("meetings",), retry_dead_letters=True)
-        assert retried.entities["meetings"].written == meetings, [d.message for d in store.dead_letters()][:2]
-        assert store.dead_letters("meetings") == []
+        assert retried.entities["meetings"].written == meetings, [d.message for d in store.dead_letters.find()][:2]
+        assert store.dead_letters.find("meetings") == []
         assert list(retried.entities) == ["meetings"]
         passwords = records(fresh, OBJECTS["meetings"], "zoom_app__Zoom_Meeting_Password__c")
         assert all(r["zoom_app__Zoom_Meeting_Password__c"] in (None, "") for r in passwords), "*** is never written"
@@ -390,7 +390,7 @@ def test_no_secret_in_logs_dead_letters_or_the_state_file(fresh: World, mapping_
     with StateStore.open(state) as store:
         run_sync(fresh, store, load_mapping_set([broken]).raise_if_invalid())
         run_sync(fresh, store, mapping_set, dry_run=True)
-        assert store.dead_letters("meetings")
+        assert store.dead_letters.find("meetings")
     secrets = secrets_of(fresh.account)
     assert secrets
     raw = b"".join(path.read_bytes() for path in tmp_path.glob("state.db*"))
@@ -407,7 +407,7 @@ def test_dry_run_reports_without_writing_then_shows_field_changes(fresh: World, 
     with StateStore.open(tmp_path / "state.db") as store:
         planned = run_sync(fresh, store, mapping_set, entities=("meetings",), dry_run=True)
         assert key_values(fresh, "meetings") == []
-        assert store.runs() == []
+        assert store.runs.recent() == []
         creates = [p for p in planned.planned if p.entity == "meetings"]
         assert creates and {p.action for p in creates} == {"create"}
         assert all(p.changes["zoom_app__Zoom_Meeting_Password__c"] == (None, "***") for p in creates)
@@ -457,7 +457,7 @@ def test_the_reverse_flow_needs_its_webinar(fresh: World, mapping_set: MappingSe
         with pytest.raises(ConfigError, match="--webinar 1: Zoom has no such webinar") as caught:
             run_sync(fresh, store, mapping_set, entities=("registrations",), webinar="1")
         assert caught.value.exit_code == 2
-        assert store.dead_letters() == []
+        assert store.dead_letters.find() == []
 
 
 def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapping_set: MappingSet,
@@ -469,12 +469,12 @@ def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapp
         fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS})
         with pytest.raises(RetriesExhausted):
             run_sync(fresh, store, mapping_set, entities=("calls",))
-        assert store.get_cursor("calls") is None, "Salesforce never confirmed: the window is read again"
-        assert store.record_states("calls", fresh.account.call_ids()) == {}
-        assert store.runs()[0].status == "failed"
+        assert store.cursors.get("calls") is None, "Salesforce never confirmed: the window is read again"
+        assert store.hashes.states("calls", fresh.account.call_ids()) == {}
+        assert store.runs.recent()[0].status == "failed"
         report = run_sync(fresh, store, mapping_set, entities=("calls",))
         assert report.entities["calls"].written == len(set(fresh.account.call_ids()))
-        cursor = store.get_cursor("calls")
+        cursor = store.cursors.get("calls")
         assert cursor is not None and len(cursor) == 10
         calls = [r for r in fresh.zoom.stats()["requests"] if "call_history" in r]
         assert calls
@@ -493,7 +493,7 @@ def test_a_record_that_cannot_be_mapped_is_a_dead_letter_and_the_batch_goes_on(
         report = run_sync(fresh, store, load_mapping_set([strict]).raise_if_invalid(), entities=("users",))
         counts = report.entities["users"]
         assert (counts.failed, counts.written) == (len(without_phone), counts.read - len(without_phone))
-        letters = store.dead_letters("users")
+        letters = store.dead_letters.find("users")
         assert {letter.key for letter in letters} == without_phone
         assert {letter.code for letter in letters} == {"MAPPING_MISSING"}
         assert all("zoom_app__PBX_User_Id__c" in letter.message for letter in letters)
@@ -501,10 +501,10 @@ def test_a_record_that_cannot_be_mapped_is_a_dead_letter_and_the_batch_goes_on(
                    for letter in letters)
         dry = run_sync(fresh, store, load_mapping_set([strict]).raise_if_invalid(), entities=("users",), dry_run=True)
         assert dry.entities["users"].failed == len(without_phone)
-        assert len(store.dead_letters("users")) == len(without_phone), "a dry run files no dead letter"
+        assert len(store.dead_letters.find("users")) == len(without_phone), "a dry run files no dead letter"
         retried = run_sync(fresh, store, mapping_set, entities=("users",), retry_dead_letters=True)
         assert retried.entities["users"].written == len(without_phone)
-        assert store.dead_letters("users") == []
+        assert store.dead_letters.find("users") == []
     assert sorted(key_values(fresh, "users")) == sorted(str(u) for u in fresh.account.user_ids())
 
 
@@ -567,8 +567,8 @@ def test_a_parent_that_cannot_be_read_is_reported_and_its_children_wait(fresh: W
         report = run_sync(fresh, store, load_mapping_set([folder]).raise_if_invalid(), entities=("meetings",))
         assert report.entities["users"].failed == len(without_phone) and report.entities["users"].written == 0
         assert report.failed == len(without_phone), "the exit code says some records failed"
-        assert {letter.key for letter in store.dead_letters("users")} == without_phone
-        assert {letter.code for letter in store.dead_letters("users")} == {"ZOOM_1001"}
+        assert {letter.key for letter in store.dead_letters.find("users")} == without_phone
+        assert {letter.code for letter in store.dead_letters.find("users")} == {"ZOOM_1001"}
     readable = [u for u in fresh.account.user_ids() if str(u) not in without_phone]
     expected = sum(len(fresh.account.find_user(str(u)).meetings) for u in readable)
     assert report.entities["meetings"].written == expected == len(key_values(fresh, "meetings"))

@@ -35,7 +35,8 @@ from engine.serve.app import (
 )
 from engine.serve.worker import InboxWorker, PermanentEventError, backoff_seconds
 from engine.serving import RunningServer, start_in_thread
-from engine.sync.state.store import InboxEvent, StateStore
+from engine.sync.state.inbox import InboxEvent
+from engine.sync.state.store import StateStore
 from tests.helpers import signed_headers
 from tests.helpers import wait_until as wait_for
 
@@ -88,9 +89,9 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLI
 def drain_all(worker: InboxWorker, store: StateStore, timeout: float = DEADLINE) -> None:
     """Drain until nothing is pending, retries included (drain alone stops at events not yet due)."""
     deadline = time.monotonic() + timeout
-    while store.inbox_pending_count():
+    while store.inbox.pending_count():
         if time.monotonic() > deadline:
-            pytest.fail(f"inbox not drained after {timeout} s: {store.inbox_counts()}")
+            pytest.fail(f"inbox not drained after {timeout} s: {store.inbox.counts()}")
         worker.drain(deadline - time.monotonic())
         time.sleep(0.005)
 
@@ -243,8 +244,8 @@ def test_a_signed_event_is_accepted_and_stored_byte_for_byte(receiver: Receiver)
     body = compact(event_document(1))
     response = receiver.post(body, signed(body, request_id="req-1"))
     assert (response.status_code, response.json()) == (200, {"status": "accepted"})
-    assert receiver.store.inbox_counts() == {"pending": 1}
-    [event] = receiver.store.inbox_claim(10, 30)
+    assert receiver.store.inbox.counts() == {"pending": 1}
+    [event] = receiver.store.inbox.claim(10, 30)
     assert (event.event_id, event.event_type, event.body) == ("req-1", "meeting.ended", body)
 
 
@@ -271,7 +272,7 @@ def test_unverified_deliveries_get_401_and_nothing_is_kept(receiver: Receiver, c
     response = receiver.post(body, headers)
     assert response.status_code == 401
     assert set(response.json()) == {"error"}
-    assert receiver.store.inbox_counts() == {}
+    assert receiver.store.inbox.counts() == {}
 
 
 def test_url_validation_is_answered_exactly(receiver: Receiver) -> None:
@@ -285,7 +286,7 @@ def test_url_validation_is_answered_exactly(receiver: Receiver) -> None:
     assert response.status_code == 200
     assert response.json() == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
     assert encrypted_token(SECRET, "qgg8vlvZRS6UYooatFL8Aw") == expected
-    assert receiver.store.inbox_counts() == {}
+    assert receiver.store.inbox.counts() == {}
 
 
 def test_url_validation_is_verified_too(receiver: Receiver) -> None:
@@ -312,7 +313,7 @@ def test_a_body_of_exactly_the_limit_is_accepted_one_byte_more_is_400(receiver: 
     over = _padded_event(1_048_577)
     response = receiver.post(over, signed(over))
     assert (response.status_code, response.json()) == (400, {"error": "body is larger than 1048576 bytes"})
-    assert receiver.store.inbox_counts() == {"pending": 1}
+    assert receiver.store.inbox.counts() == {"pending": 1}
 
 
 def test_an_oversize_streamed_body_is_refused_before_it_is_all_read(receiver: Receiver) -> None:
@@ -330,7 +331,7 @@ def test_an_oversize_streamed_body_is_refused_before_it_is_all_read(receiver: Re
     response = receiver.client.post(receiver.url + WEBHOOK_PATH, content=body(), headers=headers)
     assert response.status_code == 400
     assert sent < total_chunks
-    assert receiver.store.inbox_counts() == {}
+    assert receiver.store.inbox.counts() == {}
 
 
 @pytest.mark.parametrize(
@@ -347,7 +348,7 @@ def test_an_oversize_streamed_body_is_refused_before_it_is_all_read(receiver: Re
 def test_signed_bodies_that_are_not_events_get_400(receiver: Receiver, body: bytes, reason: str) -> None:
     response = receiver.post(body, signed(body))
     assert (response.status_code, response.json()) == (400, {"error": reason})
-    assert receiver.store.inbox_counts() == {}
+    assert receiver.store.inbox.counts() == {}
 
 
 def test_the_same_delivery_twice_is_processed_once(receiver: Receiver) -> None:
@@ -361,7 +362,7 @@ def test_the_same_delivery_twice_is_processed_once(receiver: Receiver) -> None:
     assert receiver.worker is not None
     drain_all(receiver.worker, receiver.store)
     assert receiver.recorder.calls == Counter({"req-1": 1, event_id_for({}, event_document(2)): 1})
-    assert receiver.store.inbox_counts() == {"done": 2}
+    assert receiver.store.inbox.counts() == {"done": 2}
 
 
 def test_an_outage_delays_processing_and_loses_nothing(make_receiver: Callable[..., Receiver]) -> None:
@@ -371,8 +372,8 @@ def test_an_outage_delays_processing_and_loses_nothing(make_receiver: Callable[.
     for number, request_id in enumerate(ids):
         assert receiver.deliver(event_document(number), request_id=request_id).json() == {"status": "accepted"}
 
-    wait_until(lambda: receiver.store.inbox_counts().get("done", 0) == len(ids), "every event to be done")
-    assert receiver.store.inbox_counts() == {"done": len(ids)}
+    wait_until(lambda: receiver.store.inbox.counts().get("done", 0) == len(ids), "every event to be done")
+    assert receiver.store.inbox.counts() == {"done": len(ids)}
     assert sorted(recorder.processed) == sorted(ids)  # each exactly once in the end
     assert recorder.calls == Counter({request_id: 4 for request_id in ids})
     for number, request_id in enumerate(ids):
@@ -386,8 +387,8 @@ def test_an_event_that_keeps_failing_goes_dead_after_max_attempts(make_receiver:
     assert receiver.worker is not None
     drain_all(receiver.worker, receiver.store)
     assert recorder.calls == Counter({"req-1": 3})
-    assert receiver.store.inbox_counts() == {"dead": 1}
-    event = receiver.store.inbox_event(1)
+    assert receiver.store.inbox.counts() == {"dead": 1}
+    event = receiver.store.inbox.get(1)
     assert event is not None and event.last_error == "RemoteError: salesforce HTTP 503: unavailable"
 
 
@@ -398,7 +399,7 @@ def test_a_permanent_error_goes_dead_at_once(make_receiver: Callable[..., Receiv
     assert receiver.worker is not None
     assert receiver.worker.drain(DEADLINE) == 1
     assert recorder.calls == Counter({"req-1": 1})
-    assert receiver.store.inbox_counts() == {"dead": 1}
+    assert receiver.store.inbox.counts() == {"dead": 1}
 
 
 def test_a_burst_of_2000_concurrent_events_is_kept_and_processed_once(make_receiver: Callable[..., Receiver]) -> None:
@@ -418,8 +419,8 @@ def test_a_burst_of_2000_concurrent_events_is_kept_and_processed_once(make_recei
         responses = list(pool.map(send, range(count)))
     assert Counter(r.status_code for r in responses) == Counter({200: count})
     assert Counter(r.json()["status"] for r in responses) == Counter({"accepted": count})
-    wait_until(lambda: receiver.store.inbox_counts().get("done", 0) == count, "the burst to be processed")
-    assert receiver.store.inbox_counts() == {"done": count}
+    wait_until(lambda: receiver.store.inbox.counts().get("done", 0) == count, "the burst to be processed")
+    assert receiver.store.inbox.counts() == {"done": count}
     calls = receiver.recorder.calls
     assert len(calls) == count and set(calls.values()) == {1}
     assert set(calls) == {f"burst-{number}" for number in range(count)}
@@ -453,7 +454,7 @@ def test_an_app_given_only_a_processor_runs_its_own_worker(tmp_path: Path) -> No
             body = compact(event_document(1))
             response = httpx.post(server.url + WEBHOOK_PATH, content=body, headers=signed(body, request_id="req-1"))
             assert response.json() == {"status": "accepted"}
-            wait_until(lambda: store.inbox_counts() == {"done": 1}, "the app's worker to process the event")
+            wait_until(lambda: store.inbox.counts() == {"done": 1}, "the app's worker to process the event")
             assert recorder.calls == Counter({"req-1": 1})
         finally:
             server.stop()
@@ -475,7 +476,7 @@ def test_logs_carry_no_secret_token_password_signature_or_body(
     assert (
         receiver.deliver({"event": "endpoint.url_validation", "payload": {"plainToken": PASSWORD}}).status_code == 200
     )
-    wait_until(lambda: receiver.store.inbox_counts() == {"done": 1}, "the event to be processed after one failure")
+    wait_until(lambda: receiver.store.inbox.counts() == {"done": 1}, "the event to be processed after one failure")
     receiver.store.close()  # a StateError is logged too
     assert receiver.deliver(event_document(2)).status_code == 500
 

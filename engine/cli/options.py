@@ -13,7 +13,7 @@ import click
 
 from engine.errors import InputError
 from engine.resources import default_mappings_dir
-from engine.sync.state.store import DEFAULT_PATH
+from engine.sync.state.database import DEFAULT_PATH
 
 MAPPINGS_OPTION = click.option(
     "--mappings",

@@ -48,7 +48,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
         click.echo(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", err=True)
         sys.stdout.flush()
 
-    requeued = store.inbox_requeue_dead()
+    requeued = store.inbox.requeue_dead()
     if requeued:
         click.echo(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again", err=True)
     worker.start()

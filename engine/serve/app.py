@@ -6,7 +6,7 @@ One delivery, in order:
     -> verify ``x-zm-signature`` over those exact bytes, for every event (failure: 401, nothing kept)
     -> parse: a JSON object with an ``event`` (otherwise 400)
     -> ``endpoint.url_validation``: answer the challenge (200 ``plainToken`` + ``encryptedToken``)
-    -> any other event: ``inbox_add`` (duplicates by request id or body are dropped there), answer
+    -> any other event: ``inbox.add`` (duplicates by request id or body are dropped there), answer
        200 ``{"status": "accepted" | "duplicate"}`` at once, wake the worker
        (:class:`~engine.serve.worker.InboxWorker`). The store failing: 500, so Zoom redelivers.
 
@@ -247,15 +247,15 @@ class _Receiver:
         return JSONResponse({"status": status})
 
     def _store(self, event_id: str, event_type: str, document: Mapping[str, Any], body: bytes) -> bool | None:
-        """``inbox_add`` of what is to be kept; None when nothing is (the processor ignores the event)."""
+        """``inbox.add`` of what is to be kept; None when nothing is (the processor ignores the event)."""
         kept = body if self.keep is None else self.keep(event_type, document, body)
         if kept is None:
             return None
-        return self.store.inbox_add(event_id, event_type, kept)
+        return self.store.inbox.add(event_id, event_type, kept)
 
     async def healthz(self, request: Request) -> Response:
         try:
-            counts = await run_in_threadpool(self.store.inbox_counts)
+            counts = await run_in_threadpool(self.store.inbox.counts)
         except StateError as error:
             self.log.error("webhook health: state database unavailable (%s)", error)
             return JSONResponse({"status": "error", "error": "state database unavailable"}, status_code=503)

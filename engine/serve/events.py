@@ -46,7 +46,8 @@ from engine.sync.runner import (
     SyncRunner,
     record_key,
 )
-from engine.sync.state.store import InboxEvent, StateStore
+from engine.sync.state.inbox import InboxEvent
+from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
 
 LOG = logging.getLogger("zoomforce.events")
@@ -189,8 +190,8 @@ class EventProcessor:
                 located = exc.located(index, mapping.entity)
                 LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
                             kind, index, located.kind)
-                self.store.add_dead_letter(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
-                                           str(located), evidence, None, index, secret_fields=secret_names(mapping))
+                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
+                                            str(located), evidence, None, index, secret_fields=secret_names(mapping))
                 continue
             yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
 

@@ -5,17 +5,17 @@ slow part (mapping, writing to Salesforce) in a daemon thread, so an outage of S
 nothing but delay:
 
     claim up to ``batch`` due events (leased for ``lease_seconds``; each claim is an attempt)
-      -> processor(event) returns  -> inbox_done
-      -> raises PermanentEventError -> inbox_dead at once (retrying cannot help)
-      -> raises anything else       -> inbox_failed, due again after a jittered exponential
-                                       backoff; after ``max_attempts`` attempts -> inbox_dead
+      -> processor(event) returns  -> inbox.done
+      -> raises PermanentEventError -> inbox.dead at once (retrying cannot help)
+      -> raises anything else       -> inbox.failed, due again after a jittered exponential
+                                       backoff; after ``max_attempts`` attempts -> inbox.dead
 
 A processor that also has ``process_batch(events)`` gets the claimed events together (so that it
 can write them to Salesforce in one call rather than one call per event) and answers, per inbox
 id, None (done) or the exception its event failed with, which is then handled as above.
 
 Delivery to the processor is at least once: an event whose lease expires (the process was killed,
-or the processor ran longer than the lease) is claimed again, and so is one whose ``inbox_done``
+or the processor ran longer than the lease) is claimed again, and so is one whose ``inbox.done``
 could not be written. The processor must therefore be idempotent, which an upsert by external id
 is. Duplicates from Zoom itself never get this far: the inbox drops them on arrival.
 
@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from engine.errors import StateError, ZoomforceError
-from engine.sync.state.store import InboxEvent, StateStore
+from engine.sync.state.inbox import InboxEvent
+from engine.sync.state.store import StateStore
 
 Processor = Callable[[InboxEvent], None]
 BatchOutcomes = Mapping[int, BaseException | None]  # inbox id -> None (done) or why it failed
@@ -178,7 +179,7 @@ class InboxWorker:
 
     def _process_batch(self) -> tuple[int, int]:
         """Claim one batch and process it; (events claimed, events finished)."""
-        events = self._store.inbox_claim(self._batch, self._lease_seconds, self._max_attempts)
+        events = self._store.inbox.claim(self._batch, self._lease_seconds, self._max_attempts)
         together: Callable[[Sequence[InboxEvent]], BatchOutcomes] | None = getattr(
             self._processor, "process_batch", None)
         if events and together is not None:
@@ -201,13 +202,13 @@ class InboxWorker:
 
     def _settle(self, event: InboxEvent, error: BaseException | None) -> Outcome:
         if error is None:
-            self._store.inbox_done(event.id)
+            self._store.inbox.done(event.id)
             return self._report(event, "done")
         if isinstance(error, PermanentEventError) or event.attempts >= self._max_attempts:
-            self._store.inbox_dead(event.id, _error_text(error))
+            self._store.inbox.dead(event.id, _error_text(error))
             return self._report(event, "dead", error)
         delay = backoff_seconds(event.attempts, self._backoff_base, self._backoff_max, self._rand)
-        self._store.inbox_failed(event.id, _error_text(error), delay)
+        self._store.inbox.failed(event.id, _error_text(error), delay)
         return self._report(event, "retry", error, delay)
 
     def _report(

@@ -17,7 +17,7 @@ from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
 from engine.language.plan import RunContext, secret_names
-from engine.sync.state.store import WrittenItem
+from engine.sync.state.record_hashes import WrittenItem
 from engine.zoom.client import endpoint_path
 from engine.zoom.reader import placeholders, split_endpoint
 
@@ -85,9 +85,9 @@ def register_for_webinar(
             except RecordError as exc:
                 counts.failed += 1
                 if not dry_run:
-                    runner.store.add_dead_letter(entity, f"{webinar}:{record.get('Id')}", f"MAPPING_{exc.kind.upper()}",
-                                                 str(exc.located(index - 1, entity)), {"source": record},
-                                                 report.run_id, index - 1, secret_fields=secrets)
+                    runner.store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
+                                                  f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
+                                                  {"source": record}, report.run_id, index - 1, secret_fields=secrets)
                 continue
             person = str(mapped.record.get(match, "")).strip().lower()
             if person in registered:
@@ -106,9 +106,9 @@ def register_for_webinar(
                 if exc.status is not None and exc.status >= 500:
                     raise
                 counts.failed += 1
-                runner.store.add_dead_letter(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
-                                             {"source": record, "record": mapped.record}, report.run_id, index - 1,
-                                             secret_fields=secrets)
+                runner.store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
+                                              {"source": record, "record": mapped.record}, report.run_id, index - 1,
+                                              secret_fields=secrets)
                 continue
             counts.written += 1
             registrant = response.get("registrant_id") if isinstance(response, dict) else None

@@ -27,7 +27,8 @@ from engine.language.plan import MappedRecord, Plan, RunContext, compile_plan, s
 from engine.language.projection import Tree, project, read_tree
 from engine.salesforce.writer import SalesforceWriter, UpsertResult
 from engine.secrets import redact_fields, scrub_message
-from engine.sync.state.store import StateStore, WrittenItem, payload_hash
+from engine.sync.state.record_hashes import WrittenItem, payload_hash
+from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
 from engine.zoom.reader import SourceFailure, SourceItem, Window, ZoomSource
 
@@ -219,12 +220,12 @@ class SyncRunner:
         if reverse and not options.webinar:
             raise ConfigError(f"{reverse[0]}: the reverse flow registers people for one webinar: give --webinar ID")
         self._authenticate(options)
-        self.store.recover_interrupted_runs()
+        self.store.runs.recover_interrupted()
         report = SyncReport()
         command = "sync --retry-dead-letters" if options.retry_dead_letters else "sync"
         run_options = {"since": str(options.since or ""), "until": str(options.until or ""),
                        "dry_run": options.dry_run, "webinar": options.webinar}
-        report.run_id = None if options.dry_run else self.store.start_run(command, wanted, run_options)
+        report.run_id = None if options.dry_run else self.store.runs.start(command, wanted, run_options)
         self.run_id = report.run_id
         status = "failed"
         try:
@@ -247,7 +248,7 @@ class SyncRunner:
         finally:
             self._count_calls(report)
             if report.run_id is not None:
-                self.store.finish_run(report.run_id, status, report.summary())  # type: ignore[arg-type]
+                self.store.runs.finish(report.run_id, status, report.summary())  # type: ignore[arg-type]
         return report
 
     def _authenticate(self, options: SyncOptions) -> None:
@@ -270,7 +271,7 @@ class SyncRunner:
         if listing is None or not listing.window_from:
             return None
         until = options.until or self.now().date()
-        cursor = self.store.get_cursor(mapping.entity)
+        cursor = self.store.cursors.get(mapping.entity)
         if options.since is not None:
             since = options.since
         elif cursor:
@@ -337,7 +338,7 @@ class SyncRunner:
         safe = scrub_message(message, evidence, secrets)
         LOG.warning("%s: record %s: %s: %s", entity, index if key is None else key, code, safe)
         if write:
-            self.store.add_dead_letter(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
+            self.store.dead_letters.add(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
 
     # ---- links: people found by e-mail -----------------------------------------------------
 
@@ -369,7 +370,7 @@ class SyncRunner:
         entity = mapping.entity
         changed: list[PendingRecord] = []
         seen: set[str] = set()
-        states = self.store.record_states(entity, (item.key for item in pending)) if keep_hashes or dry_run else {}
+        states = self.store.hashes.states(entity, (item.key for item in pending)) if keep_hashes or dry_run else {}
         for item in pending:
             if item.key in seen:
                 counts.unchanged += 1  # the same record listed twice (a user's and a co-host's list)
@@ -406,7 +407,7 @@ class SyncRunner:
             self._settle(entity, plan, batch, results, counts, secrets, cursor if last else None, report.run_id)
             self.progress(entity, "write", counts)
         if not batches and cursor is not None:
-            self.store.set_cursor(entity, cursor, report.run_id)
+            self.store.cursors.set(entity, cursor, report.run_id)
 
     def _batches(self, key_field: str, items: list[PendingRecord]) -> Iterable[tuple[str, list[PendingRecord]]]:
         assert self.salesforce is not None
@@ -428,17 +429,17 @@ class SyncRunner:
                     counts.written += 1
                     written.append(WrittenItem.of(item.key, item.mapped.record, result.id, plan.secrets))
                     if item.dead_letter_id is not None:
-                        self.store.resolve_dead_letter(item.dead_letter_id, run_id)
+                        self.store.dead_letters.resolve(item.dead_letter_id, run_id)
                     continue
                 code, message = result.errors[0] if result.errors else ("UNKNOWN", "Salesforce gave no reason")
                 detail = "; ".join(f"{c}: {m}" for c, m in result.errors) or message
                 counts.failed += 1
                 if item.dead_letter_id is not None:
-                    self.store.bump_dead_letter(item.dead_letter_id, code, detail)
+                    self.store.dead_letters.bump(item.dead_letter_id, code, detail)
                 else:
                     evidence = {**item.evidence, "record": item.mapped.record}
-                    self.store.add_dead_letter(entity, item.key, code, detail, evidence, run_id, item.index,
-                                               secret_fields=secrets)
+                    self.store.dead_letters.add(entity, item.key, code, detail, evidence, run_id, item.index,
+                                                secret_fields=secrets)
             self.store.commit_batch(entity, written, cursor, run_id)
 
     # ---- retrying dead letters ---------------------------------------------------------------
@@ -447,7 +448,7 @@ class SyncRunner:
         """Map each open dead letter's source record again (the mapping may be fixed) and write it."""
         run = {"run_time": format_sf_datetime(self.now())}
         for entity in ordered_entities(self.mapping_set, entities):
-            letters = self.store.dead_letters(entity)
+            letters = self.store.dead_letters.find(entity)
             if not letters:
                 continue
             mapping = self.mapping_set.get(entity)
@@ -468,7 +469,7 @@ class SyncRunner:
                                              event if isinstance(event, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
-                    self.store.bump_dead_letter(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
+                    self.store.dead_letters.bump(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
                     continue
                 # The letter is resolved when Salesforce confirms the write, in the same commit (its key
                 # may differ now that the mapping changed); a failure keeps it open.

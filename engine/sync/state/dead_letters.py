@@ -1,0 +1,176 @@
+"""The ``dead_letters`` table: records that could not be mapped or written, redacted.
+
+They are kept for ``zoomforce sync --retry-dead-letters``: at most one OPEN dead letter per
+(entity, key), updated when the same record fails again, resolved when it is written at last.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from engine.secrets import redact, scrub_message
+from engine.sync.state.database import Database, Key, columns, to_json
+
+DeadLetterStatus = Literal["open", "resolved"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    entity: str
+    key: str | None
+    code: str
+    message: str
+    record: dict[str, Any]
+    source_index: int | None
+    attempts: int
+    status: DeadLetterStatus
+    run_id: int | None
+    created_at: str
+    updated_at: str
+    resolved_at: str | None
+    resolved_run_id: int | None
+
+
+def _dead_letter_row(row: sqlite3.Row) -> DeadLetter:
+    values = columns(DeadLetter, row)
+    values["record"] = json.loads(values["record"])
+    return DeadLetter(**values)
+
+
+class DeadLetters:
+    """The dead letters of a store (``store.dead_letters``)."""
+
+    def __init__(self, database: Database):
+        self._db = database
+
+    def add(
+        self,
+        entity: str,
+        key: Key | None,
+        code: str,
+        message: str,
+        record: Mapping[str, Any],
+        run_id: int | None,
+        source_index: int | None = None,
+        attempt: int = 1,
+        *,
+        secret_fields: Iterable[str],
+    ) -> int:
+        """File a record that failed; returns the dead letter's id.
+
+        ``secret_fields`` is required: the record is redacted here (see
+        :func:`engine.secrets.redact`), and the secret values are scrubbed from
+        ``message`` too. An OPEN dead letter of the same (entity, key) is updated (code, message,
+        record, attempts) rather than duplicated; a record with no key always gets a new one.
+        """
+        safe = redact(record, secret_fields)
+        message = scrub_message(message, record, secret_fields)
+        text_key = None if key is None else str(key)
+        with self._db.transaction():
+            existing = self._open(entity, text_key)
+            if existing is not None:
+                self._update(existing, code, message, to_json(safe), run_id, source_index, attempt)
+                return existing
+            return self._insert(entity, text_key, code, message, to_json(safe), run_id, source_index, attempt)
+
+    def _open(self, entity: str, key: str | None) -> int | None:
+        if key is None:
+            return None
+        row = self._db.execute(
+            "SELECT id FROM dead_letters WHERE entity = ? AND key = ? AND status = 'open'", (entity, key)
+        ).fetchone()
+        return int(row["id"]) if row else None
+
+    def _update(
+        self, dead_id: int, code: str, message: str, record: str, run_id: int | None, index: int | None, attempt: int
+    ) -> None:
+        self._db.execute(
+            "UPDATE dead_letters SET code = ?, message = ?, record = ?, run_id = ?, "
+            "source_index = COALESCE(?, source_index), attempts = MAX(attempts + 1, ?), updated_at = ? WHERE id = ?",
+            (code, message, record, run_id, index, attempt, self._db.now(), dead_id),
+        )
+
+    def _insert(
+        self,
+        entity: str,
+        key: str | None,
+        code: str,
+        message: str,
+        record: str,
+        run_id: int | None,
+        index: int | None,
+        attempt: int,
+    ) -> int:
+        now = self._db.now()
+        cursor = self._db.execute(
+            "INSERT INTO dead_letters (entity, key, code, message, record, source_index, attempts, run_id, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entity, key, code, message, record, index, attempt, run_id, now, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def find(self, entity: str | None = None, status: DeadLetterStatus | None = "open") -> list[DeadLetter]:
+        """Dead letters, oldest first; ``status=None`` for all of them."""
+        where, params = self._filter(entity, status)
+        rows = self._db.all(f"SELECT * FROM dead_letters{where} ORDER BY id", params)
+        return [_dead_letter_row(row) for row in rows]
+
+    def get(self, dead_id: int) -> DeadLetter | None:
+        row = self._db.one("SELECT * FROM dead_letters WHERE id = ?", (dead_id,))
+        return _dead_letter_row(row) if row else None
+
+    @staticmethod
+    def _filter(entity: str | None, status: str | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if entity is not None:
+            clauses.append("entity = ?")
+            params.append(entity)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def resolve(self, dead_id: int, run_id: int | None) -> None:
+        """The replay of ``dead_id`` succeeded in run ``run_id``."""
+        now = self._db.now()
+        self._db.change(
+            "UPDATE dead_letters SET status = 'resolved', resolved_at = ?, resolved_run_id = ?, updated_at = ? "
+            "WHERE id = ?",
+            (now, run_id, now, dead_id),
+            f"dead letter {dead_id}",
+        )
+
+    def resolve_written(self, entity: str, keys: Iterable[str], run_id: int | None, now: str) -> None:
+        """The records of ``keys`` were written in run ``run_id``: their open dead letters are resolved.
+
+        Call it inside the transaction that stores their hashes (``hashes.remember_written`` does).
+        """
+        self._db.executemany(
+            "UPDATE dead_letters SET status = 'resolved', resolved_at = ?, resolved_run_id = ?, updated_at = ? "
+            "WHERE entity = ? AND key = ? AND status = 'open'",
+            [(now, run_id, now, entity, key) for key in keys],
+        )
+
+    def bump(self, dead_id: int, code: str, message: str) -> None:
+        """The replay of ``dead_id`` failed again: one more attempt, the latest error kept."""
+        self._db.change(
+            "UPDATE dead_letters SET attempts = attempts + 1, code = ?, message = ?, updated_at = ? WHERE id = ?",
+            (code, message, self._db.now(), dead_id),
+            f"dead letter {dead_id}",
+        )
+
+    def count(self, entity: str | None = None, status: DeadLetterStatus | None = "open") -> int:
+        where, params = self._filter(entity, status)
+        row = self._db.one(f"SELECT COUNT(*) AS n FROM dead_letters{where}", params)
+        return int(row["n"]) if row else 0
+
+    def counts(self, status: DeadLetterStatus | None = "open") -> dict[str, int]:
+        """Per entity, how many dead letters have ``status``."""
+        where, params = self._filter(None, status)
+        rows = self._db.all(f"SELECT entity, COUNT(*) AS n FROM dead_letters{where} GROUP BY entity", params)
+        return {row["entity"]: int(row["n"]) for row in rows}
