@@ -24,7 +24,8 @@ import requests
 
 from engine.cli.demo_runner import DEMO_CREDENTIAL, Emulators, _trusting, running_emulators
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
-from engine.sync.runner import SyncOptions, SyncReport, SyncRunner, default_entities
+from engine.sync.report import SyncReport
+from engine.sync.runner import SyncOptions, SyncRunner, default_entities
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import load_mapping_set
 from engine.zoom.client import ZoomClient, ZoomCredentials

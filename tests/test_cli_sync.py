@@ -32,7 +32,7 @@ import pytest
 
 from engine.resources import default_mappings_dir
 from engine.sync.output import ProgressLines
-from engine.sync.runner import EntityCounts
+from engine.sync.report import EntityCounts
 from engine.validate.mapping_set import load_mapping_set
 
 ZOOMFORCE = [sys.executable, "-m", "engine"]

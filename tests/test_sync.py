@@ -34,7 +34,8 @@ from engine.emulators.zoom.app import create_app as zoom_app
 from engine.emulators.zoom.data import Account
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.serving import RunningServer, start_in_thread
-from engine.sync.runner import SyncOptions, SyncReport, SyncRunner
+from engine.sync.report import SyncReport
+from engine.sync.runner import SyncOptions, SyncRunner
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.client import RetryPolicy, ZoomClient, ZoomCredentials

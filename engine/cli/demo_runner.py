@@ -34,7 +34,8 @@ from engine.errors import InputError
 from engine.resources import default_mappings_dir
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.serving import RunningServer, start_in_thread
-from engine.sync.runner import Progress, SyncOptions, SyncReport, SyncRunner, default_entities
+from engine.sync.report import Progress, SyncReport
+from engine.sync.runner import SyncOptions, SyncRunner, default_entities
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.client import ZoomClient, ZoomCredentials

@@ -39,13 +39,8 @@ from engine.language.plan import Plan, RunContext, event_readers, secret_names
 from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import credential_keys, redact
 from engine.serve.worker import PermanentEventError
-from engine.sync.runner import (
-    EntityCounts,
-    PendingRecord,
-    SyncReport,
-    SyncRunner,
-    record_key,
-)
+from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
+from engine.sync.report import EntityCounts, SyncReport
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
@@ -115,7 +110,7 @@ class EventProcessor:
     ):
         self.feeds = event_feeds(mapping_set)
         self.store = store
-        self.runner = SyncRunner(mapping_set, store, None, salesforce, now=now)
+        self.pipeline = WritePipeline(mapping_set, store, salesforce)
         self.now = now
         self._expressions: dict[str, CompiledExpression] = {}
         self.unread_secrets = credential_keys() - keys_read(self.feeds)
@@ -158,7 +153,7 @@ class EventProcessor:
             for mapping, spec in self.feeds.get(kind, []):
                 group = groups.get(mapping.entity)
                 if group is None:
-                    group = groups[mapping.entity] = _Group(mapping, self.runner.plan(mapping.entity))
+                    group = groups[mapping.entity] = _Group(mapping, self.pipeline.plan(mapping.entity))
                 for item in self._map(group, spec, kind, body, event, run):
                     group.add(item, event.id)
         for group in groups.values():
@@ -183,7 +178,7 @@ class EventProcessor:
         parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
         context = RunContext(parent=parent, run=run)
         for index, record in enumerate(records):
-            evidence = self.runner.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
+            evidence = self.pipeline.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
             try:
                 mapped = plan.map_record(record, context, event=kind)
             except RecordError as exc:
@@ -199,9 +194,9 @@ class EventProcessor:
         pending = list(group.pending.values())
         if not pending:
             return
-        self.runner.link(group.mapping, pending)
+        self.pipeline.link(group.mapping, pending)
         counts = EntityCounts()
-        self.runner.write(group.mapping, group.plan, pending, counts, False, SyncReport(), None, keep_hashes=False)
+        self.pipeline.write(group.mapping, group.plan, pending, counts, False, SyncReport(), None, keep_hashes=False)
         LOG.info("%s: %d record(s) of %d event(s): %d written, %d failed", group.mapping.entity, len(pending),
                  len(group.events), counts.written, counts.failed)
 

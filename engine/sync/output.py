@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from engine.sync.runner import EntityCounts, PlannedChange, SyncReport
+from engine.sync.report import EntityCounts, PlannedChange, SyncReport
 
 BAR_WIDTH = 24
 

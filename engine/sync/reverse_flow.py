@@ -10,19 +10,18 @@ e-mail, compared without case). A person in both Contact and Lead is registered 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from engine.errors import ConfigError, RecordError, ZoomApiError, ZoomNotFound
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
 from engine.language.plan import RunContext, secret_names
+from engine.sync.pipeline import WritePipeline
+from engine.sync.report import EntityCounts, PlannedChange, SyncReport
 from engine.sync.state.record_hashes import WrittenItem
-from engine.zoom.client import endpoint_path
+from engine.zoom.client import ZoomClient, endpoint_path
 from engine.zoom.reader import placeholders, split_endpoint
-
-if TYPE_CHECKING:
-    from engine.sync.runner import EntityCounts, SyncReport, SyncRunner
 
 _SOQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REGISTRANT_STATUSES = ("approved", "pending")
@@ -51,20 +50,23 @@ def _registrants_path(endpoint: str, webinar: str) -> str:
 
 
 def register_for_webinar(
-    runner: SyncRunner, entity: str, webinar: str, counts: EntityCounts, dry_run: bool, report: SyncReport
+    pipeline: WritePipeline, client: ZoomClient, entity: str, webinar: str, counts: EntityCounts, dry_run: bool,
+    report: SyncReport, now: datetime,
 ) -> None:
-    """Register the selected Contacts and Leads for `webinar`, skipping those already registered."""
-    from engine.sync.runner import PlannedChange
+    """Register the selected Contacts and Leads for `webinar`, skipping those already registered.
 
-    mapping = runner.mapping_set.get(entity)
-    plan = runner.plan(entity)
-    if runner.salesforce is None or runner.zoom is None:
+    Salesforce is read through the pipeline's writer and the state is the pipeline's; the requests
+    go to Zoom through `client`.
+    """
+    mapping = pipeline.mapping_set.get(entity)
+    plan = pipeline.plan(entity)
+    salesforce, store = pipeline.salesforce, pipeline.store
+    if salesforce is None:
         raise ConfigError(f"{entity}: the reverse flow needs both Salesforce and Zoom credentials")
     endpoint = mapping.target.endpoint or ""
     method, _ = split_endpoint(endpoint)
     path = _registrants_path(endpoint, webinar)
     match = mapping.target.match_key or "email"
-    client = runner.zoom.client
     try:
         registered = {
             str(item.get(match, "")).strip().lower()
@@ -73,11 +75,11 @@ def register_for_webinar(
         }
     except ZoomNotFound as exc:
         raise ConfigError(f"--webinar {webinar}: Zoom has no such webinar ({exc})") from exc
-    run = {"run_time": format_sf_datetime(runner.now())}
+    run = {"run_time": format_sf_datetime(now)}
     secrets = secret_names(mapping)
     index = 0
     for sobject in mapping.source.objects:
-        for record in runner.salesforce.query(select_statement(mapping, sobject)):
+        for record in salesforce.query(select_statement(mapping, sobject)):
             index += 1
             counts.read += 1
             try:
@@ -85,7 +87,7 @@ def register_for_webinar(
             except RecordError as exc:
                 counts.failed += 1
                 if not dry_run:
-                    runner.store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
+                    store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
                                                   f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
                                                   {"source": record}, report.run_id, index - 1, secret_fields=secrets)
                 continue
@@ -106,11 +108,11 @@ def register_for_webinar(
                 if exc.status is not None and exc.status >= 500:
                     raise
                 counts.failed += 1
-                runner.store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
+                store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
                                               {"source": record, "record": mapped.record}, report.run_id, index - 1,
                                               secret_fields=secrets)
                 continue
             counts.written += 1
             registrant = response.get("registrant_id") if isinstance(response, dict) else None
-            runner.store.commit_batch(entity, [WrittenItem.of(key, mapped.record, registrant)], None, report.run_id)
+            store.commit_batch(entity, [WrittenItem.of(key, mapped.record, registrant)], None, report.run_id)
 

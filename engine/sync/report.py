@@ -1,0 +1,52 @@
+"""What a sync reports: counts per entity, the dry-run plan, API calls; and how progress is told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class EntityCounts:
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {"read": self.read, "written": self.written, "unchanged": self.unchanged, "failed": self.failed}
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What ``--dry-run`` reports for one record: create, update or unchanged, and the field changes."""
+
+    entity: str
+    key: str
+    action: str
+    changes: dict[str, tuple[Any, Any]]
+
+
+@dataclass
+class SyncReport:
+    entities: dict[str, EntityCounts] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=lambda: {"zoom": 0, "salesforce": 0})
+    planned: list[PlannedChange] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.entities.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {"entities": {n: c.as_json() for n, c in self.entities.items()}, "api_calls": dict(self.api_calls)}
+
+
+class Progress(Protocol):
+    """Told, per entity, each stage (read, write, done) with the counts so far."""
+
+    def __call__(self, entity: str, stage: str, counts: EntityCounts) -> None: ...
+
+
+def no_progress(entity: str, stage: str, counts: EntityCounts) -> None:
+    return None
