@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Literal
 
+from engine.suggest import did_you_mean
+
 Severity = Literal["error", "warning"]
 
 
@@ -93,7 +95,7 @@ class UnknownEntity(ConfigError):
     def __init__(self, entity: str, known: list[str], suggestion: str | None = None):
         self.entity = entity
         self.known = known
-        hint = f"; did you mean '{suggestion}'?" if suggestion else ""
+        hint = did_you_mean([suggestion] if suggestion else [])
         names = ", ".join(known) or "none"
         super().__init__(f"no mapping for entity '{entity}' (known: {names}){hint}")
 
