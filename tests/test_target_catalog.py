@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from engine.errors import ConfigError
 from engine.resources import schemas_dir
 from engine.salesforce.catalog import (
     ADDED_KEY,
@@ -205,6 +206,7 @@ def test_unknown_object_is_a_key_error_with_suggestions() -> None:
     with pytest.raises(UnknownObject) as caught:
         load_catalog("zoom_app__Zoom_Webinar_Registrants__c")
     assert isinstance(caught.value, KeyError)
+    assert isinstance(caught.value, ConfigError) and caught.value.exit_code == 2
     assert caught.value.name == "zoom_app__Zoom_Webinar_Registrants__c"
     assert "zoom_app__Zoom_Webinar_Registrant__c" in caught.value.suggestions
     assert str(caught.value).startswith("unknown Salesforce object 'zoom_app__Zoom_Webinar_Registrants__c' "

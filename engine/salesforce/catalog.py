@@ -4,7 +4,8 @@ One JSON file per object in ``schemas/salesforce/<ObjectApiName>.json``, in the 
 describe cut down to the properties zoomforce acts on (see ``FIELD_KEYS``). The shipped files are
 built by ``scripts/build_salesforce_catalog.py``; most of the ``zoom_app`` managed package is
 inferred (its types are not public) and every such field says why in ``x-zoomforce-inferred``.
-``write_catalog`` replaces a file with the describe of a live org.
+``write_catalog`` replaces a file with the describe of a live org. ``load_catalog`` raises
+``engine.errors.UnknownObject`` (importable from here too) for an object without a file.
 
 This module reads only the catalog folder (``engine.resources.schemas_dir() / "salesforce"``, or
 the folder given), never the reference material the build script reads.
@@ -13,7 +14,7 @@ the folder given), never the reference material the build script reads.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -22,9 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from engine.errors import UnknownObject
 from engine.language.value_types import VALUE_TYPES
 from engine.resources import schemas_dir
-from engine.suggest import close_matches, did_you_mean
+from engine.suggest import close_matches
 
 # The describe properties a catalog keeps for each field, in the order they are written.
 FIELD_KEYS: tuple[str, ...] = (
@@ -130,19 +132,6 @@ class ObjectCatalog:
     def external_ids(self) -> list[str]:
         """Every field flagged External ID (usable as an upsert key)."""
         return sorted(f.name for f in self.fields.values() if f.external_id)
-
-
-class UnknownObject(KeyError):
-    """No catalog file for this sObject."""
-
-    def __init__(self, name: str, suggestions: Iterable[str] = ()) -> None:
-        self.name = name
-        self.suggestions = list(suggestions)
-        super().__init__(name)
-
-    def __str__(self) -> str:
-        hint = did_you_mean(self.suggestions)
-        return f"unknown Salesforce object {self.name!r} (no catalog in schemas/salesforce){hint}"
 
 
 # ---------------------------------------------------------------------------------------- reading
