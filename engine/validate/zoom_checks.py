@@ -18,7 +18,7 @@ from typing import Any
 from engine.errors import ExpressionError
 from engine.language.expressions import FieldPath, compile_expression
 from engine.language.loader import PathKey
-from engine.language.model import EventSpec, FieldSpec, Mapping
+from engine.language.model import PAYLOAD_OBJECT, EventSpec, FieldSpec, Mapping
 from engine.language.plan import event_readers
 from engine.suggest import did_you_mean
 from engine.zoom.schemas import (
@@ -209,7 +209,7 @@ def _field_findings(
             hint = did_you_mean(suggest_names(spec.realtime, index.event_names()))
             yield SourceFinding((*spec.path, "realtime"), f"unknown Zoom event '{spec.realtime}'{hint}")
             return
-        event_described = f"the {spec.realtime} event notification (payload.object)"
+        event_described = f"the {spec.realtime} event notification ({PAYLOAD_OBJECT})"
         yield from path_findings(event_schema, spec.source, where, event_described, spec.undocumented)
     elif spec.scope == "parent":
         if parent_schema is not None:
@@ -223,7 +223,7 @@ def _event_record_schema(index: SourceIndex, event: EventSpec) -> Schema | None:
     found = index.event(event.event)
     if found is None:
         return None
-    if event.records == "payload.object":
+    if event.records == PAYLOAD_OBJECT:
         return found.record_schema()
     resolution = resolve_path(found.schema, event.records.split("."))
     return resolution.schema if resolution.found else None
