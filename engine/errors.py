@@ -4,23 +4,28 @@
     ├── ConfigError                      exit 2: the configuration cannot be used
     │   ├── MappingInvalid               a mapping set failed validation; carries every Problem
     │   ├── UnknownEntity                ``zoomforce map NAME`` with no mapping of that name
+    │   ├── UnknownObject                no Salesforce catalog file for an sObject (also a KeyError)
     │   ├── MissingCredential            an environment variable the command needs is unset
     │   ├── InputError                   the input document is not JSON / JSON Lines
     │   └── StateError                   the state database cannot be opened or written
     ├── ExpressionError                  a JMESPath expression that does not compile
-    ├── TransformValueError              a transform got a value it cannot handle (becomes EvaluationError)
+    ├── TransformValueError              a transform cannot handle a value (a ValueError too; becomes EvaluationError)
     ├── RecordError                      exit 1: one source record could not be mapped
     │   ├── MissingValue                 a field whose ``on_missing`` is ``reject`` had no value
     │   ├── CoercionError                a value that cannot become the field's type
     │   ├── TooLong                      a string over its maximum with ``on_overflow: reject``
-    │   └── EvaluationError              an expression failed on this record (wrong types, ...)
-    └── RemoteError                      a remote API refused or failed (Zoom, Salesforce)
-        ├── Unreachable                  exit 2: no connection to the host (DNS, refused, TLS)
-        ├── AuthenticationFailed         exit 2: OAuth refused the credentials
-        ├── ZoomApiError                 Zoom answered an error (``code`` is Zoom's numeric code)
-        │   └── ZoomNotFound             404 / code 3001, 1001 ...: the object is gone
-        ├── RetriesExhausted             429 / 5xx / timeouts on every allowed attempt
-        └── SalesforceApiError           Salesforce refused a whole call (``code``: errorCode)
+    │   ├── EvaluationError              an expression failed on this record (wrong types, ...)
+    │   ├── BadLine                      a JSON Lines input line that is not JSON
+    │   └── PathParameterError           a Zoom path parameter (``{meetingId}``) the record cannot fill
+    ├── RemoteError                      a remote API refused or failed (Zoom, Salesforce)
+    │   ├── Unreachable                  exit 2: no connection to the host (DNS, refused, TLS)
+    │   ├── AuthenticationFailed         exit 2: OAuth refused the credentials
+    │   ├── ZoomApiError                 Zoom answered an error (``code`` is Zoom's numeric code)
+    │   │   └── ZoomNotFound             404 / code 3001, 1001 ...: the object is gone
+    │   ├── RetriesExhausted             429 / 5xx / timeouts on every allowed attempt
+    │   └── SalesforceApiError           Salesforce refused a whole call (``code``: errorCode)
+    ├── WebhookRejected                  a webhook delivery refused before anything was kept (``status``)
+    └── PermanentEventError              a stored event that retrying cannot help: it goes to ``dead``
 
 Every error carries the path into the document it is about: a mapping error its file, line,
 column and key path (``fields[3].from``); a record error the record's index and the target field.
@@ -29,9 +34,12 @@ The CLI prints ``str(error)``: one line a person can act on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Literal
+
+from engine.suggest import did_you_mean
 
 Severity = Literal["error", "warning"]
 
@@ -93,9 +101,25 @@ class UnknownEntity(ConfigError):
     def __init__(self, entity: str, known: list[str], suggestion: str | None = None):
         self.entity = entity
         self.known = known
-        hint = f"; did you mean '{suggestion}'?" if suggestion else ""
+        hint = did_you_mean([suggestion] if suggestion else [])
         names = ", ".join(known) or "none"
         super().__init__(f"no mapping for entity '{entity}' (known: {names}){hint}")
+
+
+class UnknownObject(ConfigError, KeyError):
+    """No catalog file for this sObject; ``suggestions`` are the known objects named like it.
+
+    Also a KeyError (the catalog is looked up by name), so ``except KeyError`` keeps catching it.
+    """
+
+    def __init__(self, name: str, suggestions: Iterable[str] = ()) -> None:
+        self.name = name
+        self.suggestions = list(suggestions)
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        hint = did_you_mean(self.suggestions)
+        return f"unknown Salesforce object {self.name!r} (no catalog in schemas/salesforce){hint}"
 
 
 class MissingCredential(ConfigError):
@@ -193,6 +217,18 @@ class EvaluationError(RecordError):
     kind = "evaluation"
 
 
+class BadLine(RecordError):
+    """A JSON Lines line that is not JSON: reported at its index, the other lines are still mapped."""
+
+    kind = "input"
+
+
+class PathParameterError(RecordError):
+    """A Zoom endpoint's path parameter (``{meetingId}``) is missing, null, or neither a string nor an integer."""
+
+    kind = "path-parameter"
+
+
 class RemoteError(ZoomforceError):
     """A remote API failed or refused; ``code`` is its own error code where it gave one."""
 
@@ -240,7 +276,17 @@ class SalesforceApiError(RemoteError):
         super().__init__("salesforce", message, status, code)
 
 
-class PathParameterError(RecordError):
-    """A Zoom endpoint's path parameter (``{meetingId}``) is missing, null, or neither a string nor an integer."""
+class WebhookRejected(ZoomforceError):
+    """A delivery refused before anything was kept: ``status`` is the HTTP answer, ``reason`` its text."""
 
-    kind = "path-parameter"
+    def __init__(self, status: int, reason: str):
+        self.status = status
+        self.reason = reason
+        super().__init__(f"HTTP {status}: {reason}")
+
+
+class PermanentEventError(ZoomforceError):
+    """Raised by a processor when retrying the event cannot help (unknown type, invalid payload).
+
+    The event goes to ``dead`` on the first such failure instead of using up its attempts.
+    """

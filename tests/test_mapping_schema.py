@@ -66,3 +66,9 @@ def test_json_is_generated_from_the_yaml_source() -> None:
         [sys.executable, "scripts/build_mapping_schema.py", "--check"], cwd=REPO, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_value_type_enum_is_the_value_type_table() -> None:
+    from engine.language.value_types import VALUE_TYPES
+
+    assert _schema()["$defs"]["value_type"]["enum"] == list(VALUE_TYPES)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from simple_salesforce.exceptions import SalesforceExpiredSession
 from starlette.applications import Starlette
 
 from engine.emulators.salesforce.app import ORG_ID, SalesforceEmulatorConfig, create_app
@@ -28,9 +29,10 @@ from engine.errors import (
     ConfigError,
     MissingCredential,
     RetriesExhausted,
+    SalesforceApiError,
     Unreachable,
 )
-from engine.salesforce.auth import MAX_ATTEMPTS
+from engine.salesforce.auth import MAX_ATTEMPTS, Connection
 from engine.salesforce.bulk import encode_rows, parse_error_cell
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter, UpsertResult, soql_quote
 from engine.serving import RunningServer, start_in_thread
@@ -212,7 +214,7 @@ def test_a_call_refused_as_a_whole_fails_each_of_its_records(make_writer: Callab
     ])
     assert [r.success for r in results] == [False, False, True]
     assert _codes(results[0]) == _codes(results[1]) == ["JSON_PARSER_ERROR"]
-    assert "HTTP 400 [JSON_PARSER_ERROR]" in results[0].errors[0][1]
+    assert "HTTP 400 [JSON_PARSER_ERROR]: collections upsert: " in results[0].errors[0][1]
     unknown_key = writer.upsert("Contact", "LastName", [{"LastName": "A"}, {"LastName": "B"}])
     assert [_codes(r) for r in unknown_key] == [["NOT_FOUND"], ["NOT_FOUND"]]
     assert (writer.api_calls, sleeps) == (3, [])  # refusals that a retry would not change are not retried
@@ -359,8 +361,34 @@ def test_an_expired_bare_token_is_authentication_failed(emu: Emulator,
         writer.upsert("Contact", "Email", _contacts(1))
     assert (exc.value.status, exc.value.code) == (401, "INVALID_SESSION_ID")
     assert "SF_CLIENT_ID and SF_CLIENT_SECRET" in str(exc.value) and token not in str(exc.value)
+    assert str(exc.value).startswith("salesforce HTTP 401 [INVALID_SESSION_ID]: collections upsert: ")
+    assert isinstance(exc.value.__cause__, SalesforceExpiredSession)
     with pytest.raises(AuthenticationFailed):
         list(writer.query("SELECT Id FROM Contact"))
+
+
+def test_a_renewed_session_refused_too_names_the_call(emu: Emulator, sleeps: list[float]) -> None:
+    def always_expired(sf: Any) -> None:
+        raise SalesforceExpiredSession(f"{emu.url}/services/data", 401, "query", [{"errorCode": "INVALID_SESSION_ID"}])
+
+    connection = Connection(emu.credentials(), timeout=10, sleep=sleeps.append, logger=logging.getLogger("test"))
+    try:
+        with pytest.raises(AuthenticationFailed) as exc:
+            connection.call("query", always_expired)
+    finally:
+        connection.close()
+    assert str(exc.value) == ("salesforce HTTP 401 [INVALID_SESSION_ID]: query: the renewed session was refused too "
+                              "(INVALID_SESSION_ID)")
+    assert isinstance(exc.value.__cause__, SalesforceExpiredSession)
+
+
+def test_a_refused_call_names_the_call(writer: SalesforceWriter) -> None:
+    with pytest.raises(SalesforceApiError) as exc:
+        writer.describe("No_Such_Object__c")
+    assert str(exc.value) == "salesforce HTTP 404 [NOT_FOUND]: describe: The requested resource does not exist"
+    assert exc.value.__cause__ is not None
+    with pytest.raises(SalesforceApiError, match=r"^salesforce HTTP 400 \[INVALID_FIELD\]: query: "):
+        list(writer.query("SELECT Nope__c FROM Contact"))
 
 
 def test_wrong_client_secret_is_authentication_failed_without_the_secret(
@@ -421,8 +449,14 @@ def test_untrusted_certificate_is_unreachable(emu: Emulator, make_writer: Callab
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     writer = make_writer(SalesforceCredentials(emu.url, access_token="token"))
-    with pytest.raises(Unreachable, match=r"TLS handshake with https://127\.0\.0\.1"):
+    with pytest.raises(Unreachable, match=r"^salesforce: collections upsert: TLS handshake with https://127\.0\.0\.1"):
         writer.upsert("Contact", "Email", _contacts(1))
+    oauth = make_writer(emu.credentials())
+    with pytest.raises(Unreachable) as exc:
+        list(oauth.query("SELECT Id FROM Contact"))
+    assert str(exc.value).startswith(f"salesforce: OAuth token request to {emu.url}/services/oauth2/token: "
+                                     f"TLS handshake with {emu.url} failed")
+    assert isinstance(exc.value.__cause__, requests.exceptions.SSLError)
 
 
 # ----------------------------------------------------------------------------------- look-ups

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from engine.errors import ConfigError
 from engine.resources import schemas_dir
 from engine.salesforce.catalog import (
     ADDED_KEY,
@@ -198,9 +199,12 @@ def test_unknown_object_is_a_key_error_with_suggestions() -> None:
     with pytest.raises(UnknownObject) as caught:
         load_catalog("zoom_app__Zoom_Webinar_Registrants__c")
     assert isinstance(caught.value, KeyError)
+    assert isinstance(caught.value, ConfigError) and caught.value.exit_code == 2
     assert caught.value.name == "zoom_app__Zoom_Webinar_Registrants__c"
     assert "zoom_app__Zoom_Webinar_Registrant__c" in caught.value.suggestions
-    assert "did you mean" in str(caught.value)
+    assert str(caught.value).startswith("unknown Salesforce object 'zoom_app__Zoom_Webinar_Registrants__c' "
+                                        "(no catalog in schemas/salesforce); did you mean "
+                                        "'zoom_app__Zoom_Webinar_Registrant__c'")
 
 
 def test_known_objects_lists_every_catalog_file() -> None:

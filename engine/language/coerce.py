@@ -1,5 +1,7 @@
 """Coercers: one small function per value type, chosen once when a mapping compiles.
 
+``engine.language.value_types`` names each type's coercer; ``COERCERS`` maps the type to it.
+
 A coercer takes the extracted (non-null) value and returns what is written, or raises
 CoercionError saying what it got and what it expected. They are deliberately strict where a
 wrong guess would corrupt data (a float meeting id, a date without a time zone) and lenient where
@@ -14,7 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.describe import short
 from engine.errors import CoercionError
+from engine.language.value_types import VALUE_TYPES
 
 Coercer = Callable[[Any], Any]
 
@@ -26,13 +30,8 @@ _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _fail(value: Any, expected: str) -> CoercionError:
-    return CoercionError(f"cannot use {_short(value)} as {expected}")
+    return CoercionError(f"cannot use {short(value)} as {expected}")
 
 
 def _is_number(value: Any) -> bool:
@@ -153,18 +152,13 @@ def passthrough(value: Any) -> Any:
     return value
 
 
-COERCERS: dict[str | None, Coercer] = {
-    None: passthrough,
-    "string": to_text,
-    "picklist": to_text,
-    "id": to_id,
-    "integer": to_integer,
-    "number": to_number,
-    "boolean": to_boolean,
-    "datetime": to_datetime,
-    "date": to_date,
-    "email": to_email,
-    "url": to_url,
+_BY_NAME: dict[str, Coercer] = {
+    coercer.__name__: coercer for coercer in (to_text, to_id, to_integer, to_number, to_boolean, to_datetime,
+                                              to_date, to_email, to_url)
 }
 
-TEXT_TYPES = frozenset({"string", "picklist", "id", "email", "url"})
+# The coercer of each value type (``engine.language.value_types``); no declared type: the value as is.
+COERCERS: dict[str | None, Coercer] = {
+    None: passthrough,
+    **{name: _BY_NAME[value_type.coercer] for name, value_type in VALUE_TYPES.items()},
+}

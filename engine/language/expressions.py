@@ -20,8 +20,10 @@ import jmespath
 from jmespath import exceptions as jmes_errors
 from jmespath import visitor
 
+from engine.describe import json_type, short
 from engine.errors import EvaluationError, ExpressionError, TransformValueError
 from engine.language.functions import RETURN_TYPES, function_arities, function_options
+from engine.suggest import close_matches, did_you_mean
 
 # A path into a source document: names, array indexes, and None for "every item".
 FieldPath = tuple[str | int | None, ...]
@@ -55,7 +57,7 @@ class CompiledExpression:
         if node["type"] == "function_expression":
             return RETURN_TYPES.get(node["value"], _BUILTIN_RETURN_TYPES.get(node["value"], "any"))
         if node["type"] == "literal":
-            return _literal_type(node["value"])
+            return json_type(node["value"])
         if node["type"] in ("comparator", "not_expression"):
             return "boolean"
         return "any"
@@ -87,20 +89,6 @@ _BUILTIN_RETURN_TYPES = {
     "to_array": "array",
     "merge": "object",
 }
-
-
-def _literal_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "object" if isinstance(value, dict) else "array"
 
 
 def compile_expression(text: str) -> CompiledExpression:
@@ -138,9 +126,8 @@ def _check_functions(text: str, ast: dict[str, Any]) -> None:
             continue
         name = node["value"]
         if name not in arities:
-            hint = _nearest(name, list(arities))
-            suggestion = f"; did you mean '{hint}()'?" if hint else ""
-            raise ExpressionError(text, f"unknown function '{name}()'{suggestion}", "unknown-function")
+            hint = did_you_mean([f"{nearest}()" for nearest in close_matches(name, arities)])
+            raise ExpressionError(text, f"unknown function '{name}()'{hint}", "unknown-function")
         low, high = arities[name]
         given = len(node["children"])
         if given < low or (high is not None and given > high):
@@ -154,13 +141,6 @@ def _arity_text(low: int, high: int | None) -> str:
     if low == high:
         return f"{low} argument{'s' if low != 1 else ''}"
     return f"{low} to {high} arguments"
-
-
-def _nearest(name: str, choices: list[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def _walk_nodes(node: dict[str, Any]):
@@ -234,15 +214,10 @@ def evaluate_safely(expression: CompiledExpression, document: Any, field_name: s
 def _jmespath_reason(exc: jmes_errors.JMESPathError) -> str:
     if isinstance(exc, jmes_errors.JMESPathTypeError):
         return (
-            f"function {exc.function_name}() got {exc.actual_type} {_short(exc.current_value)}, "
+            f"function {exc.function_name}() got {exc.actual_type} {short(exc.current_value)}, "
             f"expected {' or '.join(exc.expected_types)}"
         )
     return str(exc).replace("\n", " ")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---- static field paths --------------------------------------------------------------------

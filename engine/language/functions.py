@@ -32,6 +32,7 @@ from jmespath import exceptions as jmes_errors
 from jmespath import functions as jmes_functions
 from jmespath.functions import signature
 
+from engine.describe import short
 from engine.errors import TransformValueError
 
 # ---- argument specs (JMESPath type names) ------------------------------------------------------
@@ -50,13 +51,8 @@ _LOOKUP_MAX_ARGS = 3
 # ---- errors ------------------------------------------------------------------------------------
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _bad(function: str, expected: str, value: Any) -> TransformValueError:
-    return TransformValueError(f"{function}(): expected {expected}, got {_short(value)}")
+    return TransformValueError(f"{function}(): expected {expected}, got {short(value)}")
 
 
 # ---- times -------------------------------------------------------------------------------------

@@ -10,13 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.errors import InputError, RecordError
+from engine.errors import BadLine, InputError
 from engine.language.expressions import CompiledExpression
 from engine.language.model import Mapping
-
-
-class BadLine(RecordError):
-    kind = "input"
 
 
 def _records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
@@ -41,7 +37,7 @@ def read_records(text: str, records: CompiledExpression | None = None) -> list[A
         if len(lines) < 2:
             raise InputError(
                 f"input is not JSON: {whole_error.msg} at line {whole_error.lineno} column {whole_error.colno}"
-            ) from None
+            ) from whole_error
     found: list[Any] = []
     for number, line in enumerate(stripped.splitlines(), start=1):
         if not line.strip():
@@ -68,7 +64,7 @@ def read_event_records(text: str, mapping: Mapping, event_type: str, parent: Any
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"input is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InputError(f"input is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if isinstance(document, dict) and "payload" in document and "event" in document:
         if document["event"] != event_type:
             raise InputError(f"the input is a {document['event']!r} event, not {event_type!r}")

@@ -14,6 +14,7 @@ from typing import Any
 from engine.language.loader import LoadedDocument
 
 DEFAULT_LANGUAGES = ("en", "fr")
+PAYLOAD_OBJECT = "payload.object"  # where an event notification holds its record, unless `records` says otherwise
 NO_DEFAULT: Any = object()
 _EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 
@@ -225,7 +226,7 @@ def _source(data: dict[str, Any]) -> SourceSpec:
         objects=(data["object"],) if isinstance(data.get("object"), str) else tuple(data.get("object", ())),
         where=data.get("where"),
         events=tuple(
-            EventSpec(e["event"], e.get("records", "payload.object"), e.get("parent"), bool(e.get("all_fields")))
+            EventSpec(e["event"], e.get("records", PAYLOAD_OBJECT), e.get("parent"), bool(e.get("all_fields")))
             for e in data.get("events", ())
         ),
     )

@@ -202,8 +202,8 @@ def fetch_token(session: requests.Session, credentials: SalesforceCredentials, s
 
 def _token_transport_failure(url: str, attempt: int, exc: requests.RequestException) -> None:
     if isinstance(exc, requests.exceptions.SSLError):
-        raise Unreachable("salesforce", f"TLS handshake with {_root(url)} failed (is its CA in REQUESTS_CA_BUNDLE?)"
-                          ) from exc
+        raise Unreachable("salesforce", f"OAuth token request to {url}: TLS handshake with {_root(url)} failed "
+                          "(is its CA in REQUESTS_CA_BUNDLE?)") from exc
     if not _transient(exc):
         raise Unreachable("salesforce", f"cannot send the OAuth request to {url}: {type(exc).__name__}") from exc
     if attempt == MAX_ATTEMPTS:
@@ -269,13 +269,13 @@ class Connection:
         return Salesforce(instance_url=instance_url, session_id=token, session=self._session,
                           version=self.credentials.api_version)
 
-    def _renew(self, exc: SalesforceExpiredSession, again: bool) -> None:
+    def _renew(self, what: str, exc: SalesforceExpiredSession, again: bool) -> None:
         if again:
-            raise AuthenticationFailed("salesforce", "the renewed session was refused too (INVALID_SESSION_ID)",
-                                       401, "INVALID_SESSION_ID") from exc
+            raise AuthenticationFailed("salesforce", f"{what}: the renewed session was refused too "
+                                       "(INVALID_SESSION_ID)", 401, "INVALID_SESSION_ID") from exc
         if not self.credentials.can_renew:
-            raise AuthenticationFailed("salesforce", "the access token is expired or invalid; set SF_CLIENT_ID and "
-                                       "SF_CLIENT_SECRET so the session can be renewed", 401,
+            raise AuthenticationFailed("salesforce", f"{what}: the access token is expired or invalid; set "
+                                       "SF_CLIENT_ID and SF_CLIENT_SECRET so the session can be renewed", 401,
                                        "INVALID_SESSION_ID") from exc
         self._log.info("salesforce session expired; renewing it with the client credentials")
         self._client = self._build(*fetch_token(self._session, self.credentials, self._sleep, self._log))
@@ -294,7 +294,7 @@ class Connection:
             try:
                 return fn(self.client())
             except SalesforceExpiredSession as exc:
-                self._renew(exc, renewed)
+                self._renew(what, exc, renewed)
                 renewed = True
                 continue
             except SalesforceError as exc:
@@ -311,7 +311,7 @@ class Connection:
         status, code, message = api_error_of(exc)
         if status not in RETRYABLE_STATUS and code not in RETRYABLE_CODES:
             self._log.info("salesforce %s: HTTP %s %s", what, status, code)
-            raise SalesforceApiError(message, status, code) from exc
+            raise SalesforceApiError(f"{what}: {message}", status, code) from exc
         self._log.info("salesforce %s: HTTP %s %s (attempt %d/%d)", what, status, code, attempt, MAX_ATTEMPTS)
         if attempt >= MAX_ATTEMPTS:
             raise RetriesExhausted("salesforce", f"{what}: {message} (after {attempt} attempts)", status,
@@ -322,8 +322,8 @@ class Connection:
         kind = type(exc).__name__
         self._log.info("salesforce %s: %s talking to %s (attempt %d/%d)", what, kind, root, attempt, MAX_ATTEMPTS)
         if isinstance(exc, requests.exceptions.SSLError):
-            raise Unreachable("salesforce", f"TLS handshake with {root} failed (is its CA in REQUESTS_CA_BUNDLE?)"
-                              ) from exc
+            raise Unreachable("salesforce", f"{what}: TLS handshake with {root} failed (is its CA in "
+                              "REQUESTS_CA_BUNDLE?)") from exc
         never = _never_connected(exc)
         if not _transient(exc):
             raise Unreachable("salesforce", f"cannot send {what} to {root}: {kind}") from exc

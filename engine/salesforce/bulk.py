@@ -38,6 +38,8 @@ MAX_POLLS = 20_000
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 RESULT_KINDS = ("successfulResults", "failedResults", "unprocessedrecords")
 _ERROR_SPLIT = re.compile(r"(?<=--)\s+(?=[A-Z][A-Z0-9_]*:)")
+UNKNOWN_CODE = "UNKNOWN"  # the code of a failure Salesforce gave no code for
+NO_REASON = "Salesforce gave no reason"  # the message of a failure it gave no error for
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,8 @@ def parse_error_cell(text: str) -> tuple[tuple[str, str], ...]:
         if rest.endswith("--"):
             rest = rest[:-2].rstrip()
             rest = rest.rpartition(":")[0] if ":" in rest else rest
-        errors.append((code.strip() or "UNKNOWN", rest.strip()))
-    return tuple(errors) or (("UNKNOWN", "Salesforce gave no reason"),)
+        errors.append((code.strip() or UNKNOWN_CODE, rest.strip()))
+    return tuple(errors) or ((UNKNOWN_CODE, NO_REASON),)
 
 
 def _error_parts(text: str) -> list[str]:
@@ -218,7 +220,7 @@ class BulkUpsert:
             try:
                 results.update(self._job(text, header, rows, indices, keys))
             except SalesforceApiError as exc:
-                results.update({i: UpsertResult.failed(keys[i], exc.code or "UNKNOWN", str(exc)) for i in indices})
+                results.update({i: UpsertResult.failed(keys[i], exc.code or UNKNOWN_CODE, str(exc)) for i in indices})
         return [results[i] for i in range(len(records))]
 
     def _job(self, text: str, header: list[str], rows: list[list[str]], indices: list[int],

@@ -4,7 +4,8 @@ One JSON file per object in ``schemas/salesforce/<ObjectApiName>.json``, in the 
 describe cut down to the properties zoomforce acts on (see ``FIELD_KEYS``). The shipped files are
 built by ``scripts/build_salesforce_catalog.py``; most of the ``zoom_app`` managed package is
 inferred (its types are not public) and every such field says why in ``x-zoomforce-inferred``.
-``write_catalog`` replaces a file with the describe of a live org.
+``write_catalog`` replaces a file with the describe of a live org. ``load_catalog`` raises
+``engine.errors.UnknownObject`` (importable from here too) for an object without a file.
 
 This module reads only the catalog folder (``engine.resources.schemas_dir() / "salesforce"``, or
 the folder given), never the reference material the build script reads.
@@ -12,9 +13,8 @@ the folder given), never the reference material the build script reads.
 
 from __future__ import annotations
 
-import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -23,7 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from engine.errors import UnknownObject
+from engine.language.value_types import VALUE_TYPES
 from engine.resources import schemas_dir
+from engine.suggest import close_matches
 
 # The describe properties a catalog keeps for each field, in the order they are written.
 FIELD_KEYS: tuple[str, ...] = (
@@ -41,38 +44,16 @@ _FIELD_DEFAULTS: dict[str, Any] = {
     "defaultedOnCreate": False, "picklistValues": [], "precision": 0, "scale": 0,
 }
 
-# Which zoomforce value types a Salesforce field type takes (see ``type_accepts``).
-_TEXT_LIKE = frozenset({"string", "email", "url", "picklist", "id", "integer"})
-_ACCEPTS: dict[str, frozenset[str]] = {
-    "string": _TEXT_LIKE,
-    "textarea": _TEXT_LIKE,
-    "phone": _TEXT_LIKE,
-    "combobox": _TEXT_LIKE,
-    "encryptedstring": _TEXT_LIKE,
-    "email": frozenset({"email", "string"}),
-    "url": frozenset({"url", "string"}),
-    "picklist": frozenset({"picklist", "string"}),
-    "multipicklist": frozenset({"picklist", "string"}),
-    "int": frozenset({"integer"}),
-    "double": frozenset({"integer", "number"}),
-    "currency": frozenset({"integer", "number"}),
-    "percent": frozenset({"integer", "number"}),
-    "boolean": frozenset({"boolean"}),
-    "datetime": frozenset({"datetime"}),
-    "date": frozenset({"date"}),
-    "reference": frozenset({"id", "string"}),
-    "id": frozenset({"id", "string"}),
-}
-
-
 def type_accepts(sf_type: str, value_type: str) -> bool:
     """Whether a zoomforce value of `value_type` can be written to a Salesforce field of `sf_type`.
 
     Text fields take any text-like value, and integers too (Zoom meeting ids are kept as text);
     number fields take integers and numbers; booleans, dates and datetimes only themselves;
-    references and ids take ids or plain strings. Unknown types accept nothing.
+    references and ids take ids or plain strings (``VALUE_TYPES[...].salesforce`` says which).
+    Unknown types accept nothing.
     """
-    return value_type in _ACCEPTS.get(sf_type, frozenset())
+    found = VALUE_TYPES.get(value_type)
+    return found is not None and sf_type in found.salesforce
 
 
 # ------------------------------------------------------------------------------------------ model
@@ -142,7 +123,7 @@ class ObjectCatalog:
 
     def suggest(self, name: str) -> list[str]:
         """Up to three field names close to `name`, for "did you mean" messages."""
-        return _close_names(name, self.fields)
+        return close_matches(name, self.fields, 3, ignore_case=True)
 
     def required_on_create(self) -> list[str]:
         """Fields a create must set: not nillable, createable, not defaulted, not a checkbox."""
@@ -151,19 +132,6 @@ class ObjectCatalog:
     def external_ids(self) -> list[str]:
         """Every field flagged External ID (usable as an upsert key)."""
         return sorted(f.name for f in self.fields.values() if f.external_id)
-
-
-class UnknownObject(KeyError):
-    """No catalog file for this sObject."""
-
-    def __init__(self, name: str, suggestions: Iterable[str] = ()) -> None:
-        self.name = name
-        self.suggestions = list(suggestions)
-        super().__init__(name)
-
-    def __str__(self) -> str:
-        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
-        return f"unknown Salesforce object {self.name!r} (no catalog in schemas/salesforce){hint}"
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -185,7 +153,7 @@ def load_catalog(object_name: str, directory: Path | None = None) -> ObjectCatal
     index = _index(folder, _folder_signature(folder))
     canonical = index.get(object_name.lower())
     if canonical is None:
-        raise UnknownObject(object_name, _close_names(object_name, index.values()))
+        raise UnknownObject(object_name, close_matches(object_name, index.values(), 3, ignore_case=True))
     return _load(folder, canonical, _file_signature(folder / f"{canonical}.json"))
 
 
@@ -273,14 +241,6 @@ def field_from_dict(raw: Mapping[str, Any]) -> SalesforceField:
 
 def _picklist_value(entry: Any) -> str:
     return str(entry.get("value")) if isinstance(entry, Mapping) else str(entry)
-
-
-def _close_names(name: str, candidates: Iterable[str]) -> list[str]:
-    by_fold: dict[str, str] = {}
-    for candidate in candidates:
-        by_fold.setdefault(candidate.lower(), candidate)
-    matches = difflib.get_close_matches(name.lower(), list(by_fold), n=3, cutoff=0.6)
-    return [by_fold[m] for m in matches]
 
 
 # ---------------------------------------------------------------------------------------- writing

@@ -29,7 +29,7 @@ from simple_salesforce import Salesforce
 
 from engine.errors import SalesforceApiError
 from engine.salesforce.auth import MAX_ATTEMPTS, Connection, SalesforceCredentials, Sleep, backoff_delay
-from engine.salesforce.bulk import BulkUpsert, UpsertResult, wire_datetime
+from engine.salesforce.bulk import NO_REASON, UNKNOWN_CODE, BulkUpsert, UpsertResult, wire_datetime
 
 __all__ = ["SalesforceCredentials", "SalesforceWriter", "UpsertResult", "soql_quote"]
 
@@ -141,7 +141,7 @@ class SalesforceWriter:
             answer = self._connection.call(
                 "collections upsert", lambda sf: sf.restful(path, method="PATCH", json=body))
         except SalesforceApiError as exc:
-            return [UpsertResult.failed(key, exc.code or "UNKNOWN", str(exc)) for key in keys]
+            return [UpsertResult.failed(key, exc.code or UNKNOWN_CODE, str(exc)) for key in keys]
         if not isinstance(answer, list) or len(answer) != len(records):
             message = "Salesforce answered the collections upsert with something other than one result per record"
             return [UpsertResult.failed(key, "INVALID_RESPONSE", message) for key in keys]
@@ -150,7 +150,7 @@ class SalesforceWriter:
     def _report(self, sobject: str, path: str, results: Sequence[UpsertResult]) -> None:
         created = sum(r.success and r.created for r in results)
         updated = sum(r.success and not r.created for r in results)
-        codes = Counter(r.errors[0][0] if r.errors else "UNKNOWN" for r in results if not r.success)
+        codes = Counter(r.errors[0][0] if r.errors else UNKNOWN_CODE for r in results if not r.success)
         detail = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
         self._log.info("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s", sobject,
                        path, len(results), created, updated, sum(codes.values()), f" ({detail})" if detail else "")
@@ -213,11 +213,11 @@ def _json_record(record: Mapping[str, Any]) -> dict[str, Any]:
 def _collection_result(key: str, item: Any) -> UpsertResult:
     if not isinstance(item, Mapping):
         return UpsertResult.failed(key, "INVALID_RESPONSE", "Salesforce gave no result for this record")
-    errors = tuple((str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"), str(e.get("message") or ""))
+    errors = tuple((str(e.get("statusCode") or e.get("errorCode") or UNKNOWN_CODE), str(e.get("message") or ""))
                    for e in item.get("errors") or [] if isinstance(e, Mapping))
     success = bool(item.get("success"))
     if not success and not errors:
-        errors = (("UNKNOWN", "Salesforce gave no reason"),)
+        errors = ((UNKNOWN_CODE, NO_REASON),)
     return UpsertResult(key, success, success and bool(item.get("created")), item.get("id") or None, errors)
 
 

@@ -45,8 +45,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.errors import ConfigError, StateError, ZoomforceError
-from engine.serve.worker import LOGGER_NAME, InboxWorker, PermanentEventError, Processor
+from engine.errors import ConfigError, PermanentEventError, StateError, WebhookRejected
+from engine.serve.worker import LOGGER_NAME, InboxWorker, Processor
 from engine.sync.state.store import StateStore
 
 __all__ = [
@@ -76,15 +76,6 @@ DEFAULT_MAX_AGE = 300.0
 INBOX_STATUSES = ("pending", "processing", "done", "dead")
 _MAX_TIMESTAMP_DIGITS = 12  # seconds until the year 33658; longer is not a Zoom timestamp
 KeepBody = Callable[[str, Mapping[str, Any], bytes], bytes | None]  # (type, document, raw body) -> what to keep
-
-
-class WebhookRejected(ZoomforceError):
-    """A delivery refused before anything was kept: ``status`` is the HTTP answer, ``reason`` its text."""
-
-    def __init__(self, status: int, reason: str):
-        self.status = status
-        self.reason = reason
-        super().__init__(f"HTTP {status}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------

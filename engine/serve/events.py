@@ -15,7 +15,7 @@ Outcomes, so that nothing is lost and nothing is retried in vain:
   retries them later (the upsert makes that harmless);
 - a record the mapping cannot map, or that Salesforce rejects: a dead letter with its error code
   (secrets redacted), and the event is done;
-- a body that is not a Zoom event: :class:`~engine.serve.worker.PermanentEventError`;
+- a body that is not a Zoom event: :class:`~engine.errors.PermanentEventError`;
 - a type no mapping reads: done, nothing written. The receiver does not even keep such an event
   (:meth:`EventProcessor.inbox_body` answers None), nor, in the events it keeps, a credential that
   no mapping reads from them (a meeting password): the inbox is in the state file.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.errors import RecordError
+from engine.errors import PermanentEventError, RecordError
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
 from engine.language.model import EventSpec
@@ -38,7 +38,6 @@ from engine.language.model import Mapping as EntityMapping
 from engine.language.plan import Plan, RunContext, event_readers, secret_names
 from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import credential_keys, redact
-from engine.serve.worker import PermanentEventError
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.report import EntityCounts, SyncReport
 from engine.sync.state.inbox import InboxEvent

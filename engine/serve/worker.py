@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-from engine.errors import StateError, ZoomforceError
+from engine.errors import PermanentEventError, StateError
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 
@@ -43,13 +43,6 @@ Outcome = Literal["done", "retry", "dead"]
 
 LOGGER_NAME = "zoomforce.webhook"
 MAX_ERROR_TEXT = 500
-
-
-class PermanentEventError(ZoomforceError):
-    """Raised by a processor when retrying the event cannot help (unknown type, invalid payload).
-
-    The event goes to ``dead`` on the first such failure instead of using up its attempts.
-    """
 
 
 def backoff_seconds(attempt: int, base: float, maximum: float, rand: Callable[[], float] = random.random) -> float:

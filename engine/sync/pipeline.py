@@ -19,6 +19,7 @@ from engine.language.expressions import compile_expression, evaluate_or_none
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, compile_plan, secret_names
 from engine.language.projection import Tree, project, read_tree
+from engine.salesforce.bulk import NO_REASON, UNKNOWN_CODE
 from engine.salesforce.writer import SalesforceWriter, UpsertResult
 from engine.secrets import redact_fields, scrub_message
 from engine.sync.report import EntityCounts, PlannedChange, Progress, SyncReport, no_progress
@@ -181,7 +182,7 @@ class WritePipeline:
                     if item.dead_letter_id is not None:
                         self.store.dead_letters.resolve(item.dead_letter_id, run_id)
                     continue
-                code, message = result.errors[0] if result.errors else ("UNKNOWN", "Salesforce gave no reason")
+                code, message = result.errors[0] if result.errors else (UNKNOWN_CODE, NO_REASON)
                 detail = "; ".join(f"{c}: {m}" for c, m in result.errors) or message
                 counts.failed += 1
                 if item.dead_letter_id is not None:

@@ -7,16 +7,18 @@ function and one entry in ``CHECKS``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.describe import article, json_type
 from engine.errors import ExpressionError
 from engine.language.expressions import compile_expression
 from engine.language.loader import PathKey
 from engine.language.model import FieldSpec, Mapping, Text
+from engine.language.value_types import VALUE_TYPES
+from engine.suggest import suggestion
 from engine.validate.salesforce_checks import salesforce_source_findings, target_findings
 from engine.validate.taxonomy import data_categories, data_subjects, data_uses, is_credential
 from engine.validate.zoom_checks import SourceFinding, request_findings, source_index, zoom_source_findings
@@ -41,11 +43,6 @@ class CheckContext:
 
 
 Check = Callable[[Mapping, CheckContext], Iterator[Finding]]
-
-
-def _suggest(value: str, choices: list[str] | frozenset[str]) -> str:
-    found = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{found[0]}'?" if found else ""
 
 
 # ---- expressions ----------------------------------------------------------------------------
@@ -109,7 +106,7 @@ def check_upsert_key(mapping: Mapping, context: CheckContext) -> Iterator[Findin
         if spec is None and disabled:
             yield Finding(path, f"upsert key '{key}' is written only by a disabled field (fields[{disabled[0].index}])")
         elif spec is None:
-            hint = _suggest(key, [s.target for s in mapping.enabled_fields])
+            hint = suggestion(key, [s.target for s in mapping.enabled_fields])
             yield Finding(path, f"upsert key '{key}' is not written by any enabled field{hint}")
         elif spec.secret:
             yield Finding(path, f"upsert key '{key}' is a secret field; a key cannot be redacted")
@@ -131,35 +128,9 @@ def check_system_shape(mapping: Mapping, context: CheckContext) -> Iterator[Find
 
 # ---- fields: types, policies ------------------------------------------------------------------
 
-_RESULT_FITS: dict[str, frozenset[str]] = {
-    "string": frozenset({"string", "integer", "number", "boolean", "datetime", "date", "any"}),
-    "picklist": frozenset({"string", "integer", "number", "boolean", "any"}),
-    "id": frozenset({"string", "integer", "any"}),
-    "email": frozenset({"string", "any"}),
-    "url": frozenset({"string", "any"}),
-    "integer": frozenset({"integer", "number", "string", "any"}),
-    "number": frozenset({"integer", "number", "string", "any"}),
-    "boolean": frozenset({"boolean", "integer", "string", "any"}),
-    "datetime": frozenset({"datetime", "string", "integer", "any"}),
-    "date": frozenset({"date", "datetime", "string", "any"}),
-}
-_STRING_TYPES = frozenset({"string", "picklist", "id", "email", "url"})
-
-
 def _value_fits(value: Any, declared: str) -> bool:
-    if value is None:
-        return True
-    if declared in ("integer",):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if declared == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if declared == "boolean":
-        return isinstance(value, bool)
-    return (isinstance(value, str | int | float) and not isinstance(value, bool)) or declared == "string"
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+    """Whether a literal (a table value, a default) may be written as the value type `declared`."""
+    return value is None or json_type(value) in VALUE_TYPES[declared].literals
 
 
 def check_field_types(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -175,18 +146,19 @@ def _field_type_findings(spec: FieldSpec) -> Iterator[Finding]:
         result = compile_expression(spec.source).result_type
     except ExpressionError:
         return  # reported by check_expressions
-    if spec.values is None and result not in _RESULT_FITS[declared] and result != "null":
+    value_type = VALUE_TYPES[declared]
+    if spec.values is None and result not in value_type.holds and result != "null":
         yield Finding((*spec.path, "type"), f"type '{declared}' cannot hold the {result} that '{spec.source}' yields")
-    if spec.values is not None and declared not in _STRING_TYPES | {"boolean", "integer", "number"}:
+    if spec.values is not None and not value_type.in_tables:
         yield Finding((*spec.path, "values"), f"a value table cannot produce type '{declared}'")
     if spec.values is not None:
         for key, value in spec.values.items():
             if not _value_fits(value, declared):
-                yield Finding((*spec.path, "values", key), f"table value {value!r} is not {_article(declared)}")
-    if spec.max_length is not None and declared not in _STRING_TYPES:
+                yield Finding((*spec.path, "values", key), f"table value {value!r} is not {article(declared)}")
+    if spec.max_length is not None and not value_type.text:
         yield Finding((*spec.path, "max_length"), f"max_length applies to text, not to type '{declared}'", True)
     if spec.has_default and not _value_fits(spec.default, declared):
-        yield Finding((*spec.path, "default"), f"default {spec.default!r} is not {_article(declared)}")
+        yield Finding((*spec.path, "default"), f"default {spec.default!r} is not {article(declared)}")
 
 
 def check_missing_policy(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -261,15 +233,15 @@ def check_categories(mapping: Mapping, context: CheckContext) -> Iterator[Findin
     known = data_categories()
     for spec in mapping.fields:
         if spec.category not in known:
-            hint = _suggest(spec.category, known)
+            hint = suggestion(spec.category, known)
             yield Finding((*spec.path, "category"), f"'{spec.category}' is not a Fides data category{hint}")
     disclosure = mapping.disclosure
     if disclosure and disclosure.data_use and disclosure.data_use not in data_uses():
-        hint = _suggest(disclosure.data_use, data_uses())
+        hint = suggestion(disclosure.data_use, data_uses())
         yield Finding(("disclosure", "data_use"), f"'{disclosure.data_use}' is not a Fides data use{hint}")
     for i, subject in enumerate(disclosure.data_subjects if disclosure else ()):
         if subject not in data_subjects():
-            hint = _suggest(subject, data_subjects())
+            hint = suggestion(subject, data_subjects())
             yield Finding(("disclosure", "data_subjects", i), f"'{subject}' is not a Fides data subject{hint}")
 
 
@@ -288,10 +260,10 @@ def check_secrets(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
 def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     names = sorted(context.known_entities | set(context.mappings))
     if mapping.parent and mapping.parent.entity not in names:
-        hint = _suggest(mapping.parent.entity, names)
+        hint = suggestion(mapping.parent.entity, names)
         yield Finding(("parent", "entity"), f"no mapping for parent entity '{mapping.parent.entity}'{hint}")
     if mapping.source.parent and mapping.source.parent not in names:
-        hint = _suggest(mapping.source.parent, names)
+        hint = suggestion(mapping.source.parent, names)
         yield Finding(("source", "parent"), f"no mapping for parent entity '{mapping.source.parent}'{hint}")
     if not mapping.enabled:
         return

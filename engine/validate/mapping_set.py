@@ -12,6 +12,7 @@ from pathlib import Path
 from engine.errors import MappingInvalid, Problem, UnknownEntity
 from engine.language.loader import LoadedDocument, iter_mapping_files, load_yaml_file
 from engine.language.model import Mapping, build_mapping
+from engine.suggest import close_matches
 from engine.validate.checks import CHECKS, CheckContext
 from engine.validate.schema_check import schema_problems
 
@@ -37,9 +38,7 @@ class MappingSet:
 
     def get(self, entity: str) -> Mapping:
         if entity not in self.mappings:
-            import difflib
-
-            close = difflib.get_close_matches(entity, list(self.mappings), n=1)
+            close = close_matches(entity, self.mappings)
             raise UnknownEntity(entity, sorted(self.mappings), close[0] if close else None)
         return self.mappings[entity]
 

@@ -13,16 +13,10 @@ from engine.errors import ExpressionError
 from engine.language.expressions import compile_expression
 from engine.language.loader import PathKey
 from engine.language.model import FieldSpec, Mapping
+from engine.language.value_types import VALUE_TYPES
 from engine.salesforce.catalog import ObjectCatalog, UnknownObject, load_catalog, type_accepts
+from engine.suggest import did_you_mean
 from engine.validate.zoom_checks import SourceFinding
-
-# The value type a field writes when it declares none: the expression's static result type.
-_RESULT_AS_VALUE = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-                    "datetime": "datetime", "date": "date"}
-
-
-def _did_you_mean(names: list[str]) -> str:
-    return f"; did you mean {', '.join(repr(n) for n in names[:3])}?" if names else ""
 
 
 def _object(name: str, where: PathKey, directory: Path | None) -> tuple[ObjectCatalog | None, list[SourceFinding]]:
@@ -40,7 +34,7 @@ def value_type(spec: FieldSpec) -> str | None:
         result = compile_expression(spec.source).result_type
     except ExpressionError:
         return None
-    return _RESULT_AS_VALUE.get(result)
+    return result if result in VALUE_TYPES else None  # "any", "object", "array", "null" say nothing
 
 
 def target_findings(mapping: Mapping, mappings: dict[str, Mapping], directory: Path | None) -> Iterator[SourceFinding]:
@@ -63,7 +57,7 @@ def _field_findings(spec: FieldSpec, catalog: ObjectCatalog) -> Iterator[SourceF
     where = (*spec.path, "to")
     field = catalog.field(spec.target)
     if field is None:
-        hint = _did_you_mean(catalog.suggest(spec.target))
+        hint = did_you_mean(catalog.suggest(spec.target))
         yield SourceFinding(where, f"'{spec.target}' is not a field of {catalog.name}{hint}")
         return
     if not (field.createable or field.updateable):
@@ -89,7 +83,7 @@ def _upsert_key_findings(mapping: Mapping, catalog: ObjectCatalog) -> Iterator[S
         field = catalog.field(key)
         if field is None:
             yield SourceFinding(where, f"upsert key '{key}' is not a field of {catalog.name}"
-                                + _did_you_mean(catalog.external_ids() or catalog.suggest(key)))
+                                + did_you_mean(catalog.external_ids() or catalog.suggest(key)))
         elif not field.external_id and field.name != "Id":
             known = ", ".join(catalog.external_ids()) or "none"
             yield SourceFinding(
@@ -107,7 +101,7 @@ def _parent_findings(
     reference = catalog.by_relationship(parent.relationship)
     if reference is None:
         names = [f.relationship_name for f in catalog.fields.values() if f.relationship_name]
-        hint = _did_you_mean([n for n in names if n.lower().startswith("zoom_app")] or names)
+        hint = did_you_mean([n for n in names if n.lower().startswith("zoom_app")] or names)
         yield SourceFinding(("parent", "relationship"), f"{catalog.name} has no relationship '{parent.relationship}'"
                             + hint)
         return
@@ -138,7 +132,7 @@ def _link_findings(mapping: Mapping, catalog: ObjectCatalog, directory: Path | N
         field = catalog.field(link.target)
         if field is None:
             yield SourceFinding((*base, "to"), f"'{link.target}' is not a field of {catalog.name}"
-                                + _did_you_mean(catalog.suggest(link.target)))
+                                + did_you_mean(catalog.suggest(link.target)))
         elif field.type != "reference" or link.object.lower() not in {t.lower() for t in field.reference_to}:
             points = ", ".join(field.reference_to) or "nothing"
             yield SourceFinding((*base, "to"), f"{catalog.name}.{field.name} is a {field.type} field pointing at "
@@ -147,7 +141,7 @@ def _link_findings(mapping: Mapping, catalog: ObjectCatalog, directory: Path | N
         yield from problems
         if linked is not None and linked.field(link.match) is None:
             yield SourceFinding((*base, "match"), f"'{link.match}' is not a field of {linked.name}"
-                                + _did_you_mean(linked.suggest(link.match)))
+                                + did_you_mean(linked.suggest(link.match)))
 
 
 def salesforce_source_findings(mapping: Mapping, directory: Path | None) -> Iterator[SourceFinding]:
@@ -171,7 +165,7 @@ def salesforce_source_findings(mapping: Mapping, directory: Path | None) -> Iter
         for name in sorted({p[0] for p in paths if p and isinstance(p[0], str)}):
             for catalog in catalogs:
                 if catalog.field(name) is None:
-                    hint = _did_you_mean(catalog.suggest(name))
+                    hint = did_you_mean(catalog.suggest(name))
                     at = spec.source.find(name)
                     yield SourceFinding((*spec.path, "from"), f"'{name}' is not a field of {catalog.name}{hint}",
                                         offset=at + 1 if at >= 0 else None)

@@ -7,7 +7,6 @@ and, for a misspelt key or value, the nearest valid one.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -16,9 +15,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from engine.describe import article, json_type
 from engine.errors import Problem
 from engine.language.loader import LoadedDocument, PathKey
 from engine.resources import schemas_dir
+from engine.suggest import close_matches, suggestion
 
 
 @cache
@@ -60,23 +61,9 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "list" if isinstance(value, list) else "mapping"
-
-
-def _suggest(value: str, choices: list[str]) -> str:
-    found = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{found[0]}'?" if found else ""
+def _yaml_type(json_type_name: str) -> str:
+    """A JSON Schema type as a YAML author calls it: ``object`` is a mapping, ``array`` a list."""
+    return {"object": "mapping", "array": "list"}.get(json_type_name, json_type_name)
 
 
 def _additional_properties(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
@@ -85,7 +72,7 @@ def _additional_properties(error: ValidationError, document: LoadedDocument) -> 
     for key in instance:
         if key in allowed:
             continue
-        hint = _suggest(key, allowed)
+        hint = suggestion(key, allowed)
         expected = f" (expected one of: {', '.join(allowed)})" if not hint else ""
         yield document.problem((*_path(error), key), f"unknown key '{key}'{hint}{expected}", at_key=True)
 
@@ -97,7 +84,7 @@ def _required(error: ValidationError, document: LoadedDocument) -> Iterator[Prob
     for name in error.validator_value:
         if name in instance:
             continue
-        if difflib.get_close_matches(name, unknown_keys, n=1, cutoff=0.6):
+        if close_matches(name, unknown_keys):
             continue  # a misspelt key: its "unknown key ...; did you mean" error says it all
         yield document.problem(_path(error), f"missing required key '{name}'")
 
@@ -105,20 +92,16 @@ def _required(error: ValidationError, document: LoadedDocument) -> Iterator[Prob
 def _enum(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
     choices = [str(c) if c is not None else "null" for c in error.validator_value]
     value = error.instance
-    hint = _suggest(str(value), choices) if isinstance(value, str) else ""
+    hint = suggestion(str(value), choices) if isinstance(value, str) else ""
     yield document.problem(_path(error), f"expected one of {', '.join(choices)}; got {_describe(value)}{hint}")
 
 
 def _type(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
     expected = error.validator_value
     names = expected if isinstance(expected, list) else [expected]
-    wanted = " or ".join(_article("mapping" if n == "object" else "list" if n == "array" else n) for n in names)
-    got = _type_name(error.instance)
-    yield document.problem(_path(error), f"expected {wanted}, got {_article(got)} {_describe(error.instance)}")
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+    wanted = " or ".join(article(_yaml_type(n)) for n in names)
+    got = _yaml_type(json_type(error.instance))
+    yield document.problem(_path(error), f"expected {wanted}, got {article(got)} {_describe(error.instance)}")
 
 
 def _pattern(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:

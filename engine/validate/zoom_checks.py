@@ -18,8 +18,9 @@ from typing import Any
 from engine.errors import ExpressionError
 from engine.language.expressions import FieldPath, compile_expression
 from engine.language.loader import PathKey
-from engine.language.model import EventSpec, FieldSpec, Mapping
+from engine.language.model import PAYLOAD_OBJECT, EventSpec, FieldSpec, Mapping
 from engine.language.plan import event_readers
+from engine.suggest import did_you_mean
 from engine.zoom.schemas import (
     EndpointSchema,
     Schema,
@@ -47,18 +48,11 @@ def source_index() -> SourceIndex:
 # ---- where a mapping reads from -------------------------------------------------------------------
 
 
-def _did_you_mean(names: list[str] | tuple[str, ...]) -> str:
-    if not names:
-        return ""
-    quoted = ", ".join(f"'{n}'" for n in names[:3])
-    return f"; did you mean {quoted}?"
-
-
 def _endpoint(index: SourceIndex, name: str, path: PathKey) -> tuple[EndpointSchema | None, list[SourceFinding]]:
     endpoint = index.endpoint(name)
     if endpoint is not None:
         return endpoint, []
-    hint = _did_you_mean(index.suggest_endpoint(name))
+    hint = did_you_mean(index.suggest_endpoint(name))
     message = f"'{name}' is not a Zoom endpoint of the official schemas (schemas/zoom){hint}"
     return None, [SourceFinding(path, message)]
 
@@ -114,7 +108,7 @@ def _records_schema(
         return endpoint.response
     found = resolve_path(endpoint.response, [records])
     if not found.found or found.schema is None:
-        hint = _did_you_mean(list(found.suggestions))
+        hint = did_you_mean(list(found.suggestions))
         findings.append(SourceFinding(where, f"{endpoint.name} has no '{records}' list of records{hint}"))
         return endpoint.record_schema()
     return found.schema.get("items", found.schema)
@@ -166,7 +160,7 @@ def path_findings(
 ) -> Iterator[SourceFinding]:
     """Findings for the paths of `expression` missing from `schema` (warnings when undocumented)."""
     for failed, missing, suggestions in unresolved_paths(schema, expression):
-        hint = _did_you_mean(suggestions)
+        hint = did_you_mean(suggestions)
         if undocumented:
             message = f"'{_dotted(failed)}' is not in {described_as}; read anyway ({undocumented})"
             yield SourceFinding(where, message, "warning", _offset(expression, missing))
@@ -188,7 +182,7 @@ def zoom_source_findings(mapping: Mapping, mappings: dict[str, Mapping], index: 
     parent_schema = _parent_schema(mapping, mappings, index)
     for event_index, event in enumerate(mapping.source.events):
         if index.event(event.event) is None:
-            hint = _did_you_mean(suggest_names(event.event, index.event_names()))
+            hint = did_you_mean(suggest_names(event.event, index.event_names()))
             yield SourceFinding(("source", "events", event_index, "event"), f"unknown Zoom event '{event.event}'{hint}")
     for spec in mapping.fields:
         yield from _field_findings(spec, schema, described, parent_schema, index)
@@ -212,10 +206,10 @@ def _field_findings(
     if spec.realtime:
         event_schema = _event_schema(index, spec.realtime)
         if event_schema is None:
-            hint = _did_you_mean(suggest_names(spec.realtime, index.event_names()))
+            hint = did_you_mean(suggest_names(spec.realtime, index.event_names()))
             yield SourceFinding((*spec.path, "realtime"), f"unknown Zoom event '{spec.realtime}'{hint}")
             return
-        event_described = f"the {spec.realtime} event notification (payload.object)"
+        event_described = f"the {spec.realtime} event notification ({PAYLOAD_OBJECT})"
         yield from path_findings(event_schema, spec.source, where, event_described, spec.undocumented)
     elif spec.scope == "parent":
         if parent_schema is not None:
@@ -229,7 +223,7 @@ def _event_record_schema(index: SourceIndex, event: EventSpec) -> Schema | None:
     found = index.event(event.event)
     if found is None:
         return None
-    if event.records == "payload.object":
+    if event.records == PAYLOAD_OBJECT:
         return found.record_schema()
     resolution = resolve_path(found.schema, event.records.split("."))
     return resolution.schema if resolution.found else None
@@ -241,7 +235,7 @@ def _event_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFind
     for spec in mapping.fields:
         for name in spec.events:
             if name not in declared:
-                hint = _did_you_mean(suggest_names(name, sorted(declared)))
+                hint = did_you_mean(suggest_names(name, sorted(declared)))
                 message = f"event '{name}' does not feed this entity (it is not in source.events){hint}"
                 yield SourceFinding((*spec.path, "events", name), message)
     for position, event in enumerate(mapping.source.events):
@@ -299,11 +293,11 @@ def request_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFin
     for spec in mapping.enabled_fields:
         resolution = resolve_path(endpoint.request, spec.target.split("."))
         if not resolution.found:
-            hint = _did_you_mean(suggest_names(spec.target, sorted(properties)))
+            hint = did_you_mean(suggest_names(spec.target, sorted(properties)))
             message = f"'{spec.target}' is not in the request body of {endpoint.name}{hint}"
             yield SourceFinding((*spec.path, "to"), message)
     if target.match_key and target.match_key not in properties:
-        hint = _did_you_mean(suggest_names(target.match_key, sorted(properties)))
+        hint = did_you_mean(suggest_names(target.match_key, sorted(properties)))
         message = f"match key '{target.match_key}' is not in the request body of {endpoint.name}{hint}"
         yield SourceFinding(("target", "match_key"), message)
     for name in endpoint.request.get("required", []):

@@ -13,7 +13,6 @@ schema file. Schemas are self-contained JSON Schema: refs inlined, ``allOf`` mer
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -22,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.describe import JSON_TYPES, json_type
 from engine.resources import schemas_dir
+from engine.suggest import close_matches
 
 Schema = dict[str, Any]
 Segment = str | int | None
 
-JSON_TYPES = frozenset({"null", "boolean", "object", "array", "number", "integer", "string"})
-_ENUM_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 
@@ -113,7 +112,7 @@ class SourceIndex:
         aside), then the closest spellings."""
         shape = _endpoint_shape(name)
         same_shape = [known for known in self.endpoint_names() if _endpoint_shape(known) == shape]
-        close = difflib.get_close_matches(name, self.endpoint_names(), n=3, cutoff=0.6)
+        close = close_matches(name, self.endpoint_names(), 3)
         return _unique([*same_shape, *close])[:3]
 
 
@@ -215,7 +214,7 @@ def schema_types(schema: Schema) -> frozenset[str]:
 
 def _implied_types(schema: Schema) -> frozenset[str]:
     if "enum" in schema:
-        return frozenset(_ENUM_TYPES.get(type(value), "null") for value in schema["enum"])
+        return frozenset(json_type(value) for value in schema["enum"])
     if "properties" in schema or "additionalProperties" in schema:
         return frozenset({"object"})
     if "items" in schema:
@@ -292,7 +291,7 @@ def suggest_names(wanted: str, names: Sequence[str], limit: int = 5) -> list[str
     spellings (difflib, up to 3), then names that contain it."""
     folded = _fold(wanted)
     same = [name for name in names if _fold(name) == folded]
-    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
+    close = close_matches(wanted, names, 3)
     containing = sorted(name for name in names if folded and folded in _fold(name))
     return _unique([*same, *close, *containing])[:limit]
 
