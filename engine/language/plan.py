@@ -37,7 +37,7 @@ class MappedRecord:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self, secrets: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """The JSON Lines shape of DESIGN.md, with the fields in `secrets` shown as ``***``."""
+        """The JSON Lines shape of the contract in docs/design.md, with the fields in `secrets` shown as ``***``."""
         return {
             "entity": self.entity,
             "object": self.object,
