@@ -1,9 +1,26 @@
 """zoomforce: a declarative Zoom <-> Salesforce mapping engine.
 
-The package reads as its pipeline: ``loader`` (YAML with positions) -> ``validate`` (JSON Schema,
-then meaning) -> ``plan`` (compile once) -> ``runtime`` (map records) -> writers. ``disclose``
-renders from the same loaded model. The CLI lives in ``engine.cli.main`` and is the only module that
-imports click.
+YAML mapping files declare every field that flows; one generic engine runs them, and the privacy
+disclosure is rendered from the same files. The flow is load -> validate -> compile -> run ->
+write, and ``disclose`` renders from the same validated model. One subpackage per concern:
+
+    engine.language     the mapping language: YAML with positions, the model, JMESPath expressions,
+                        the transform registry, coercion, the compiled plan; nothing of Zoom,
+                        Salesforce, sync or the CLI
+    engine.validate     load and validate a mapping set: JSON Schema, then meaning against
+                        engine.zoom.schemas, engine.salesforce.catalog and the Fides taxonomy
+    engine.zoom         the Zoom REST client, the reader that follows a mapping's source, the schemas
+    engine.salesforce   authentication, the writer (Collections, Bulk API 2.0), the target catalog
+    engine.sync         the sync runner, its write pipeline, the reverse flow, output, the state
+    engine.serve        Zoom event notifications: the webhook app, the inbox worker, the processor
+    engine.disclosure   the privacy disclosure: built from the model, rendered, diffed
+    engine.cli          the ``zoomforce`` command line, one module per command group (click lives here only)
+    engine.emulators    local Zoom and Salesforce API emulators, importing nothing of the product
+                        but engine.resources and engine.serving
+
+and the leaves every layer may use: ``engine.errors`` (the one exception hierarchy),
+``engine.secrets`` (every redaction rule), ``engine.resources`` (where the shipped schemas and
+mappings are) and ``engine.serving`` (the uvicorn runner). docs/design.md explains the layering.
 """
 
 __version__ = "0.1.0"

@@ -245,7 +245,7 @@ class Emulators:
         return self.salesforce.lines[1].removeprefix("ca: ")
 
     def env(self, **changes: str | None) -> dict[str, str]:
-        """The environment a user sets for ``zoomforce sync`` against these emulators (DESIGN.md)."""
+        """The environment a user sets for ``zoomforce sync`` against these emulators (docs/design.md)."""
         env = clean_env(
             ZOOM_ACCOUNT_ID="demo", ZOOM_CLIENT_ID="demo", ZOOM_CLIENT_SECRET="demo",
             ZOOM_API_URL=f"{self.zoom_url}/v2", ZOOM_OAUTH_URL=f"{self.zoom_url}/oauth/token",

@@ -1,6 +1,6 @@
 """The Salesforce emulator over real HTTPS sockets, driven by the real simple-salesforce client.
 
-Trust in the emulator's CA comes from ``REQUESTS_CA_BUNDLE``, as DESIGN.md says clients get it;
+Trust in the emulator's CA comes from ``REQUESTS_CA_BUNDLE``, as docs/design.md says clients get it;
 verification is never turned off. The object catalogs are the small fixtures under
 ``tests/fixtures/salesforce_catalog`` so these tests do not move with the shipped catalogs.
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,7 +17,7 @@ from jmespath import exceptions as jmes_errors
 from jmespath.functions import Functions
 
 from engine.errors import TransformValueError, ZoomforceError
-from engine.language.function_docs import FUNCTION_DOCS, render_example_table, render_function_docs
+from engine.language.function_docs import FUNCTION_DOCS, render_function_docs
 from engine.language.functions import RETURN_TYPES, ZoomforceFunctions, function_arities, function_options
 from tests.helpers import REPO
 
@@ -64,13 +66,24 @@ def test_no_builtin_is_overridden_or_shadowed() -> None:
 
 def test_docs_file_is_generated_from_the_registry() -> None:
     text = (REPO / "docs" / "functions.md").read_text(encoding="utf-8")
-    assert text == render_function_docs(), "regenerate: python -m engine.language.function_docs > docs/functions.md"
+    assert text == render_function_docs(), "regenerate: python scripts/update_function_docs.py"
 
 
-def test_readme_table_is_generated_from_the_registry() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = readme.split("<!-- functions:start -->\n", 1)[1].split("<!-- functions:end -->", 1)[0]
-    assert table == render_example_table(), "regenerate: python scripts/update_readme_functions.py"
+def test_update_script_checks_the_docs_file() -> None:
+    done = subprocess.run([sys.executable, "scripts/update_function_docs.py", "--check"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_function_table_lives_in_docs_functions_md_only() -> None:
+    """README and the other docs link to docs/functions.md instead of repeating its table."""
+    others = [REPO / "README.md", REPO / "CONTRIBUTING.md", *(REPO / "docs").glob("*.md")]
+    for path in others:
+        if path.name == "functions.md" or not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+        repeated = [doc.signature for doc in FUNCTION_DOCS.values() if f"| `{doc.signature}` |" in text]
+        assert repeated == [], f"{path.name} repeats the function table: link to docs/functions.md instead"
 
 
 def test_docs_name_every_function_with_its_example() -> None:

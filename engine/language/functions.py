@@ -13,7 +13,7 @@ The rules every transform follows:
 * pure: no clock, no I/O, no ``eval``. Times are computed in UTC, so there is no daylight saving.
 
 ``engine.language.function_docs`` documents each function with one example that the tests run, and renders
-``docs/functions.md`` and the README's table from it.
+``docs/functions.md`` from it (see ``scripts/update_function_docs.py``).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class MappedRecord:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self, secrets: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """The JSON Lines shape of ``zoomforce map``, with the fields in `secrets` shown as ``***``."""
+        """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``."""
         return {
             "entity": self.entity,
             "object": self.object,
