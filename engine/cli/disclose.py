@@ -44,19 +44,17 @@ def disclose(
 ) -> None:
     """Generate the privacy disclosure from the mappings, or (--diff) what changed since OLD_DIR."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
+    from engine.disclosure.build import build_disclosure
+    from engine.disclosure.diff import diff_mappings, render_diff
+    from engine.disclosure.render import render
     from engine.validate.mapping_set import load_mapping_set
 
     current = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
     if old_dir is not None:
-        from engine.disclosure.diff import diff_mappings, render_diff
-
         previous = load_mapping_set([old_dir]).raise_if_invalid()
         changes = diff_mappings(previous, current, language)
         write_output(render_diff(changes, "json" if output_format == "json" else "markdown"), output)
         sys.exit(1 if exit_code and changes else 0)
-    from engine.disclosure.build import build_disclosure
-    from engine.disclosure.render import render
-
     write_output(render(build_disclosure(current, language), output_format, template), output)
     if output is not None:
         click.echo(f"zoomforce: disclosure written to {output}", err=True)

@@ -46,7 +46,7 @@ def map_command(
     """Map Zoom records read from --input (one record, an API response, or JSON Lines) to JSON Lines."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.language.expressions import compile_expression
-    from engine.language.inputs import read_records
+    from engine.language.inputs import read_event_records, read_records
     from engine.language.plan import RunContext, compile_plan, run_batch
     from engine.validate.mapping_set import load_mapping_set
 
@@ -58,8 +58,6 @@ def map_command(
         records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
         records = read_records(read_input(input_path), records_expression)
     else:
-        from engine.language.inputs import read_event_records
-
         records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
     context = RunContext(parent=parent, run=_run_document(run_time))
     secrets = frozenset() if reveal_secrets else plan.secrets

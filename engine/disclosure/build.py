@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.language.expressions import compile_expression
 from engine.language.messages import catalog_languages, message_catalog
 from engine.language.model import FieldSpec, Mapping, Text
 from engine.language.plan import event_readers
+from engine.resources import schemas_dir
 from engine.validate.mapping_set import MappingSet
+from engine.zoom.schemas import load_source_index
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,6 @@ def _item(mapping: Mapping, spec: FieldSpec, language: str) -> Item:
 
 def _source_of(mapping: Mapping, spec: FieldSpec, realtime: str | None) -> str:
     """Where a field's value is read: the object(s), the event, or the endpoint its path starts in."""
-    from engine.language.expressions import compile_expression
-
     source = mapping.source
     if source.system == "salesforce":
         return " / ".join(source.objects)
@@ -186,11 +187,8 @@ def zoom_classic_scopes(endpoints: Iterable[str]) -> list[str]:
 
 
 def _scope_choice(name: str) -> tuple[list[str], list[str]]:
-    from engine.resources import schemas_dir
-
     if not (schemas_dir() / "zoom" / "index.json").is_file():
         return [], []  # no source schemas installed: nothing to derive scopes from
-    from engine.zoom.schemas import load_source_index
 
     endpoint = load_source_index().endpoint(name)
     if endpoint is None:
@@ -240,8 +238,7 @@ def _permissions(mappings: list[Mapping]) -> Permissions:
 
 
 def _salesforce_fields(fields: Iterable[FieldSpec]) -> set[str]:
-    from engine.language.expressions import compile_expression
-
+    """The Salesforce fields that `fields` read (the first step of each path)."""
     names: set[str] = set()
     for spec in fields:
         for path in compile_expression(spec.source).field_paths():

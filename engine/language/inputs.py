@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from engine.errors import BadLine, InputError
-from engine.language.expressions import CompiledExpression
+from engine.language.expressions import CompiledExpression, compile_expression
 from engine.language.model import Mapping
 
 
@@ -55,7 +55,6 @@ def read_event_records(text: str, mapping: Mapping, event_type: str, parent: Any
     `text` is the whole event body (``{"event", "payload": {...}}``) or the bare record; a parent
     given on the command line wins over the one in the body.
     """
-    from engine.language.expressions import compile_expression
 
     spec = next((e for e in mapping.source.events if e.event == event_type), None)
     if spec is None:

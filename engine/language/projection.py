@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.language.expressions import FieldPath, compile_expression
 from engine.language.model import Mapping
+from engine.language.plan import event_readers
 
 Tree = dict[Any, "Tree"]  # step (a name; None for every item of a list) -> what is read below it; {} = all
 
@@ -40,7 +41,6 @@ def tree_of(expressions: Iterable[str]) -> Tree:
 
 def read_tree(mapping: Mapping) -> tuple[Tree, Tree]:
     """(what is read of a record, what is read of its parent) by `mapping`."""
-    from engine.language.plan import event_readers
 
     record: list[str] = []
     parent: list[str] = []

@@ -16,6 +16,7 @@ from engine.describe import article, json_type
 from engine.errors import ExpressionError
 from engine.language.expressions import compile_expression
 from engine.language.loader import PathKey
+from engine.language.messages import catalog_languages, missing_messages
 from engine.language.model import FieldSpec, Mapping, Text
 from engine.language.value_types import VALUE_TYPES
 from engine.suggest import suggestion
@@ -218,7 +219,6 @@ def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Find
 
 def check_disclosure_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     """Every language of a mapping needs the disclosure's fixed sentences too."""
-    from engine.language.messages import catalog_languages, missing_messages
 
     for language in mapping.languages:
         missing = missing_messages(language)
