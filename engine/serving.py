@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from engine.errors import ConfigError
 
@@ -38,7 +39,7 @@ class RunningServer:
         self.thread.join(timeout)
 
 
-def _config(app: Callable, host: str, port: int, tls: TLSFiles | None) -> uvicorn.Config:
+def _config(app: ASGIApp, host: str, port: int, tls: TLSFiles | None) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -60,7 +61,7 @@ def _bound_port(server: uvicorn.Server) -> int:
 
 
 def start_in_thread(
-    app: Callable, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None, timeout: float = 15.0
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None, timeout: float = 15.0
 ) -> RunningServer:
     """Start `app` in a daemon thread and wait until it listens; port 0 picks a free port."""
     server = uvicorn.Server(_config(app, host, port, tls))
@@ -76,7 +77,7 @@ def start_in_thread(
 
 
 def serve_foreground(
-    app: Callable,
+    app: ASGIApp,
     host: str,
     port: int,
     announce: Callable[[str], None],

@@ -33,7 +33,7 @@ from engine.errors import (
     Unreachable,
 )
 from engine.salesforce.auth import MAX_ATTEMPTS, Connection
-from engine.salesforce.bulk import encode_rows, parse_error_cell
+from engine.salesforce.bulk import BulkUpsert, encode_rows, parse_error_cell
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter, UpsertResult, soql_quote
 from engine.serving import RunningServer, start_in_thread
 
@@ -480,6 +480,35 @@ def test_find_ids_quotes_values_and_chunks_the_in_list(writer: SalesforceWriter)
     assert soql_quote("O'Brien\\") == "'O\\'Brien\\\\'"
     with pytest.raises(ValueError, match="not a Salesforce API name"):
         writer.find_ids("Contact", "Email) OR (Id", ["x"])
+
+
+class _Answers:
+    """A connection and client in one whose REST calls answer in turn; None is what simple-salesforce's
+    ``restful`` gives for an empty answer (204, or an empty JSON body)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+
+    def call(self, what: str, fn: Callable[[Any], Any], *, idempotent: bool = True) -> Any:
+        return fn(self)
+
+    def restful(self, path: str, method: str = "GET", **options: Any) -> Any:
+        return self.answers.pop(0)
+
+
+def test_an_empty_describe_answer_is_a_refused_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = SalesforceWriter(SalesforceCredentials("https://org.example", access_token="token"))
+    monkeypatch.setattr(writer, "_connection", _Answers(None))
+    with pytest.raises(SalesforceApiError, match=r"describe Contact: Salesforce answered without a describe"):
+        writer.describe("Contact")
+
+
+def test_an_empty_bulk_poll_answer_is_no_news() -> None:
+    connection: Any = _Answers(None, {"state": "JobComplete"})
+    bulk = BulkUpsert(connection, "Contact", "Email", poll_interval=1.0, sleep=lambda seconds: None,
+                      logger=logging.getLogger("test"))
+    assert bulk._wait("750000000000001") == {"state": "JobComplete"}
+    assert connection.answers == []
 
 
 # ------------------------------------------------------------------------------------- logging

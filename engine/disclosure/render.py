@@ -49,7 +49,8 @@ def _render_template(disclosure: Disclosure, output_format: str, template: Path 
     except jinja2.TemplateNotFound as exc:
         raise ConfigError(f"template not found: {folder / name}") from exc
     except jinja2.TemplateError as exc:
-        line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)  # only a syntax error knows its line
+        line = f":{lineno}" if lineno else ""
         raise ConfigError(f"template {folder / name}{line}: {exc.message}") from exc
 
 

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from engine.describe import short
 from engine.errors import CoercionError
@@ -34,7 +34,7 @@ def _fail(value: Any, expected: str) -> CoercionError:
     return CoercionError(f"cannot use {short(value)} as {expected}")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -11,7 +11,7 @@ first reaches it, so ``validate`` reports them with the expression's location.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -30,6 +30,10 @@ FieldPath = tuple[str | int | None, ...]
 
 Evaluator = Callable[[Any], Any]
 
+# A node of jmespath's parse tree, read only: "type", and by type "value" and "children" (a slice's
+# children are its start, stop and step: ints or None, not nodes).
+AstNode = Mapping[str, Any]
+
 
 @cache
 def _interpreter() -> visitor.TreeInterpreter:
@@ -42,7 +46,7 @@ class CompiledExpression:
     """An expression parsed once; ``evaluate(document)`` runs it."""
 
     text: str
-    ast: dict[str, Any]
+    ast: AstNode
     evaluate: Evaluator = field(repr=False, compare=False)
     fast_path: tuple[str, ...] | None = None
 
@@ -103,7 +107,7 @@ def compile_expression(text: str) -> CompiledExpression:
     return CompiledExpression(text, ast, _interpreting(ast))
 
 
-def _parse(text: str) -> dict[str, Any]:
+def _parse(text: str) -> AstNode:
     try:
         return jmespath.compile(text).parsed
     except jmes_errors.LexerError as exc:
@@ -119,7 +123,7 @@ def _parse(text: str) -> dict[str, Any]:
         raise ExpressionError(text, f"invalid expression: {exc}", "invalid-value") from exc
 
 
-def _check_functions(text: str, ast: dict[str, Any]) -> None:
+def _check_functions(text: str, ast: AstNode) -> None:
     arities = function_arities()
     for node in _walk_nodes(ast):
         if node["type"] != "function_expression":
@@ -143,14 +147,14 @@ def _arity_text(low: int, high: int | None) -> str:
     return f"{low} to {high} arguments"
 
 
-def _walk_nodes(node: dict[str, Any]):
+def _walk_nodes(node: AstNode) -> Iterator[AstNode]:
     yield node
     for child in node.get("children", ()):
         if isinstance(child, dict):
             yield from _walk_nodes(child)
 
 
-def _plain_field_chain(ast: dict[str, Any]) -> tuple[str, ...] | None:
+def _plain_field_chain(ast: AstNode) -> tuple[str, ...] | None:
     if ast["type"] == "field":
         return (ast["value"],)
     if ast["type"] == "subexpression" and all(child["type"] == "field" for child in ast["children"]):
@@ -182,11 +186,13 @@ def _field_walker(names: tuple[str, ...]) -> Evaluator:
     return chain
 
 
-def _interpreting(ast: dict[str, Any]) -> Evaluator:
+def _interpreting(ast: AstNode) -> Evaluator:
     interpreter = _interpreter()
 
     def run(value: Any) -> Any:
-        return interpreter.visit(ast, value)
+        # types-jmespath declares the node a TypedDict whose children are all nodes; it is the
+        # plain dict that jmespath.compile built, handed back unchanged
+        return interpreter.visit(ast, value)  # type: ignore[arg-type]
 
     return run
 
@@ -223,7 +229,7 @@ def _jmespath_reason(exc: jmes_errors.JMESPathError) -> str:
 # ---- static field paths --------------------------------------------------------------------
 
 
-def _paths(node: dict[str, Any], prefix: FieldPath | None) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths(node: AstNode, prefix: FieldPath | None) -> tuple[list[FieldPath], FieldPath | None]:
     """(paths read, where the node's result sits in the document or None if it is computed)."""
     if prefix is None:
         return [], None
@@ -231,16 +237,16 @@ def _paths(node: dict[str, Any], prefix: FieldPath | None) -> tuple[list[FieldPa
     return handler(node, prefix)
 
 
-def _paths_field(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_field(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     path = (*prefix, node["value"])
     return [path], path
 
 
-def _paths_current(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_current(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     return [], prefix
 
 
-def _paths_subexpression(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_subexpression(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     refs: list[FieldPath] = []
     at: FieldPath | None = prefix
     for child in node["children"]:
@@ -251,14 +257,14 @@ def _paths_subexpression(node: dict[str, Any], prefix: FieldPath) -> tuple[list[
     return refs, at
 
 
-def _paths_pipe(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_pipe(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     left, right = node["children"]
     refs, at = _paths(left, prefix)
     more, at = _paths(right, at)
     return refs + more, at
 
 
-def _paths_index_expression(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_index_expression(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     left, right = node["children"]
     refs, at = _paths(left, prefix)
     if at is None:
@@ -268,7 +274,7 @@ def _paths_index_expression(node: dict[str, Any], prefix: FieldPath) -> tuple[li
     return refs, at  # a slice keeps the array
 
 
-def _paths_projection(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_projection(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     left, right = node["children"][:2]
     refs, at = _paths(left, prefix)
     if at is None:
@@ -281,16 +287,16 @@ def _paths_projection(node: dict[str, Any], prefix: FieldPath) -> tuple[list[Fie
     return refs + more + found, None
 
 
-def _paths_flatten(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_flatten(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     return _paths(node["children"][0], prefix)
 
 
-def _paths_value_projection(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_value_projection(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     refs, _ = _paths(node["children"][0], prefix)
     return refs, None  # the values of an object with any keys: nothing more to check
 
 
-def _paths_function(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_function(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     refs: list[FieldPath] = []
     for child in node["children"]:
         if child["type"] == "expref":
@@ -300,7 +306,7 @@ def _paths_function(node: dict[str, Any], prefix: FieldPath) -> tuple[list[Field
     return refs, None
 
 
-def _paths_of_children(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_of_children(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     refs: list[FieldPath] = []
     for child in node.get("children", ()):
         if isinstance(child, dict):
@@ -309,7 +315,7 @@ def _paths_of_children(node: dict[str, Any], prefix: FieldPath) -> tuple[list[Fi
     return refs, None
 
 
-def _paths_literal(node: dict[str, Any], prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
+def _paths_literal(node: AstNode, prefix: FieldPath) -> tuple[list[FieldPath], FieldPath | None]:
     return [], None
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, Final, NotRequired, TypedDict, TypeGuard
 
 import jmespath
 from jmespath import exceptions as jmes_errors
@@ -37,16 +37,29 @@ from engine.errors import TransformValueError
 
 # ---- argument specs (JMESPath type names) ------------------------------------------------------
 
-_ANY: dict[str, Any] = {"types": []}
-_TEXT: dict[str, Any] = {"types": ["string", "null"]}
-_TIME: dict[str, Any] = {"types": ["string", "number", "null"]}
-_AMOUNT: dict[str, Any] = {"types": ["number", "string", "null"]}
-_MORE: dict[str, Any] = {"types": [], "variadic": True}
 
-# A variadic parameter may carry this key: the most arguments the whole call takes. JMESPath
-# ignores it; ``function_arities`` reads it and the function enforces it with JMESPath's ArityError.
-MAX_ARGS = "max_args"
+class ArgSpec(TypedDict):
+    """One parameter of ``@signature``: the JMESPath types it takes and whether it is variadic.
+
+    A variadic one may carry ``max_args``, the most arguments the whole call takes. JMESPath ignores
+    that key; ``function_arities`` reads it and the function enforces it with JMESPath's ArityError.
+    """
+
+    types: list[str]
+    variadic: NotRequired[bool]
+    max_args: NotRequired[int]
+
+
+MAX_ARGS: Final = "max_args"
 _LOOKUP_MAX_ARGS = 3
+
+_ANY: ArgSpec = {"types": []}
+_TEXT: ArgSpec = {"types": ["string", "null"]}
+_TIME: ArgSpec = {"types": ["string", "number", "null"]}
+_AMOUNT: ArgSpec = {"types": ["number", "string", "null"]}
+_MORE: ArgSpec = {"types": [], "variadic": True}
+# the table is declared variadic so that a third argument, the fallback, is optional
+_TABLE_THEN_FALLBACK: ArgSpec = {"types": ["object"], "variadic": True, MAX_ARGS: _LOOKUP_MAX_ARGS}
 
 # ---- errors ------------------------------------------------------------------------------------
 
@@ -152,7 +165,7 @@ _DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCI
 _MAX_DIGITS = 4300  # Python's own limit on converting text to int
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -411,8 +424,7 @@ class ZoomforceFunctions(jmes_functions.Functions):
     def _func_default(self, value: Any, fallback: Any) -> Any:
         return fallback if value is None else value
 
-    # the table is declared variadic so that a third argument, the fallback, is optional
-    @signature(_ANY, {"types": ["object"], "variadic": True, MAX_ARGS: _LOOKUP_MAX_ARGS})
+    @signature(_ANY, _TABLE_THEN_FALLBACK)
     def _func_lookup(self, value: Any, table: dict[str, Any], *fallback: Any) -> Any:
         if 2 + len(fallback) > _LOOKUP_MAX_ARGS:
             raise jmes_errors.ArityError(_LOOKUP_MAX_ARGS, 2 + len(fallback), "lookup")
@@ -443,7 +455,7 @@ class ZoomforceFunctions(jmes_functions.Functions):
 
     @signature(_TEXT)
     def _func_normalize_email(self, text: str | None) -> str | None:
-        if _is_blank(text):
+        if text is None or _is_blank(text):
             return None
         address = text.strip().lower()
         if not _plausible_email(address):
@@ -511,7 +523,7 @@ def _arities() -> dict[str, tuple[int, int | None]]:
     return {name: _arity(entry["signature"]) for name, entry in table.items()}
 
 
-def _arity(spec: tuple[dict[str, Any], ...]) -> tuple[int, int | None]:
+def _arity(spec: tuple[ArgSpec, ...]) -> tuple[int, int | None]:
     if spec and spec[-1].get("variadic"):
         return len(spec), spec[-1].get(MAX_ARGS)
     return len(spec), len(spec)

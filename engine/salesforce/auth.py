@@ -144,8 +144,9 @@ def backoff_delay(attempt: int) -> float:
     return float(min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_MAX))
 
 
-def _root(url: str) -> str:
-    parts = urlsplit(url)
+def _root(url: str | bytes) -> str:
+    # a request that requests prepared has a text URL; only a hand-built ``Request`` may hold bytes
+    parts = urlsplit(url.decode("utf-8", "replace") if isinstance(url, bytes) else url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -221,8 +222,8 @@ def _token_from(response: requests.Response, credentials: SalesforceCredentials)
     token = body.get("access_token")
     if response.status_code == 200 and isinstance(token, str) and token:
         instance = body.get("instance_url")
-        usable = isinstance(instance, str) and instance.startswith("https://")
-        return token, (instance if usable else credentials.instance_url).rstrip("/")
+        usable = instance if isinstance(instance, str) and instance.startswith("https://") else None
+        return token, (usable or credentials.instance_url).rstrip("/")
     code = str(body.get("error") or f"HTTP_{response.status_code}")
     reason = str(body.get("error_description") or body.get("error") or "no access token in the answer")
     secret = credentials.client_secret or ""

@@ -272,7 +272,8 @@ class BulkUpsert:
         for _ in range(MAX_POLLS):
             self._sleep(interval)
             waited += interval
-            info = self.connection.call("bulk poll", lambda sf: sf.restful(f"jobs/ingest/{job_id}"))
+            # restful gives None for an empty answer: no news, so keep polling
+            info = self.connection.call("bulk poll", lambda sf: sf.restful(f"jobs/ingest/{job_id}") or {})
             if info.get("state") in TERMINAL or waited >= MAX_WAIT:
                 break
             interval = min(interval * 1.5, max(self.poll_interval, MAX_POLL_INTERVAL))
@@ -311,8 +312,10 @@ class BulkUpsert:
             return ""
 
 
-def _set_state(sf: Salesforce, job_id: str, state: str) -> Any:
-    return sf.restful(f"jobs/ingest/{job_id}", method="PATCH", json={"state": state})
+def _set_state(sf: Salesforce, job_id: str, state: str) -> Mapping[str, Any] | None:
+    """The job's info after the change, or None when Salesforce answered with nothing."""
+    info: Mapping[str, Any] | None = sf.restful(f"jobs/ingest/{job_id}", method="PATCH", json={"state": state})
+    return info
 
 
 def _row_result(kind: str, row: Mapping[str, str], key: str, unprocessed: UpsertResult) -> UpsertResult:

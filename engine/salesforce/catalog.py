@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine.errors import UnknownObject
+from engine.errors import UnknownObject as UnknownObject  # re-exported: importable from here too
 from engine.language.value_types import VALUE_TYPES
 from engine.resources import schemas_dir
 from engine.suggest import close_matches

@@ -171,7 +171,10 @@ class SalesforceWriter:
     def describe(self, sobject: str) -> dict[str, Any]:
         """The org's describe of `sobject` (``GET sobjects/{sobject}/describe``)."""
         _check_name(sobject, "object")
-        return dict(self._connection.call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe")))
+        described = self._connection.call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
+        if not isinstance(described, Mapping):  # restful gives None for an empty answer
+            raise SalesforceApiError(f"describe {sobject}: Salesforce answered without a describe")
+        return dict(described)
 
     def find_ids(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, str]:
         """Map each value to the Id of the (oldest) record whose `field` equals it, case-insensitively."""

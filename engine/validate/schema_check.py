@@ -8,7 +8,7 @@ and, for a misspelt key or value, the nearest valid one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -56,6 +56,17 @@ def _path(error: ValidationError) -> PathKey:
     return tuple(error.absolute_path)
 
 
+# Every error a validator yields carries the failing subschema and the keyword's value; the stubs
+# also allow jsonschema's "unset" marker, which only a ValidationError built by hand has.
+def _subschema(error: ValidationError) -> Mapping[str, Any]:
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _keyword_value(error: ValidationError) -> Any:
+    """What the failing keyword is set to in the schema: any JSON value."""
+    return error.validator_value
+
+
 def _describe(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -67,7 +78,7 @@ def _yaml_type(json_type_name: str) -> str:
 
 
 def _additional_properties(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
-    allowed = sorted(error.schema.get("properties", {}))
+    allowed = sorted(_subschema(error).get("properties", {}))
     instance = error.instance if isinstance(error.instance, dict) else {}
     for key in instance:
         if key in allowed:
@@ -79,9 +90,9 @@ def _additional_properties(error: ValidationError, document: LoadedDocument) -> 
 
 def _required(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
     instance = error.instance if isinstance(error.instance, dict) else {}
-    known = error.schema.get("properties", {})
+    known = _subschema(error).get("properties", {})
     unknown_keys = [key for key in instance if key not in known]
-    for name in error.validator_value:
+    for name in _keyword_value(error):
         if name in instance:
             continue
         if close_matches(name, unknown_keys):
@@ -90,14 +101,14 @@ def _required(error: ValidationError, document: LoadedDocument) -> Iterator[Prob
 
 
 def _enum(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
-    choices = [str(c) if c is not None else "null" for c in error.validator_value]
+    choices = [str(c) if c is not None else "null" for c in _keyword_value(error)]
     value = error.instance
     hint = suggestion(str(value), choices) if isinstance(value, str) else ""
     yield document.problem(_path(error), f"expected one of {', '.join(choices)}; got {_describe(value)}{hint}")
 
 
 def _type(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
-    expected = error.validator_value
+    expected = _keyword_value(error)
     names = expected if isinstance(expected, list) else [expected]
     wanted = " or ".join(article(_yaml_type(n)) for n in names)
     got = _yaml_type(json_type(error.instance))
@@ -105,14 +116,14 @@ def _type(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]
 
 
 def _pattern(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
-    description = error.schema.get("description", "")
+    description = _subschema(error).get("description", "")
     why = f" ({description})" if description else ""
-    yield document.problem(_path(error), f"{_describe(error.instance)} does not match {error.validator_value}{why}")
+    yield document.problem(_path(error), f"{_describe(error.instance)} does not match {_keyword_value(error)}{why}")
 
 
 def _property_names(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
     for name in error.instance if isinstance(error.instance, dict) else ():
-        if not Draft202012Validator(error.validator_value).is_valid(name):
+        if not Draft202012Validator(_keyword_value(error)).is_valid(name):
             yield document.problem(
                 (*_path(error), name), f"'{name}' is not a language code (expected e.g. en, fr)", at_key=True
             )

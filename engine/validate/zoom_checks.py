@@ -111,7 +111,8 @@ def _records_schema(
         hint = did_you_mean(list(found.suggestions))
         findings.append(SourceFinding(where, f"{endpoint.name} has no '{records}' list of records{hint}"))
         return endpoint.record_schema()
-    return found.schema.get("items", found.schema)
+    items: Schema = found.schema.get("items", found.schema)
+    return items
 
 
 # ---- resolving field paths ------------------------------------------------------------------------

@@ -54,7 +54,8 @@ class EndpointSchema:
         """The schema of one record: an item of ``records`` for a list, else the whole response."""
         if self.records is None:
             return self.response
-        return self.response["properties"][self.records].get("items", {})
+        items: Schema = self.response["properties"][self.records].get("items", {})
+        return items
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def _endpoint_schema(directory: Path, name: str, entry: Mapping[str, Any]) -> En
 
 
 def _read_json(path: Path) -> Schema:
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: Schema = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 def _endpoint_shape(name: str) -> str:
@@ -244,7 +246,8 @@ def _property(schema: Schema, name: str) -> Schema | None:
         return None
     properties = schema.get("properties")
     if properties and name in properties:
-        return properties[name]
+        found: Schema = properties[name]
+        return found
     extra = schema.get("additionalProperties")
     if extra:
         return extra if isinstance(extra, dict) else {}

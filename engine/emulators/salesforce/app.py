@@ -360,7 +360,7 @@ def h_upsert(call: Call) -> Response:
         return _write_failed(result)
     if not result.created and float(call.version) < 46:
         return Response(status_code=204)
-    body = {"id": result.id, "success": True, "errors": [], "created": result.created}
+    body: dict[str, Any] = {"id": result.id, "success": True, "errors": [], "created": result.created}
     return JSONResponse(body, status_code=201 if result.created else 200)
 
 

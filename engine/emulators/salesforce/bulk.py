@@ -38,6 +38,10 @@ TERMINAL = ("JobComplete", "Failed", "Aborted")
 MULTIPLE_UPLOADS = ("Found multiple contents for job: {id}, please 'Close' / 'Abort' / 'Delete' the current "
                     "Job then create a new Job and make sure you only do 'PUT' once on a given Job.")
 
+# One CSV row: the header's column names or a record's cells. BulkIngest's signatures name this
+# alias, not list[str], because its method ``list`` hides the builtin in the class body for mypy.
+_Row = list[str]
+
 
 def _job_error(status: int, code: str, message: str) -> SfRequestError:
     return SfRequestError(status, SfError(code, message))
@@ -230,7 +234,7 @@ class BulkIngest:
         rng.shuffle(job.failures)
         job.state = "JobComplete"
 
-    def _check_header(self, job: IngestJob, header: list[str]) -> None:
+    def _check_header(self, job: IngestJob, header: _Row) -> None:
         obj = self.org.object(job.object)
         for name in header:
             if not _known_column(self.org, obj, name):
@@ -241,7 +245,7 @@ class BulkIngest:
         if job.operation in ("update", "delete", "hardDelete") and "id" not in {h.lower() for h in header}:
             raise _job_error(400, "INVALIDBATCH", "InvalidBatch : Field name not found : Id")
 
-    def _write_row(self, job: IngestJob, header: list[str], cells: list[str],
+    def _write_row(self, job: IngestJob, header: _Row, cells: _Row,
                    columns: dict[str, int]) -> WriteResult:
         body: dict[str, Any] = {}
         for name, cell in zip(header, cells, strict=True):
@@ -257,7 +261,7 @@ class BulkIngest:
         return self.org.bulk_row(operation, job.object, job.external_id_field, body, columns)
 
     @staticmethod
-    def _file(job: IngestJob, cells: list[str], result: WriteResult) -> None:
+    def _file(job: IngestJob, cells: _Row, result: WriteResult) -> None:
         if result.success:
             job.successes.append([result.id or "", "true" if result.created else "false", *cells])
         else:

@@ -104,12 +104,17 @@ class Like:
 @dataclass(frozen=True)
 class BoolOp:
     op: str
-    items: tuple[Any, ...]
+    items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Not:
-    item: Any
+    item: Node
+
+
+# A WHERE clause: conditions joined by AND or OR (never both unparenthesised), each maybe negated.
+Condition = Compare | InList | Like
+Node = BoolOp | Not | Condition
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ class Query:
     select: list[FieldRef] = field(default_factory=list)
     obj: str = ""
     obj_pos: int = 0
-    where: Any = None
+    where: Node | None = None
     order: list[OrderKey] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
@@ -262,7 +267,7 @@ class _Parser:
             nulls_first = self.expect_word("FIRST", "LAST").text.upper() == "FIRST"
         return OrderKey(ref, desc, nulls_first)
 
-    def expression(self) -> Any:
+    def expression(self) -> Node:
         items = [self.unary()]
         joiner: str | None = None
         while self.tok.is_word("AND", "OR"):
@@ -274,7 +279,7 @@ class _Parser:
             items.append(self.unary())
         return BoolOp(joiner, tuple(items)) if joiner else items[0]
 
-    def unary(self) -> Any:
+    def unary(self) -> Node:
         if self.tok.is_word("NOT"):
             self.take()
             return Not(self.unary())
@@ -285,7 +290,7 @@ class _Parser:
             return inner
         return self.condition()
 
-    def condition(self) -> Any:
+    def condition(self) -> Condition:
         ref = self.field_ref()
         token = self.tok
         if token.kind == "op" and token.text in _COMPARATORS:
@@ -435,8 +440,9 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         same = left is None and right is None
         return same if op == "=" else (not same) if op == "!=" else False
     try:
-        return {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right}[op]
+        outcome: bool = {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
+                         ">": left > right, ">=": left >= right}[op]
+        return outcome
     except TypeError:
         return False
 
@@ -457,7 +463,7 @@ def _like(value: Any, pattern: str) -> bool:
     return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
 
 
-def _matches(ctx: _Context, record: Record, node: Any) -> bool:
+def _matches(ctx: _Context, record: Record, node: Node) -> bool:
     if isinstance(node, BoolOp):
         results = (_matches(ctx, record, item) for item in node.items)
         return all(results) if node.op == "AND" else any(results)
@@ -473,7 +479,7 @@ def _matches(ctx: _Context, record: Record, node: Any) -> bool:
     return hit != node.negate
 
 
-def _conditions(node: Any) -> list[Any]:
+def _conditions(node: Node | None) -> list[Condition]:
     if isinstance(node, BoolOp):
         return [c for item in node.items for c in _conditions(item)]
     if isinstance(node, Not):

@@ -496,8 +496,10 @@ def h_user_meetings(call: Call) -> Response:
     kind = call.query.get("type") or "scheduled"
     if kind not in MEETING_LIST_TYPES:
         raise invalid_field("type")
-    wanted = {"scheduled": lambda m: True, "live": lambda m: False, "upcoming": lambda m: not m.past,
-              "upcoming_meetings": lambda m: not m.past, "previous_meetings": lambda m: m.past}[kind]
+    listed: dict[str, Callable[[MeetingData], bool]] = {
+        "scheduled": lambda m: True, "live": lambda m: False, "upcoming": lambda m: not m.past,
+        "upcoming_meetings": lambda m: not m.past, "previous_meetings": lambda m: m.past}
+    wanted = listed[kind]
     meetings = [m.list_record() for m in user.meetings if wanted(m)]
     return ok(paginate(call, meetings, "meetings", scope=kind))
 

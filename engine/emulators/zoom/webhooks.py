@@ -83,9 +83,9 @@ def envelope(account: Account, kind: str, event_ts: int, obj: Record) -> Record:
 
 
 def meeting_ended_event(account: Account, meeting: MeetingData) -> Record:
-    obj = {"id": str(meeting.id), "uuid": meeting.uuid, "host_id": meeting.host.id, "topic": meeting.topic,
-           "type": 2, "start_time": iso(meeting.actual_start), "timezone": meeting.host.timezone,
-           "duration": meeting.duration, "end_time": iso(meeting.actual_end)}
+    obj: Record = {"id": str(meeting.id), "uuid": meeting.uuid, "host_id": meeting.host.id, "topic": meeting.topic,
+                   "type": 2, "start_time": iso(meeting.actual_start), "timezone": meeting.host.timezone,
+                   "duration": meeting.duration, "end_time": iso(meeting.actual_end)}
     return envelope(account, "meeting.ended", _epoch_ms(obj["end_time"], 1200), obj)
 
 
