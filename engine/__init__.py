@@ -16,11 +16,12 @@ write, and ``disclose`` renders from the same validated model. One subpackage pe
     engine.disclosure   the privacy disclosure: built from the model, rendered, diffed
     engine.cli          the ``zoomforce`` command line, one module per command group (click lives here only)
     engine.emulators    local Zoom and Salesforce API emulators, importing nothing of the product
-                        but engine.resources and engine.serving
+                        but the leaves below and the shipped schemas (engine.zoom.schemas)
 
 and the leaves every layer may use: ``engine.errors`` (the one exception hierarchy),
 ``engine.secrets`` (every redaction rule), ``engine.resources`` (where the shipped schemas and
-mappings are) and ``engine.serving`` (the uvicorn runner). docs/design.md explains the layering.
+mappings are), ``engine.serving`` (the uvicorn runner), ``engine.suggest`` ("did you mean") and
+``engine.describe`` (a value's JSON type, a short quote of it). docs/design.md explains the layering.
 """
 
 __version__ = "0.1.0"
