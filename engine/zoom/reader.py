@@ -173,7 +173,7 @@ class ZoomSource:
         try:
             yield from self.client.paginate(path, records_key, params, page_size=page_size)
         except ZoomNotFound:
-            LOG.info("%s answered 404: nothing listed", path)
+            LOG.debug("%s answered 404: nothing listed", path)
 
     def _records_key(self, endpoint: str) -> str | None:
         schema = self.index.endpoint(endpoint)
