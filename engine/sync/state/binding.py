@@ -5,8 +5,8 @@ state reused against a fresh org, a refreshed sandbox or another customer's org 
 record as unchanged and write nothing. So a run records, the first time it meets them, the ids of
 the org and the account it talks to (``bind``), and a later run talking to another one refuses
 (:class:`~engine.errors.StateBoundElsewhere`, exit 2) before reading anything, naming both ids.
-``zoomforce sync --full-refresh --rebind`` records the new ids and forgets every hash in one
-transaction (:meth:`engine.sync.state.store.StateStore.rebind`).
+``zoomforce sync --full-refresh --rebind`` records the new ids and forgets every hash and cursor in
+one transaction (:meth:`engine.sync.state.store.StateStore.check_binding`).
 
 Each id is bound on its own: ``serve`` knows only its org, a dry run without Salesforce only its
 Zoom account; the other id is bound by the first run that knows it.

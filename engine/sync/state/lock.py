@@ -19,6 +19,7 @@ session-level advisory lock of a database server is released with its session th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -31,6 +32,7 @@ from typing import Protocol, Self
 from engine.errors import LockHeld, StateError
 from engine.sync.state.database import Clock, _utc_now, utc_iso
 
+LOG = logging.getLogger("zoomforce.state")
 LOCK_SUFFIX = ".lock"
 POLL_SECONDS = 0.2
 _INFO_OFFSET = 1  # the holder line starts after byte 0, the byte Windows locks (a locked range cannot be read there)
@@ -157,12 +159,19 @@ class FileRunLock(_Context):
             raise StateError(f"state database {self.state_path}: cannot open its lock file {self.path}: "
                              f"{error.strerror}") from error
         deadline = self._monotonic() + max(0.0, wait)
+        told = False
         try:
             while not _try_lock(fd):
                 remaining = deadline - self._monotonic()
                 if remaining <= 0:
                     holder = self.holder()
                     raise LockHeld(self.state_path, holder.describe() if holder else "holder unknown", wait)
+                if not told:
+                    holder = self.holder()
+                    LOG.info("state database %s is in use by another run (%s); waiting up to %g s", self.state_path,
+                             holder.describe() if holder else "holder unknown", wait,
+                             extra={"event": "lock.wait", "wait_seconds": wait})
+                    told = True
                 self._sleep(min(POLL_SECONDS, remaining))
             self._record(fd)
         except BaseException:

@@ -124,13 +124,16 @@ class StateStore:
     def check_binding(self, current: dict[str, str], *, rebind: bool = False, run_id: int | None = None) -> None:
         """Refuse ids other than the bound ones (StateBoundElsewhere, exit 2); bind those not bound yet.
 
-        ``rebind``: record ``current`` over what was bound and forget every record hash in the same
-        transaction (the records are written again to the new org); dead letters and cursors stay.
+        ``rebind``: record ``current`` over what was bound, and forget in the same transaction what the
+        state knew of the old org: every record hash and every cursor (the records are read and written
+        again, to the new org). Dead letters stay: they are records still missing.
         """
         with self._db.transaction():
             if rebind:
                 self.binding.replace(current, run_id)
                 self.hashes.forget_all()
+                for entity in self.cursors.all():
+                    self.cursors.clear(entity)
                 return
             fresh = check_binding(self.path, self.binding.get(), current)
             if fresh:
