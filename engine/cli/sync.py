@@ -94,8 +94,9 @@ def sync_command(
     the state's lock (or a Zoom daily limit stopped the run, its state saved).
     """
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
-    from engine import logs
+    from engine import logs, metrics
     from engine.cli.connect import salesforce_from_env, zoom_from_env
+    from engine.sync.observe import observe_state
     from engine.sync.output import log_plan, planned_lines, summary_json, summary_text
     from engine.sync.runner import SyncOptions, SyncRunner
     from engine.validate.mapping_set import load_mapping_set
@@ -117,7 +118,12 @@ def sync_command(
         # the state's lock before anything is read, so that a second run stops at once (exit 3).
         with sigterm_as_interrupt(), open_state(state_path, dry_run) as store, \
                 held(store, f"sync {' '.join(entities)}".strip(), wait_seconds):
-            report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+            try:
+                report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+            finally:  # a run that stopped half-way has metrics too: what it did, and the state's gauges
+                if metrics_file is not None:
+                    observe_state(store)
+                    metrics.write_textfile(metrics_file)
     finally:
         progress.close()
         zoom.client.close()

@@ -41,7 +41,8 @@ def log_dead_letter(entity: str, key: str | None, index: int | None, code: str, 
                     retried: int | None = None) -> None:
     """A record that failed, as a warning (``dead_letter``): its entity, key, code and the error, secrets scrubbed."""
     what = "still fails" if retried is not None else ("kept as a dead letter" if kept else "would be a dead letter")
-    LOG.warning("%s: record %s %s: %s: %s", entity, index if key is None else key, what, code, message,
+    error = message if message.startswith(code) else f"{code}: {message}"
+    LOG.warning("%s: record %s %s: %s", entity, index if key is None else key, what, error,
                 extra={"event": "dead_letter", "entity": entity, "key": key, "index": index, "code": code,
                        "dead_letter": retried})
 
