@@ -161,6 +161,7 @@ class SyncRunner:
         forward = [n for n in wanted if n not in reverse]
         if reverse and not options.webinar:
             raise ConfigError(f"{reverse[0]}: the reverse flow registers people for one webinar: give --webinar ID")
+        self._warn_unbounded(wanted, options)
         self._authenticate(options)
         self._check_binding(options)
         if not options.dry_run:
@@ -247,9 +248,19 @@ class SyncRunner:
     # ---- one entity ------------------------------------------------------------------------
 
     def window(self, mapping: Mapping, options: SyncOptions) -> Window | None:
+        """The date window the entity's listing is read in; None when it is read whole.
+
+        An incremental listing (a dated history: calls, past meetings) is read from ``--since``, else
+        from its cursor, else from ``DEFAULT_WINDOW_DAYS`` ago, up to ``--until`` or today. Another one
+        (scheduled meetings, webinars) is bounded only by what ``--since`` / ``--until`` give.
+        """
         listing = mapping.source.listing
-        if listing is None or not listing.window_from:
+        if listing is None or not listing.windowed:
             return None
+        if not listing.window_incremental:
+            if options.since is None and options.until is None:
+                return None
+            return Window(options.since, options.until)
         until = options.until or self.now().date()
         cursor = self.store.cursors.get(mapping.entity)
         if options.since is not None:
@@ -259,6 +270,30 @@ class SyncRunner:
         else:
             since = until - timedelta(days=DEFAULT_WINDOW_DAYS)
         return Window(min(since, until), until)
+
+    def bounded(self, entity: str) -> bool:
+        """Whether ``--since`` / ``--until`` bound what is read of ``entity``: its own listing, or a parent's."""
+        current: str | None = entity
+        while current is not None:
+            mapping = self.mapping_set.get(current)
+            if mapping.source.system != "zoom":
+                return False
+            if mapping.source.listing is not None and mapping.source.listing.windowed:
+                return True
+            current = mapping.source.parent
+        return False
+
+    def _warn_unbounded(self, wanted: Sequence[str], options: SyncOptions) -> None:
+        if (options.since is None and options.until is None) or options.retry_dead_letters:
+            return
+        for entity in wanted:
+            if self.bounded(entity):
+                continue
+            source = self.mapping_set.get(entity).source
+            listing = source.listing.endpoint if source.listing else (source.endpoint or "its Salesforce query")
+            LOG.warning("%s: --since/--until do not apply: its listing (%s) cannot be bounded in time; every record "
+                        "is read", entity, listing,
+                        extra={"event": "window.unbounded", "entity": entity, "listing": listing})
 
     def _sync_entity(self, entity: str, write: bool, options: SyncOptions, report: SyncReport) -> None:
         if self.zoom is None:
@@ -300,7 +335,9 @@ class SyncRunner:
                 report.entities[entity] = counts
             return
         self.pipeline.link(mapping, pending)
-        cursor = window.until.isoformat() if window else None
+        listing = mapping.source.listing
+        keeps_cursor = listing is not None and listing.window_incremental
+        cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
         self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
                             keep_hashes=entity not in self.refreshed)
         self.progress(entity, "done", counts)
