@@ -255,3 +255,32 @@ def test_readyz_answers_503_naming_the_check_that_fails(tmp_path: Path) -> None:
     assert answer.status_code == 503
     assert answer.json() == {"status": "not ready", "checks": {
         "state": "ok", "salesforce": "error: salesforce: cannot connect to https://127.0.0.1:9 (ping, 5 attempts)"}}
+
+
+def test_bulk_job_states_are_logged_as_they_change(world: World, tmp_path: Path) -> None:
+    world.salesforce.post("reset")
+    run = zoomforce(world, "sync", "users", "--bulk-threshold", "1", "--log-format", "json", "--state",
+                    str(tmp_path / "s.db"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    jobs = [r for r in json_lines(run.stderr) if r["event"] == "salesforce.bulk_job"]
+    assert jobs and jobs[0]["state"] == "Open" and jobs[-1]["state"] == "JobComplete"
+    assert all(r["level"] == "info" and r["job_id"] == jobs[0]["job_id"] for r in jobs)
+    assert jobs[-1]["processed"] == 3 and str(jobs[-1]["failed"]) == "0"
+
+
+def test_the_state_gauges_say_how_deep_and_how_old_the_inbox_is(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from engine import metrics
+    from engine.sync.observe import observe_state
+
+    received = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    with StateStore.open(tmp_path / "s.db") as store:
+        store.inbox.add("e1", "meeting.ended", b"{}", received_at=received)
+        store.inbox.add("e2", "meeting.ended", b"{\"n\": 2}", received_at=received + timedelta(seconds=30))
+        store.dead_letters.add("calls", "c1", "X", "x", {}, None, secret_fields=())
+        observe_state(store, now=received + timedelta(seconds=90))
+    samples = metric_values(metrics.exposition().decode())
+    assert value(samples, "zoomforce_inbox_depth") == 2
+    assert value(samples, "zoomforce_inbox_oldest_event_age_seconds") == 90
+    assert value(samples, "zoomforce_dead_letters_open", entity="calls") == 1

@@ -138,7 +138,7 @@ DRY_RUNS: dict[str, list[str]] = {
     "summary json": ["sync", "--dry-run", "--summary", "json"],
     "entities and window": ["sync", "meetings", "calls", "--dry-run", "--since", "2020-01-01", "--until", "2030-01-01"],
     "retry dead letters": ["sync", "--dry-run", "--retry-dead-letters", "--mappings", "{fixed}"],
-    "full refresh": ["sync", "--dry-run", "--full-refresh"],
+    "full refresh": ["sync", "--dry-run", "--full-refresh", "--bulk-threshold", "1", "--wait", "5"],
     "full refresh rebind reset cursors": ["sync", "--dry-run", "--full-refresh", "--rebind", "--reset-cursors"],
     "reverse flow": ["sync", "registrations", "--webinar", "{webinar}", "--dry-run"],
     "json logs and metrics": ["sync", "--dry-run", "--log-format", "json", "--metrics-file", "{workdir}/dry.prom"],

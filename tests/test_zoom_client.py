@@ -644,6 +644,8 @@ def test_neither_secret_nor_token_is_ever_logged(zoom: FakeZoom, make_client, ca
     assert ("zoom GET /limited: HTTP 429 (rate limit: unstated) on attempt 1 of 6; retrying in 2.00 s "
             "(Retry-After: 2)") in ours
     assert "zoom GET /limited: HTTP 500 on attempt 2 of 6; retrying in" in "\n".join(ours)
+    renewals = [r for r in caplog.records if getattr(r, "event", None) == "zoom.token_renewal"]
+    assert [r.levelname for r in renewals] == ["INFO"]  # the revoked token, renewed once
     retries = [r for r in caplog.records if getattr(r, "event", None) == "zoom.retry"]
     assert [r.levelname for r in retries] == ["WARNING", "WARNING"]
     assert (retries[0].wait_seconds, retries[0].reason, retries[0].status) == (2.0, "Retry-After: 2", 429)  # type: ignore[attr-defined]
