@@ -216,6 +216,16 @@ def _describe(path: str, error: sqlite3.Error) -> str:
     return f"state database {path}: {detail}"
 
 
+def _copy(file: Path, target: sqlite3.Connection, *, immutable: bool) -> None:
+    """Copy the database ``file`` into ``target``, opening the file read-only (and as immutable: untouched)."""
+    uri = file.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    source = sqlite3.connect(uri, uri=True, timeout=DEFAULT_BUSY_TIMEOUT_MS / 1000)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+
+
 # --------------------------------------------------------------------------------------------
 # The connection
 
@@ -275,12 +285,13 @@ class Database:
             file = Path(name)
             if name != ":memory:" and file.exists():
                 live = Path(name + "-wal").exists() and Path(name + "-shm").exists()
-                uri = file.resolve().as_uri() + ("?mode=ro" if live else "?mode=ro&immutable=1")
-                source = sqlite3.connect(uri, uri=True, timeout=DEFAULT_BUSY_TIMEOUT_MS / 1000)
                 try:
-                    source.backup(memory)
-                finally:
-                    source.close()
+                    _copy(file, memory, immutable=not live)
+                except sqlite3.Error:
+                    if not live:
+                        raise
+                    # a journal left by a process that died needs a writer to recover it: read the file alone
+                    _copy(file, memory, immutable=True)
         except sqlite3.Error as error:
             memory.close()
             raise StateError(_describe(name, error)) from error
