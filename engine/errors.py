@@ -7,7 +7,9 @@
     │   ├── UnknownObject                no Salesforce catalog file for an sObject (also a KeyError)
     │   ├── MissingCredential            an environment variable the command needs is unset
     │   ├── InputError                   the input document is not JSON / JSON Lines
-    │   └── StateError                   the state database cannot be opened or written
+    │   ├── StateError                   the state database cannot be opened or written
+    │   │   └── StateBoundElsewhere      the state was written for another Salesforce org or Zoom account
+    │   └── UnknownDeadLetter            ``zoomforce dead-letters show|retry|discard ID`` with no such ID
     ├── ExpressionError                  a JMESPath expression that does not compile
     ├── TransformValueError              a transform cannot handle a value (a ValueError too; becomes EvaluationError)
     ├── RecordError                      exit 1: one source record could not be mapped
@@ -24,6 +26,8 @@
     │   │   └── ZoomNotFound             404 / code 3001, 1001 ...: the object is gone
     │   ├── RetriesExhausted             429 / 5xx / timeouts on every allowed attempt
     │   └── SalesforceApiError           Salesforce refused a whole call (``code``: errorCode)
+    ├── RunStopped                       exit 3: the run did not start or stopped, its state saved
+    │   └── LockHeld                     another run holds the state's lock (names its pid and start)
     ├── WebhookRejected                  a webhook delivery refused before anything was kept (``status``)
     └── PermanentEventError              a stored event that retrying cannot help: it goes to ``dead``
 
@@ -134,6 +138,29 @@ class InputError(ConfigError):
 
 class StateError(ConfigError):
     """The state database cannot be opened or written (locked, read-only, corrupt); names the file."""
+
+
+class StateBoundElsewhere(StateError):
+    """The state was first used with another Salesforce org or Zoom account: its hashes would hide
+    records missing here. ``stored`` and ``current`` map ``salesforce_org`` / ``zoom_account`` to ids."""
+
+    def __init__(self, path: str, stored: dict[str, str], current: dict[str, str]):
+        self.path = path
+        self.stored = dict(stored)
+        self.current = dict(current)
+        names = {"salesforce_org": "Salesforce org", "zoom_account": "Zoom account"}
+        differ = [f"{names.get(key, key)} {stored[key]}, this run {current[key]}"
+                  for key in sorted(stored) if key in current and stored[key] != current[key]]
+        super().__init__(
+            f"state database {path} was written for another org or account ({'; '.join(differ)}): refusing, "
+            "as its record hashes would hide the records missing there; after a sandbox refresh run "
+            "`zoomforce sync --full-refresh --rebind`, otherwise give this org its own --state")
+
+
+class UnknownDeadLetter(ConfigError):
+    def __init__(self, dead_id: int, path: str):
+        self.dead_id = dead_id
+        super().__init__(f"no dead letter {dead_id} in state database {path} (see `zoomforce dead-letters list`)")
 
 
 class ExpressionError(ZoomforceError):
@@ -274,6 +301,29 @@ class SalesforceApiError(RemoteError):
 
     def __init__(self, message: str, status: int | None = None, code: str | None = None):
         super().__init__("salesforce", message, status, code)
+
+
+class RunStopped(ZoomforceError):
+    """The run did not start, or stopped before its end, with its state saved: exit 3.
+
+    An operator's alerting tells it from a failure: nothing is wrong with the data or the
+    configuration, the run is to be tried again later (another run holds the lock, a Zoom daily
+    limit was reached).
+    """
+
+    exit_code = 3
+
+
+class LockHeld(RunStopped):
+    """Another run holds the state's lock; ``holder`` says who, as the lock recorded it."""
+
+    def __init__(self, path: str, holder: str, waited: float = 0.0):
+        self.path = path
+        self.holder = holder
+        self.waited = waited
+        after = f" after waiting {waited:g} s" if waited else ""
+        hint = "" if waited else "; wait for it with --wait SECONDS"
+        super().__init__(f"state database {path} is in use by another run ({holder}){after}: not started{hint}")
 
 
 class WebhookRejected(ZoomforceError):

@@ -45,6 +45,7 @@ def _config(app: ASGIApp, host: str, port: int, tls: TLSFiles | None) -> uvicorn
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # uvicorn's records go to the handler zoomforce configured (text or JSON lines)
         access_log=False,
         lifespan="off",
         ssl_certfile=tls.certfile if tls else None,

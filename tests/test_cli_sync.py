@@ -612,8 +612,12 @@ def test_sync_without_the_zoom_client_secret_names_that_variable_and_nothing_els
 
 def test_sync_against_an_unreachable_zoom_is_one_line_and_exit_2(failing: Concurrent) -> None:
     run = failing.result("unreachable")
-    line = one_error_line(run)
+    assert run.returncode == 2 and run.stdout == "" and "Traceback" not in run.stderr
+    *retries, line = run.error_lines  # each retry is a warning; the one error line says why it stopped
     assert re.fullmatch(r"zoomforce: error: zoom: cannot connect to http://127\.0\.0\.1:\d+/oauth/token \(.*\)", line)
+    assert len(retries) == 5, retries
+    assert all(re.fullmatch(r"zoomforce: warning: zoom POST http://127\.0\.0\.1:\d+/oauth/token: ConnectError: .* on "
+                            r"attempt \d of 6; retrying in \d+\.\d\d s \(exponential back-off\)", r) for r in retries)
 
 
 def test_sync_with_since_after_until_is_a_usage_error(failing: Concurrent) -> None:

@@ -524,7 +524,7 @@ def test_logs_hold_no_secret_token_or_record_value(emu: Emulator, writer: Salesf
     assert _codes(results[0]) == ["STRING_TOO_LONG"]
     writer.find_ids("Contact", "Email", ["private.person@example.com"])
     assert SECRET not in caplog.text and TOKEN_MARK not in caplog.text
-    ours = [r.getMessage() for r in caplog.records if r.name.startswith("engine.")]
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("zoomforce.")]
     assert any("renewing" in m for m in ours) and any("SERVER_UNAVAILABLE" in m for m in ours)
     assert any("STRING_TOO_LONG 1" in m for m in ours)
     assert not [m for m in ours if "private.person" in m or "Privatename" in m or "LLLL" in m]

@@ -641,7 +641,14 @@ def test_neither_secret_nor_token_is_ever_logged(zoom: FakeZoom, make_client, ca
     list(client.paginate("/users", "users", page_size=4))
     assert len(zoom.tokens) == 2 and client.token_requests == 2
     ours = [record.getMessage() for record in caplog.records if record.name == "zoomforce.zoom"]
-    assert "GET /limited: HTTP 429 on attempt 1 of 6; retrying in 2.00 s" in ours
+    assert ("zoom GET /limited: HTTP 429 (rate limit: unstated) on attempt 1 of 6; retrying in 2.00 s "
+            "(Retry-After: 2)") in ours
+    assert "zoom GET /limited: HTTP 500 on attempt 2 of 6; retrying in" in "\n".join(ours)
+    renewals = [r for r in caplog.records if getattr(r, "event", None) == "zoom.token_renewal"]
+    assert [r.levelname for r in renewals] == ["INFO"]  # the revoked token, renewed once
+    retries = [r for r in caplog.records if getattr(r, "event", None) == "zoom.retry"]
+    assert [r.levelname for r in retries] == ["WARNING", "WARNING"]
+    assert (retries[0].wait_seconds, retries[0].reason, retries[0].status) == (2.0, "Retry-After: 2", 429)  # type: ignore[attr-defined]
     assert "GET /users -> HTTP 401 (attempt 1)" in ours
     basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
     everything = caplog.text + "\n".join(record.getMessage() for record in caplog.records)

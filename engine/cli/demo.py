@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli.messages import say, stderr_progress
 from engine.cli.options import sigterm_as_interrupt
 
 
@@ -23,15 +24,15 @@ def demo_command(users: int, state_path: Path | None, output: Path, language: st
     """Run the whole sync on this machine, no account needed: local Zoom and Salesforce emulators."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.demo_runner import run_demo
-    from engine.sync.output import ProgressLines, summary_json, summary_text
+    from engine.sync.output import summary_json, summary_text
 
-    progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    progress = stderr_progress()
     try:
         with sigterm_as_interrupt():
             result = run_demo(users=users, state_path=state_path, output=output, language=language,
-                              progress=progress, say=lambda line: click.echo(line, err=True))
+                              progress=progress, say=lambda line: say(line, event="demo"))
     finally:
         progress.close()
     click.echo(summary_json(result.report) if summary_format == "json" else summary_text(result.report), nl=False)
-    click.echo(f"zoomforce: disclosure written to {output}", err=True)
+    say(f"zoomforce: disclosure written to {output}", event="disclosure.written", path=str(output))
     sys.exit(1 if result.report.failed else 0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli.messages import say
 from engine.cli.options import MAPPINGS_OPTION, resolve_mappings_dir, write_output
 
 
@@ -57,4 +58,4 @@ def disclose(
         sys.exit(1 if exit_code and changes else 0)
     write_output(render(build_disclosure(current, language), output_format, template), output)
     if output is not None:
-        click.echo(f"zoomforce: disclosure written to {output}", err=True)
+        say(f"zoomforce: disclosure written to {output}", event="disclosure.written", path=str(output))

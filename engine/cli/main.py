@@ -1,7 +1,9 @@
 """The ``zoomforce`` command line: the root group and its error handling.
 
 Every ZoomforceError becomes one readable line on standard error and its exit code (1 for data
-errors, 2 for configuration and usage errors); no traceback reaches the user. Each command lives
+errors, 2 for configuration and usage errors, 3 for a run that did not start or stopped with its
+state saved); no traceback reaches the user. With ``--log-format json`` that line is a JSON record
+(event ``error``, with ``exit_code``), like every other line on standard error. Each command lives
 in its own module of this package; they import the engine inside the command, so that
 ``zoomforce --help`` and each command load only what they use.
 """
@@ -17,10 +19,12 @@ import click
 
 from engine import __version__
 from engine.cli.catalog import catalog_group
+from engine.cli.dead_letters import dead_letters_group
 from engine.cli.demo import demo_command
 from engine.cli.disclose import disclose
 from engine.cli.emulator import emulator_group
 from engine.cli.map import map_command
+from engine.cli.messages import add_log_format, say
 from engine.cli.serve import serve_command
 from engine.cli.sync import sync_command
 from engine.cli.validate import validate
@@ -35,13 +39,14 @@ class ZoomforceGroup(click.Group):
             return super().invoke(ctx)
         except MappingInvalid as exc:
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
+                say(str(problem), level=problem.severity, event="mapping.problem", **problem.as_json())
             ctx.exit(exc.exit_code)
         except ZoomforceError as exc:
-            click.echo(f"zoomforce: error: {exc}", err=True)
+            say(f"zoomforce: error: {exc}", level="error", event="error", error=type(exc).__name__,
+                exit_code=exc.exit_code)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("zoomforce: interrupted", err=True)
+            say("zoomforce: interrupted", level="warning", event="interrupted", exit_code=130)
             ctx.exit(130)
         except BrokenPipeError:
             sys.stderr.close()
@@ -51,7 +56,8 @@ class ZoomforceGroup(click.Group):
         except Exception as exc:  # a bug: still one line, and a distinct exit code
             if os.environ.get("ZOOMFORCE_DEBUG"):
                 traceback.print_exc()
-            click.echo(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+            say(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", level="error",
+                event="internal_error", exit_code=70)
             ctx.exit(70)
 
 
@@ -62,8 +68,9 @@ def cli() -> None:
 
 
 for _command in (validate, map_command, disclose, sync_command, serve_command, demo_command, emulator_group,
-                 catalog_group):
+                 catalog_group, dead_letters_group):
     cli.add_command(_command)
+add_log_format(cli)  # every command, however deep: --log-format text|json
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from engine.cli.messages import say
 from engine.cli.options import MAPPINGS_OPTION, read_input, resolve_mappings_dir
 from engine.errors import CoercionError, InputError, RecordError
 
@@ -64,15 +65,17 @@ def map_command(
 
     def emit(index: int, outcome: Any) -> None:
         if isinstance(outcome, RecordError):
-            click.echo(f"zoomforce: error: {outcome}", err=True)
+            say(f"zoomforce: error: {outcome}", level="error", event="record.error", **outcome.as_json())
             return
         for warning in outcome.warnings:
-            click.echo(f"zoomforce: warning: {plan.entity}: record {index}: {warning}", err=True)
+            say(f"zoomforce: warning: {plan.entity}: record {index}: {warning}", level="warning",
+                event="record.warning", entity=plan.entity, index=index)
         click.echo(json.dumps(outcome.as_json(secrets), ensure_ascii=False))
 
     result = run_batch(plan, records, context, on_record=emit, event=event_type)
     if result.errors:
-        click.echo(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", err=True)
+        say(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", level="error",
+            event="map.failed", failed=len(result.errors), records=len(records))
         sys.exit(1)
 
 

@@ -8,12 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.errors import InputError
 from engine.resources import default_mappings_dir
 from engine.sync.state.database import DEFAULT_PATH
+
+if TYPE_CHECKING:
+    from engine.sync.state.store import StateStore
 
 MAPPINGS_OPTION = click.option(
     "--mappings",
@@ -74,3 +78,27 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def open_state(path: Path, dry_run: bool = False) -> Iterator[StateStore]:
+    """The state at ``path``; for a dry run a private copy of it, so that the file stays as it was."""
+    # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
+    from engine.sync.state.store import StateStore
+
+    store = StateStore.snapshot(path) if dry_run else StateStore.open(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def held(store: StateStore, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold the state's run lock around the block: LockHeld (exit 3) when another run has it."""
+    lock = store.run_lock(command)
+    lock.acquire(wait_seconds)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from engine.cli.messages import say
 from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, resolve_mappings_dir, sigterm_as_interrupt
-from engine.errors import MissingCredential
+from engine.errors import MissingCredential, RetriesExhausted, Unreachable
 
 
 @click.command("serve")
@@ -38,19 +39,27 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
     salesforce = salesforce_from_env(os.environ)
     assert salesforce is not None
     store = StateStore.open(state_path)
-    worker = InboxWorker(store, EventProcessor(mapping_set, store, salesforce), max_attempts=max_attempts,
-                         backoff_max=600.0)
-    app = create_app(store, secret, None, worker=worker)
+    processor = EventProcessor(mapping_set, store, salesforce)
+    worker = InboxWorker(store, processor, max_attempts=max_attempts, backoff_max=600.0)
+    try:  # a state written for another org refuses at once (exit 2); an org out of reach is checked later
+        processor.check_binding()
+    except (Unreachable, RetriesExhausted) as exc:  # events are kept meanwhile: serve starts all the same
+        say(f"zoomforce: warning: Salesforce cannot be reached now ({exc}); events are kept and written once "
+            "it answers, after checking that this state is for its org", level="warning",
+            event="serve.salesforce_unreachable")
+    app = create_app(store, secret, None, worker=worker, ready_check=salesforce.ping)
 
     def announce(url: str) -> None:
         click.echo(url)
-        click.echo(f"webhook: {url}{WEBHOOK_PATH}", err=True)
-        click.echo(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", err=True)
+        say(f"webhook: {url}{WEBHOOK_PATH}", event="serve.listening", url=url)
+        say(f"event subscriptions: {', '.join(subscriptions(mapping_set))}", event="serve.subscriptions",
+            subscriptions=subscriptions(mapping_set))
         sys.stdout.flush()
 
     requeued = store.inbox.requeue_dead()
     if requeued:
-        click.echo(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again", err=True)
+        say(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again",
+            level="warning", event="inbox.requeued", requeued=requeued)
     worker.start()
     try:
         with sigterm_as_interrupt():

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, resolve_mappings_dir, sigterm_as_interrupt
+from engine.cli.messages import stderr_progress
+from engine.cli.options import (
+    MAPPINGS_OPTION,
+    STATE_OPTION,
+    held,
+    open_state,
+    resolve_mappings_dir,
+    sigterm_as_interrupt,
+)
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -63,39 +71,69 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
 @click.option("--webinar", help="The Zoom webinar the reverse flow (registrations) registers people for.")
 @click.option("--bulk-threshold", type=click.IntRange(1), default=2000, show_default=True,
               help="From this many records of one object in a run, write through Bulk API 2.0.")
+@click.option("--full-refresh", is_flag=True,
+              help="Ignore the stored hashes of the entities synced: write every record again (dead letters and "
+                   "cursors are kept).")
+@click.option("--rebind", is_flag=True,
+              help="With --full-refresh: bind the state to this Salesforce org and Zoom account (after a sandbox "
+                   "refresh) and forget every stored hash.")
+@click.option("--reset-cursors", is_flag=True,
+              help="With --full-refresh: read the entities from --since (or the default window), not their cursor.")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
+              help="Wait this long for another run that holds the state's lock; then exit 3.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="Write the run's metrics there in the Prometheus text format (node_exporter's textfile collector).")
 def sync_command(
     entities: tuple[str, ...], mappings_dir: Path | None, state_path: Path, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
+    full_refresh: bool, rebind: bool, reset_cursors: bool, wait_seconds: float, metrics_file: Path | None,
 ) -> None:
-    """Read Zoom as the mappings declare and upsert into Salesforce. Exit 0 all written, 1 some failed."""
+    """Read Zoom as the mappings declare and upsert into Salesforce.
+
+    Exit 0 all written, 1 some records failed (kept as dead letters), 2 configuration, 3 another run holds
+    the state's lock (or a Zoom daily limit stopped the run, its state saved).
+    """
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
+    from engine import logs, metrics
     from engine.cli.connect import salesforce_from_env, zoom_from_env
-    from engine.sync.output import ProgressLines, planned_lines, summary_json, summary_text
+    from engine.sync.observe import observe_state
+    from engine.sync.output import log_plan, planned_lines, summary_json, summary_text
     from engine.sync.runner import SyncOptions, SyncRunner
-    from engine.sync.state.store import StateStore
     from engine.validate.mapping_set import load_mapping_set
 
     first, last = _window(since, until)
     mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
     check_entities(mapping_set, entities, webinar)
-    options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar)
-    zoom = zoom_from_env(os.environ)
+    options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar, full_refresh, rebind,
+                          reset_cursors)
+    zoom = zoom_from_env(os.environ)  # credentials first: a missing one is told before the state is touched
     try:
         salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
     except ConfigError:
         zoom.client.close()
         raise
-    progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    progress = stderr_progress()
     try:
-        with sigterm_as_interrupt(), StateStore.open(state_path) as store:
-            report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+        # A dry run works on a copy of the state: nothing it does can reach the file. A real run takes
+        # the state's lock before anything is read, so that a second run stops at once (exit 3).
+        with sigterm_as_interrupt(), open_state(state_path, dry_run) as store, \
+                held(store, f"sync {' '.join(entities)}".strip(), wait_seconds):
+            try:
+                report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+            finally:  # a run that stopped half-way has metrics too: what it did, and the state's gauges
+                if metrics_file is not None:
+                    observe_state(store)
+                    metrics.write_textfile(metrics_file)
     finally:
         progress.close()
         zoom.client.close()
         if salesforce is not None:
             salesforce.close()
     plan_to_stderr = summary_format == "json"
-    for line in planned_lines(report.planned):
-        click.echo(line, err=plan_to_stderr)
+    if plan_to_stderr and logs.is_json():
+        log_plan(report.planned)  # standard error holds JSON lines only
+    else:
+        for line in planned_lines(report.planned):
+            click.echo(line, err=plan_to_stderr)
     click.echo(summary_json(report) if summary_format == "json" else summary_text(report), nl=False)
     sys.exit(1 if report.failed else 0)

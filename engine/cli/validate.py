@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli.messages import say
 from engine.cli.options import resolve_mappings_dir
 
 
@@ -39,7 +40,8 @@ def validate(paths: tuple[Path, ...], catalog_dir: Path | None, output_format: s
         click.echo(out, nl=False, err=False)
         summary = f"{len(result.files)} file(s), {len(result.errors)} error(s), "
         summary += f"{len(result.problems) - len(result.errors)} warning(s)"
-        click.echo(summary, err=True)
+        say(summary, event="validate.summary", files=len(result.files), errors=len(result.errors),
+            warnings=len(result.problems) - len(result.errors))
     else:
         click.echo(out, nl=False)
     sys.exit(0 if result.valid else 1)

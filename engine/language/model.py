@@ -81,6 +81,14 @@ class ListSpec:
     window_max_days: int | None
     detail: bool
     key: str | None
+    window_field: str | None = None  # the listed record's time, when the sync filters the window itself
+    window_incremental: bool = True  # the window follows the entity's cursor (else only --since / --until)
+    filter: str | None = None  # an expression over each listed item: only those it holds true for are read
+
+    @property
+    def windowed(self) -> bool:
+        """Whether the listing can be bounded in time (query parameters, or a time the sync filters on)."""
+        return bool(self.window_from or self.window_to or self.window_field)
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,9 @@ def _source(data: dict[str, Any]) -> SourceSpec:
             window_max_days=window.get("max_days"),
             detail=bool(listing.get("detail", False)),
             key=listing.get("key"),
+            window_field=window.get("field"),
+            window_incremental=bool(window.get("incremental", True)),
+            filter=listing.get("filter"),
         ),
         parent=data.get("parent"),
         objects=(data["object"],) if isinstance(data.get("object"), str) else tuple(data.get("object", ())),

@@ -2,6 +2,8 @@
 
     SalesforceCredentials   SF_INSTANCE_URL with SF_ACCESS_TOKEN, or SF_CLIENT_ID + SF_CLIENT_SECRET (or all three)
     fetch_token()           POST {instance}/services/oauth2/token, grant_type=client_credentials
+    org_id()                the id of the org a session belongs to: the identity URL of the token answer, else
+                            GET /services/oauth2/userinfo, else the org prefix of the session id
     Connection              a simple-salesforce client on our own requests.Session: a timeout on every request,
                             bounded retries with backoff through an injected ``sleep`` (502/503/504, 403
                             REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW, connections that failed or dropped), one
@@ -30,6 +32,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.util.retry import Retry
 
+from engine import metrics
 from engine.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -49,6 +52,9 @@ RETRYABLE_STATUS = frozenset({502, 503, 504})
 RETRYABLE_CODES = frozenset({"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW"})
 TOKEN_PATH = "/services/oauth2/token"
 _VERSION_RE = re.compile(r"^\d{2,3}\.\d$")
+_ORG_ID_RE = re.compile(r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+_IDENTITY_RE = re.compile(r"/id/(00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?)/")
+_SESSION_ORG_RE = re.compile(r"^(00D[A-Za-z0-9]{12})!")
 
 
 # ----------------------------------------------------------------------------------- credentials
@@ -177,9 +183,30 @@ def api_error_of(exc: SalesforceError) -> tuple[int, str, str]:
 # ------------------------------------------------------------------------------------------ OAuth
 
 
+@dataclass(frozen=True)
+class Token:
+    """What the OAuth answer gives: the session, the instance URL, the identity URL (which names the org)."""
+
+    access_token: str
+    instance_url: str
+    identity: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Token(access_token='***', instance_url={self.instance_url!r}, identity={self.identity!r})"
+
+
+def org_of(identity: str | None, session: str | None) -> str | None:
+    """The org id in an identity URL (``.../id/00D.../005...``), else in a session id's prefix (``00D...!``)."""
+    found = _IDENTITY_RE.search(identity or "")
+    if found:
+        return found.group(1)
+    prefix = _SESSION_ORG_RE.match(session or "")
+    return prefix.group(1) if prefix else None
+
+
 def fetch_token(session: requests.Session, credentials: SalesforceCredentials, sleep: Sleep,
-                logger: logging.Logger) -> tuple[str, str]:
-    """The OAuth 2.0 client-credentials flow: (access token, instance URL the org answered with)."""
+                logger: logging.Logger) -> Token:
+    """The OAuth 2.0 client-credentials flow: the session and the URLs the org answered with."""
     url = credentials.token_url
     form = {"grant_type": "client_credentials", "client_id": credentials.client_id or "",
             "client_secret": credentials.client_secret or ""}
@@ -195,8 +222,11 @@ def fetch_token(session: requests.Session, credentials: SalesforceCredentials, s
                 raise RetriesExhausted("salesforce", f"OAuth token endpoint {url} kept answering "
                                        f"{response.status_code}", response.status_code)
         delay = backoff_delay(attempt)
-        logger.info("salesforce OAuth token request failed (attempt %d/%d); retrying in %.1fs",
-                    attempt, MAX_ATTEMPTS, delay)
+        logger.warning("salesforce OAuth token request failed (attempt %d of %d); retrying in %.1f s",
+                       attempt, MAX_ATTEMPTS, delay,
+                       extra={"event": "salesforce.retry", "service": "salesforce", "call": "oauth token",
+                              "attempt": attempt, "wait_seconds": delay})
+        metrics.retry("salesforce", "oauth")
         sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -213,7 +243,7 @@ def _token_transport_failure(url: str, attempt: int, exc: requests.RequestExcept
         raise RetriesExhausted("salesforce", f"OAuth token request to {url}: {type(exc).__name__}") from exc
 
 
-def _token_from(response: requests.Response, credentials: SalesforceCredentials) -> tuple[str, str]:
+def _token_from(response: requests.Response, credentials: SalesforceCredentials) -> Token:
     try:
         body = response.json()
     except ValueError:
@@ -223,7 +253,9 @@ def _token_from(response: requests.Response, credentials: SalesforceCredentials)
     if response.status_code == 200 and isinstance(token, str) and token:
         instance = body.get("instance_url")
         usable = instance if isinstance(instance, str) and instance.startswith("https://") else None
-        return token, (usable or credentials.instance_url).rstrip("/")
+        identity = body.get("id")
+        return Token(token, (usable or credentials.instance_url).rstrip("/"),
+                     identity if isinstance(identity, str) else None)
     code = str(body.get("error") or f"HTTP_{response.status_code}")
     reason = str(body.get("error_description") or body.get("error") or "no access token in the answer")
     secret = credentials.client_secret or ""
@@ -248,10 +280,13 @@ class Connection:
         self._session = build_session(timeout)
         self._session.hooks["response"].append(self._count)
         self._client: Salesforce | None = None
+        self._identity: str | None = None
+        self._org_id: str | None = None
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if not response.request.path_url.startswith(TOKEN_PATH):
             self.api_calls += 1
+            metrics.api_call("salesforce", response.status_code)
 
     def close(self) -> None:
         self._session.close()
@@ -263,8 +298,32 @@ class Connection:
             if self.credentials.access_token:
                 self._client = self._build(self.credentials.access_token, self.credentials.instance_url)
             else:
-                self._client = self._build(*fetch_token(self._session, self.credentials, self._sleep, self._log))
+                self._client = self._from_token(fetch_token(self._session, self.credentials, self._sleep, self._log))
         return self._client
+
+    def _from_token(self, token: Token) -> Salesforce:
+        self._identity = token.identity
+        return self._build(token.access_token, token.instance_url)
+
+    def org_id(self) -> str:
+        """The id of the org the session belongs to (``00D...``), asked once.
+
+        From the identity URL of the token answer; with a given access token, from the OpenID
+        Connect ``userinfo`` endpoint, else the org prefix every Salesforce session id starts with.
+        """
+        if self._org_id is None:
+            client = self.client()
+            org = org_of(self._identity, None)
+            if org is None:
+                info = self.call("userinfo", lambda sf: sf.oauth2("userinfo"))
+                found = info.get("organization_id") if isinstance(info, Mapping) else None
+                org = found if isinstance(found, str) and _ORG_ID_RE.match(found) else None
+            org = org or org_of(None, client.session_id)
+            if org is None:
+                raise SalesforceApiError("cannot tell which org the session belongs to: neither the token answer nor "
+                                         "/services/oauth2/userinfo names it", code="NO_ORG_ID")
+            self._org_id = org
+        return self._org_id
 
     def _build(self, token: str, instance_url: str) -> Salesforce:
         return Salesforce(instance_url=instance_url, session_id=token, session=self._session,
@@ -278,8 +337,9 @@ class Connection:
             raise AuthenticationFailed("salesforce", f"{what}: the access token is expired or invalid; set "
                                        "SF_CLIENT_ID and SF_CLIENT_SECRET so the session can be renewed", 401,
                                        "INVALID_SESSION_ID") from exc
-        self._log.info("salesforce session expired; renewing it with the client credentials")
-        self._client = self._build(*fetch_token(self._session, self.credentials, self._sleep, self._log))
+        self._log.info("salesforce session expired; renewing it with the client credentials",
+                       extra={"event": "salesforce.token_renewal"})
+        self._client = self._from_token(fetch_token(self._session, self.credentials, self._sleep, self._log))
 
     # -- one call, retried
 
@@ -299,29 +359,31 @@ class Connection:
                 renewed = True
                 continue
             except SalesforceError as exc:
-                self._api_failure(what, attempt, exc)
+                reason = self._api_failure(what, attempt, exc)
             except requests.exceptions.InvalidJSONError as exc:
                 raise SalesforceApiError(f"{what}: the request or the answer is not valid JSON",
                                          code="INVALID_JSON") from exc
             except requests.RequestException as exc:
-                self._transport_failure(what, attempt, exc, idempotent)
-            self._wait(what, attempt)
+                reason = self._transport_failure(what, attempt, exc, idempotent)
+            self._wait(what, attempt, reason)
             attempt += 1
 
-    def _api_failure(self, what: str, attempt: int, exc: SalesforceError) -> None:
+    def _api_failure(self, what: str, attempt: int, exc: SalesforceError) -> str:
+        """Raise what is final; else the retry's reason (the error code, or the HTTP status)."""
         status, code, message = api_error_of(exc)
         if status not in RETRYABLE_STATUS and code not in RETRYABLE_CODES:
             self._log.info("salesforce %s: HTTP %s %s", what, status, code)
             raise SalesforceApiError(f"{what}: {message}", status, code) from exc
-        self._log.info("salesforce %s: HTTP %s %s (attempt %d/%d)", what, status, code, attempt, MAX_ATTEMPTS)
         if attempt >= MAX_ATTEMPTS:
             raise RetriesExhausted("salesforce", f"{what}: {message} (after {attempt} attempts)", status,
                                    code) from exc
+        return f"HTTP {status} {code}"
 
-    def _transport_failure(self, what: str, attempt: int, exc: requests.RequestException, idempotent: bool) -> None:
+    def _transport_failure(self, what: str, attempt: int, exc: requests.RequestException, idempotent: bool) -> str:
+        """Raise what is final; else the retry's reason (the kind of transport failure)."""
+        metrics.api_call("salesforce", None)
         root = _root(exc.request.url or "") if exc.request is not None else self.credentials.instance_url
         kind = type(exc).__name__
-        self._log.info("salesforce %s: %s talking to %s (attempt %d/%d)", what, kind, root, attempt, MAX_ATTEMPTS)
         if isinstance(exc, requests.exceptions.SSLError):
             raise Unreachable("salesforce", f"{what}: TLS handshake with {root} failed (is its CA in "
                               "REQUESTS_CA_BUNDLE?)") from exc
@@ -335,8 +397,17 @@ class Connection:
             if never:
                 raise Unreachable("salesforce", f"cannot connect to {root} ({what}, {attempt} attempts)") from exc
             raise RetriesExhausted("salesforce", f"{what}: {kind} from {root} (after {attempt} attempts)") from exc
+        return f"{kind} talking to {root}"
 
-    def _wait(self, what: str, attempt: int) -> None:
+    def _wait(self, what: str, attempt: int, reason: str) -> None:
         delay = backoff_delay(attempt)
-        self._log.info("salesforce %s: retrying in %.1fs", what, delay)
+        self._log.warning("salesforce %s: %s on attempt %d of %d; retrying in %.1f s (exponential back-off)", what,
+                          reason, attempt, MAX_ATTEMPTS, delay,
+                          extra={"event": "salesforce.retry", "service": "salesforce", "call": what,
+                                 "attempt": attempt, "max_attempts": MAX_ATTEMPTS, "wait_seconds": delay,
+                                 "reason": reason})
+        code = reason.rsplit(" ", 1)[-1] if reason.startswith("HTTP ") else "connection"
+        metrics.retry("salesforce", code)
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            metrics.rate_limit_wait("salesforce", "request_limit", delay)
         self._sleep(delay)

@@ -227,7 +227,9 @@ class BulkUpsert:
              keys: Sequence[str]) -> dict[int, UpsertResult]:
         job = self.connection.call("bulk job create", self._create, idempotent=False)
         job_id = str(job["id"])
-        self._log.info("salesforce bulk job %s: upsert %d %s records", job_id, len(indices), self.sobject)
+        self._log.info("salesforce bulk job %s: upsert %d %s records", job_id, len(indices), self.sobject,
+                       extra={"event": "salesforce.bulk_job", "job_id": job_id, "state": "Open",
+                              "records": len(indices), "object": self.sobject})
         try:
             self.connection.call("bulk upload", lambda sf: self._upload(sf, job_id, text), idempotent=False)
             self.connection.call("bulk close", lambda sf: _set_state(sf, job_id, "UploadComplete"),
@@ -238,7 +240,10 @@ class BulkUpsert:
         info = self._wait(job_id)
         state = str(info.get("state"))
         self._log.info("salesforce bulk job %s: %s, %s processed, %s failed", job_id, state,
-                       info.get("numberRecordsProcessed"), info.get("numberRecordsFailed"))
+                       info.get("numberRecordsProcessed"), info.get("numberRecordsFailed"),
+                       extra={"event": "salesforce.bulk_job", "job_id": job_id, "state": state,
+                              "processed": info.get("numberRecordsProcessed"),
+                              "failed": info.get("numberRecordsFailed"), "object": self.sobject})
         matcher = _Matcher(header, rows, indices, self.key_field)
         code = "BULK_JOB_" + state.upper() if state != "JobComplete" else "NOT_PROCESSED"
         unprocessed = UpsertResult.failed("", code, str(info.get("errorMessage") or
@@ -269,11 +274,18 @@ class BulkUpsert:
         interval = self.poll_interval
         waited = 0.0
         info: Mapping[str, Any] = {}
+        seen = "UploadComplete"
         for _ in range(MAX_POLLS):
             self._sleep(interval)
             waited += interval
             # restful gives None for an empty answer: no news, so keep polling
             info = self.connection.call("bulk poll", lambda sf: sf.restful(f"jobs/ingest/{job_id}") or {})
+            state = str(info.get("state") or seen)
+            if state != seen and state not in TERMINAL:
+                self._log.info("salesforce bulk job %s: %s after %.1f s", job_id, state, waited,
+                               extra={"event": "salesforce.bulk_job", "job_id": job_id, "state": state,
+                                      "object": self.sobject})
+            seen = state
             if info.get("state") in TERMINAL or waited >= MAX_WAIT:
                 break
             interval = min(interval * 1.5, max(self.poll_interval, MAX_POLL_INTERVAL))

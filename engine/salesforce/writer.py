@@ -27,12 +27,14 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 
+from engine import metrics
 from engine.errors import SalesforceApiError
 from engine.salesforce.auth import MAX_ATTEMPTS, Connection, SalesforceCredentials, Sleep, backoff_delay
 from engine.salesforce.bulk import NO_REASON, UNKNOWN_CODE, BulkUpsert, UpsertResult, wire_datetime
 
 __all__ = ["SalesforceCredentials", "SalesforceWriter", "UpsertResult", "soql_quote"]
 
+LOGGER_NAME = "zoomforce.salesforce"
 COLLECTION_LIMIT = 200
 FIND_CHUNK = 200  # values per IN (...)
 FIND_CHUNK_CHARS = 6000  # of quoted values per query: the query travels in a GET URL
@@ -69,7 +71,7 @@ class SalesforceWriter:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._sleep = sleep
-        self._log = logger or logging.getLogger(__name__)
+        self._log = logger or logging.getLogger(LOGGER_NAME)
         self._connection = Connection(credentials, timeout=timeout, sleep=sleep, logger=self._log)
 
     @property
@@ -79,6 +81,14 @@ class SalesforceWriter:
     def authenticate(self) -> None:
         """Log in now (with client credentials): refused credentials fail before any record is read."""
         self._connection.client()
+
+    def ping(self) -> None:
+        """One cheap authenticated call (the API's resources): raises when Salesforce cannot be used now."""
+        self._connection.call("ping", lambda sf: sf.restful(""))
+
+    def org_id(self) -> str:
+        """The id of the org written to (``00D...``): what a state is bound to."""
+        return self._connection.org_id()
 
     def close(self) -> None:
         self._connection.close()
@@ -127,9 +137,14 @@ class SalesforceWriter:
             pending = [i for i in pending if _locked(results[i])]
             if not pending or attempt == MAX_ATTEMPTS:
                 break
-            self._log.info("salesforce upsert %s: %d records locked (%s); retrying them", sobject, len(pending),
-                           LOCKED)
-            self._sleep(backoff_delay(attempt))
+            delay = backoff_delay(attempt)
+            self._log.warning("salesforce upsert %s: %d records locked (%s); retrying them in %.1f s", sobject,
+                              len(pending), LOCKED, delay,
+                              extra={"event": "salesforce.retry", "service": "salesforce", "call": "collections upsert",
+                                     "attempt": attempt, "wait_seconds": delay, "reason": LOCKED,
+                                     "records": len(pending)})
+            metrics.retry("salesforce", "locked")
+            self._sleep(delay)
         return [results[i] for i in range(len(records))]
 
     def _collection_call(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]],
@@ -152,7 +167,7 @@ class SalesforceWriter:
         updated = sum(r.success and not r.created for r in results)
         codes = Counter(r.errors[0][0] if r.errors else UNKNOWN_CODE for r in results if not r.success)
         detail = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
-        self._log.info("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s", sobject,
+        self._log.debug("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s", sobject,
                        path, len(results), created, updated, sum(codes.values()), f" ({detail})" if detail else "")
 
     # -- reading
@@ -193,7 +208,7 @@ class SalesforceWriter:
                     exact.setdefault(value, str(record["Id"]))
                     folded.setdefault(value.lower(), str(record["Id"]))
         found = {v: exact.get(v) or folded.get(v.lower()) for v in wanted}
-        self._log.info("salesforce find_ids %s.%s: %d values, %d found", sobject, field, len(wanted),
+        self._log.debug("salesforce find_ids %s.%s: %d values, %d found", sobject, field, len(wanted),
                        sum(1 for v in found.values() if v))
         return {v: i for v, i in found.items() if i}
 

@@ -26,6 +26,12 @@ inside the window is a duplicate for the inbox.
 
 Logs (logger ``zoomforce.webhook``) carry the event type, its id and the outcome, never the secret
 token, a signature or the body: payloads carry meeting passwords.
+
+Beside the webhook: ``GET /healthz`` (alive: the inbox's counts and the worker), ``GET /readyz``
+(ready: the state answers and, when a check is given, Salesforce does; 503 otherwise, each check's
+outcome in the body; the outcome is kept ``READY_CACHE_SECONDS``, so a probe every second costs
+Salesforce a call now and then) and ``GET /metrics`` (:mod:`engine.metrics` in the Prometheus text
+format, the state's gauges read at each scrape).
 """
 
 from __future__ import annotations
@@ -45,8 +51,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.errors import ConfigError, PermanentEventError, StateError, WebhookRejected
+from engine import metrics
+from engine.errors import ConfigError, PermanentEventError, StateError, WebhookRejected, ZoomforceError
 from engine.serve.worker import LOGGER_NAME, InboxWorker, Processor
+from engine.sync.observe import observe_state
 from engine.sync.state.store import StateStore
 
 __all__ = [
@@ -67,6 +75,9 @@ __all__ = [
 
 WEBHOOK_PATH = "/zoom/webhook"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+READY_CACHE_SECONDS = 10.0
 SIGNATURE_HEADER = "x-zm-signature"
 TIMESTAMP_HEADER = "x-zm-request-timestamp"
 REQUEST_ID_HEADER = "x-zm-request-id"
@@ -181,7 +192,10 @@ class _Receiver:
         clock: Callable[[], float],
         logger: logging.Logger,
         keep: KeepBody | None = None,
+        ready_check: Callable[[], None] | None = None,
     ):
+        self.ready_check = ready_check
+        self._ready: tuple[float, int, dict[str, str]] | None = None  # (when, status, checks)
         self.store = store
         self.secret = secret
         self.keep = keep
@@ -254,6 +268,45 @@ class _Receiver:
         worker = "none" if self.worker is None else ("running" if self.worker.running else "stopped")
         return JSONResponse({"status": "ok", "inbox": inbox, "worker": worker})
 
+    async def readyz(self, request: Request) -> Response:
+        now = time.monotonic()
+        if self._ready is None or now - self._ready[0] >= READY_CACHE_SECONDS:
+            status, checks = await run_in_threadpool(self._readiness)
+            self._ready = (now, status, checks)
+        _, status, checks = self._ready
+        return JSONResponse({"status": "ready" if status == 200 else "not ready", "checks": checks},
+                            status_code=status)
+
+    def _readiness(self) -> tuple[int, dict[str, str]]:
+        checks: dict[str, str] = {}
+        try:
+            self.store.inbox.counts()
+            checks["state"] = "ok"
+        except StateError as error:
+            checks["state"] = f"error: {error}"
+        if self.ready_check is not None:
+            try:
+                self.ready_check()
+                checks["salesforce"] = "ok"
+            except ZoomforceError as error:
+                checks["salesforce"] = f"error: {error}"
+        failing = [name for name, outcome in checks.items() if outcome != "ok"]
+        if failing:
+            self.log.warning("not ready: %s", "; ".join(f"{name} {checks[name]}" for name in failing),
+                             extra={"event": "serve.not_ready", "checks": checks})
+        return (503 if failing else 200), checks
+
+    async def metrics(self, request: Request) -> Response:
+        def collect() -> bytes:
+            try:
+                observe_state(self.store)
+            except StateError as error:
+                self.log.error("metrics: state database unavailable (%s)", error)
+            return metrics.exposition()
+
+        body = await run_in_threadpool(collect)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         """Start and stop a worker the app made itself (a worker passed in is the caller's)."""
@@ -275,8 +328,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     worker: InboxWorker | None = None,
     logger: logging.Logger | None = None,
+    ready_check: Callable[[], None] | None = None,
 ) -> Starlette:
-    """The receiver as an ASGI app: ``POST /zoom/webhook`` and ``GET /healthz``.
+    """The receiver as an ASGI app: ``POST /zoom/webhook``, ``GET /healthz``, ``/readyz`` and ``/metrics``.
+
+    ``ready_check`` (Salesforce reachable, say) raises a ZoomforceError when the service cannot do its
+    job; ``/readyz`` answers 503 then.
 
     ``worker`` given: the caller starts and stops it; the app wakes it when an event arrives
     (``processor`` is then unused). No worker but a ``processor``: the app makes an
@@ -295,11 +352,13 @@ def create_app(
     if owns_worker and processor is not None:
         worker = InboxWorker(store, processor, logger=log)
     keep = getattr(worker.processor if worker is not None else None, "inbox_body", None)
-    receiver = _Receiver(store, secret, worker, owns_worker, max_body, clock, log, keep)
+    receiver = _Receiver(store, secret, worker, owns_worker, max_body, clock, log, keep, ready_check)
     app = Starlette(
         routes=[
             Route(WEBHOOK_PATH, receiver.webhook, methods=["POST"]),
             Route(HEALTH_PATH, receiver.healthz, methods=["GET"]),
+            Route(READY_PATH, receiver.readyz, methods=["GET"]),
+            Route(METRICS_PATH, receiver.metrics, methods=["GET"]),
         ],
         lifespan=receiver.lifespan,
     )

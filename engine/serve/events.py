@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from engine import metrics
 from engine.errors import PermanentEventError, RecordError
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
@@ -40,6 +41,7 @@ from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import credential_keys, redact
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.report import EntityCounts, SyncReport
+from engine.sync.state.binding import SALESFORCE_ORG
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
@@ -113,6 +115,14 @@ class EventProcessor:
         self.now = now
         self._expressions: dict[str, CompiledExpression] = {}
         self.unread_secrets = credential_keys() - keys_read(self.feeds)
+        self.binding_checked = salesforce is None
+
+    def check_binding(self) -> None:
+        """The state is for this Salesforce org (bound at first use); StateBoundElsewhere otherwise."""
+        salesforce = self.pipeline.salesforce
+        if not self.binding_checked and salesforce is not None:
+            self.store.check_binding({SALESFORCE_ORG: salesforce.org_id()})
+            self.binding_checked = True
 
     # ---- what the receiver keeps -----------------------------------------------------------
 
@@ -193,9 +203,11 @@ class EventProcessor:
         pending = list(group.pending.values())
         if not pending:
             return
+        self.check_binding()
         self.pipeline.link(group.mapping, pending)
         counts = EntityCounts()
         self.pipeline.write(group.mapping, group.plan, pending, counts, False, SyncReport(), None, keep_hashes=False)
+        metrics.count_records(group.mapping.entity, counts.as_json() | {"read": len(pending)})
         LOG.info("%s: %d record(s) of %d event(s): %d written, %d failed", group.mapping.entity, len(pending),
                  len(group.events), counts.written, counts.failed)
 

@@ -10,9 +10,12 @@ the dry run's values come redacted from the runner.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, TextIO
 
 from engine.sync.report import EntityCounts, PlannedChange, SyncReport
+
+LOG = logging.getLogger("zoomforce.sync")
 
 BAR_WIDTH = 24
 
@@ -52,6 +55,35 @@ class ProgressLines:
         end = "\n" if stage == "done" else ""
         self.stream.write(f"\r{entity:<14} [{bar}] {label:<8} {_counts_text(counts)}\x1b[K{end}")
         self.line_open = not end
+
+
+class LogProgress:
+    """The runner's progress callback for log platforms: one ``entity.done`` record per entity, with its counts.
+
+    While an entity is read, an ``entity.progress`` record every thousand records read.
+    """
+
+    def __call__(self, entity: str, stage: str, counts: EntityCounts) -> None:
+        if stage == "done":
+            LOG.info("%s: %s", entity, _counts_text(counts),
+                     extra={"event": "entity.done", "entity": entity, "counts": counts.as_json(),
+                            "text_hidden": True})
+        elif stage == "read" and counts.read and counts.read % 1000 == 0:
+            LOG.info("%s: reading, %d so far", entity, counts.read,
+                     extra={"event": "entity.progress", "entity": entity, "counts": counts.as_json()})
+
+    def close(self) -> None:
+        return None
+
+
+def log_plan(planned: list[PlannedChange]) -> None:
+    """The dry run's plan as records (``dry_run.plan``): one per record, its field changes as before/after."""
+    for change in planned:
+        LOG.info("%s %s %s", change.action, change.entity, change.key,
+                 extra={"event": "dry_run.plan", "entity": change.entity, "key": change.key,
+                        "action": change.action,
+                        "changes": {name: {"before": before, "after": after}
+                                    for name, (before, after) in change.changes.items()}})
 
 
 def _counts_text(counts: EntityCounts) -> str:

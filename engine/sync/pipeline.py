@@ -37,6 +37,16 @@ def record_key(mapped: MappedRecord, plan: Plan) -> str:
     return str(value) if len(plan.upsert_keys) <= 1 else f"{field_name}={value}"
 
 
+def log_dead_letter(entity: str, key: str | None, index: int | None, code: str, message: str, *, kept: bool,
+                    retried: int | None = None) -> None:
+    """A record that failed, as a warning (``dead_letter``): its entity, key, code and the error, secrets scrubbed."""
+    what = "still fails" if retried is not None else ("kept as a dead letter" if kept else "would be a dead letter")
+    error = message if message.startswith(code) else f"{code}: {message}"
+    LOG.warning("%s: record %s %s: %s", entity, index if key is None else key, what, error,
+                extra={"event": "dead_letter", "entity": entity, "key": key, "index": index, "code": code,
+                       "dead_letter": retried})
+
+
 def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     before = before or {}
     return {name: (before.get(name), value) for name, value in after.items() if before.get(name) != value}
@@ -90,7 +100,7 @@ class WritePipeline:
     ) -> None:
         counts.failed += 1
         safe = scrub_message(message, evidence, secrets)
-        LOG.warning("%s: record %s: %s: %s", entity, index if key is None else key, code, safe)
+        log_dead_letter(entity, key, index, code, safe, kept=write)
         if write:
             self.store.dead_letters.add(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
 
@@ -185,6 +195,9 @@ class WritePipeline:
                 code, message = result.errors[0] if result.errors else (UNKNOWN_CODE, NO_REASON)
                 detail = "; ".join(f"{c}: {m}" for c, m in result.errors) or message
                 counts.failed += 1
+                log_dead_letter(entity, item.key, item.index, code,
+                                scrub_message(detail, {**item.evidence, "record": item.mapped.record}, secrets),
+                                kept=True, retried=item.dead_letter_id)
                 if item.dead_letter_id is not None:
                     self.store.dead_letters.bump(item.dead_letter_id, code, detail)
                 else:

@@ -17,7 +17,8 @@ from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
 from engine.language.plan import RunContext, secret_names
-from engine.sync.pipeline import WritePipeline
+from engine.secrets import scrub_message
+from engine.sync.pipeline import WritePipeline, log_dead_letter
 from engine.sync.report import EntityCounts, PlannedChange, SyncReport
 from engine.sync.state.record_hashes import WrittenItem
 from engine.zoom.client import ZoomClient, endpoint_path
@@ -86,6 +87,8 @@ def register_for_webinar(
                 mapped = plan.map_record(record, RunContext(run=run))
             except RecordError as exc:
                 counts.failed += 1
+                log_dead_letter(entity, f"{webinar}:{record.get('Id')}", index - 1, f"MAPPING_{exc.kind.upper()}",
+                                scrub_message(exc.reason, record, secrets), kept=not dry_run)
                 if not dry_run:
                     store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
                                                   f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
@@ -108,6 +111,7 @@ def register_for_webinar(
                 if exc.status is not None and exc.status >= 500:
                     raise
                 counts.failed += 1
+                log_dead_letter(entity, key, index - 1, f"ZOOM_{exc.code or exc.status}", str(exc), kept=True)
                 store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
                                               {"source": record, "record": mapped.record}, report.run_id, index - 1,
                                               secret_fields=secrets)

@@ -9,15 +9,23 @@ its error code (secrets redacted) and the others go on.
 Resuming rests on one rule (see :mod:`engine.sync.state.store`): hashes and the cursor move are committed
 together, only after Salesforce answered for the batch. A run killed anywhere re-reads what was not
 committed; upserts by external id make re-sending harmless, so nothing is lost and nothing doubles.
+
+Before reading anything, the run checks that the state was written for the Salesforce org and the
+Zoom account it talks to (:mod:`engine.sync.state.binding`), binding them at first use. A dry run
+writes nowhere: it calls no writing endpoint of Salesforce or Zoom, and is given a snapshot of the
+state (:meth:`~engine.sync.state.store.StateStore.snapshot`) rather than the file.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from engine import logs, metrics
 from engine.errors import ConfigError, RecordError
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
@@ -26,10 +34,12 @@ from engine.salesforce.writer import SalesforceWriter
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.report import EntityCounts, Progress, SyncReport, no_progress
 from engine.sync.reverse_flow import register_for_webinar
+from engine.sync.state.binding import SALESFORCE_ORG, ZOOM_ACCOUNT
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
 from engine.zoom.reader import SourceFailure, SourceItem, Window, ZoomSource
 
+LOG = logging.getLogger("zoomforce.sync")
 DEFAULT_WINDOW_DAYS = 30
 
 
@@ -41,6 +51,18 @@ class SyncOptions:
     dry_run: bool = False
     retry_dead_letters: bool = False
     webinar: str | None = None
+    full_refresh: bool = False  # ignore the stored hashes of the entities asked for: write every record
+    rebind: bool = False  # bind the state to this org and account, forgetting every hash (with full_refresh)
+    reset_cursors: bool = False  # read the asked entities from --since (or the default window), not their cursor
+    dead_letter_ids: tuple[int, ...] | None = None  # retry only these dead letters (retry_dead_letters)
+
+    def __post_init__(self) -> None:
+        if (self.rebind or self.reset_cursors) and not self.full_refresh:
+            flag = "--rebind" if self.rebind else "--reset-cursors"
+            raise ConfigError(f"{flag} goes with --full-refresh (sync --full-refresh {flag})")
+        if self.full_refresh and self.retry_dead_letters:
+            raise ConfigError("--full-refresh and --retry-dead-letters do not go together: the retry writes every "
+                              "dead letter it can map anyway")
 
 
 # ---- the order of the graph ----------------------------------------------------------------------
@@ -126,6 +148,7 @@ class SyncRunner:
         self.progress = progress
         self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress)
         self.read_records: dict[str, list[dict[str, Any]]] = {}
+        self.refreshed: set[str] = set()
 
     # ---- the whole run ---------------------------------------------------------------------
 
@@ -138,37 +161,63 @@ class SyncRunner:
         forward = [n for n in wanted if n not in reverse]
         if reverse and not options.webinar:
             raise ConfigError(f"{reverse[0]}: the reverse flow registers people for one webinar: give --webinar ID")
+        self._warn_unbounded(wanted, options)
         self._authenticate(options)
-        self.store.runs.recover_interrupted()
+        self._check_binding(options)
+        if not options.dry_run:
+            self.store.runs.recover_interrupted()
         report = SyncReport()
         command = "sync --retry-dead-letters" if options.retry_dead_letters else "sync"
         run_options = {"since": str(options.since or ""), "until": str(options.until or ""),
-                       "dry_run": options.dry_run, "webinar": options.webinar}
+                       "dry_run": options.dry_run, "webinar": options.webinar,
+                       "full_refresh": options.full_refresh, "rebind": options.rebind,
+                       "reset_cursors": options.reset_cursors}
         report.run_id = None if options.dry_run else self.store.runs.start(command, wanted, run_options)
         self.pipeline.run_id = report.run_id
+        self.refreshed = set(forward) if options.full_refresh else set()
+        if options.reset_cursors:
+            for entity in forward:
+                self.store.cursors.clear(entity)
+        started = time.monotonic()
         status = "failed"
-        try:
-            if options.retry_dead_letters:
-                self._retry_dead_letters(forward, report)
-            else:
-                written = written_entities(self.mapping_set, forward)
-                for entity in ordered_entities(self.mapping_set, written):
-                    self._sync_entity(entity, entity in written, options, report)
-            for entity in reverse:
-                if self.zoom is None:
-                    raise ConfigError(f"{entity}: the reverse flow needs both Salesforce and Zoom credentials")
-                counts = report.entities.setdefault(entity, EntityCounts())
-                register_for_webinar(self.pipeline, self.zoom.client, entity, str(options.webinar), counts,
-                                     options.dry_run, report, self.now())
-            status = "partial" if report.failed else "ok"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            self._count_calls(report)
-            if report.run_id is not None:
-                self.store.runs.finish(report.run_id, status, report.summary())  # type: ignore[arg-type]
+        with logs.bound(run_id=report.run_id, dry_run=options.dry_run or None):
+            LOG.info("run %s started: %s %s", report.run_id or "(dry)", command, " ".join(wanted),
+                     extra={"event": "run.start", "command": command, "entities": wanted, "text_hidden": True})
+            try:
+                if options.retry_dead_letters:
+                    self._retry_dead_letters(forward, report, options)
+                else:
+                    written = written_entities(self.mapping_set, forward)
+                    for entity in ordered_entities(self.mapping_set, written):
+                        with logs.bound(entity=entity):
+                            self._sync_entity(entity, entity in written, options, report)
+                for entity in reverse:
+                    if self.zoom is None:
+                        raise ConfigError(f"{entity}: the reverse flow needs both Salesforce and Zoom credentials")
+                    counts = report.entities.setdefault(entity, EntityCounts())
+                    with logs.bound(entity=entity):
+                        register_for_webinar(self.pipeline, self.zoom.client, entity, str(options.webinar), counts,
+                                             options.dry_run, report, self.now())
+                status = "partial" if report.failed else "ok"
+            except KeyboardInterrupt:
+                status = "interrupted"
+                raise
+            finally:
+                self._count_calls(report)
+                self._finish(report, command, status, time.monotonic() - started)
         return report
+
+    def _finish(self, report: SyncReport, command: str, status: str, seconds: float) -> None:
+        """Record the run's end: its row, its metrics, one ``run.finish`` record with the counts."""
+        if report.run_id is not None:
+            self.store.runs.finish(report.run_id, status, report.summary())  # type: ignore[arg-type]
+        for entity, counts in report.entities.items():
+            metrics.count_records(entity, counts.as_json())
+        metrics.RUN_DURATION.labels(command).set(seconds)
+        LOG.info("run %s finished: %s in %.1f s", report.run_id or "(dry)", status, seconds,
+                 extra={"event": "run.finish", "command": command, "status": status,
+                        "duration_seconds": round(seconds, 3), "counts": report.summary()["entities"],
+                        "api_calls": report.api_calls, "text_hidden": True})
 
     def _authenticate(self, options: SyncOptions) -> None:
         """Both logins first: wrong credentials are a configuration error before anything is read."""
@@ -176,6 +225,19 @@ class SyncRunner:
             self.zoom.client.authenticate()
         if self.salesforce is not None and not options.dry_run:
             self.salesforce.authenticate()
+
+    def identities(self, options: SyncOptions) -> dict[str, str]:
+        """The ids the state is bound to, of what this run talks to (a dry run without Salesforce: Zoom only)."""
+        ids: dict[str, str] = {}
+        if self.zoom is not None:
+            ids[ZOOM_ACCOUNT] = self.zoom.client.credentials.account_id
+        if self.salesforce is not None:
+            ids[SALESFORCE_ORG] = self.salesforce.org_id()
+        return ids
+
+    def _check_binding(self, options: SyncOptions) -> None:
+        """Refuse a state written for another org or account (exit 2); bind it at first use, or rebind."""
+        self.store.check_binding(self.identities(options), rebind=options.rebind)
 
     def _count_calls(self, report: SyncReport) -> None:
         report.api_calls = {
@@ -186,9 +248,19 @@ class SyncRunner:
     # ---- one entity ------------------------------------------------------------------------
 
     def window(self, mapping: Mapping, options: SyncOptions) -> Window | None:
+        """The date window the entity's listing is read in; None when it is read whole.
+
+        An incremental listing (a dated history: calls, past meetings) is read from ``--since``, else
+        from its cursor, else from ``DEFAULT_WINDOW_DAYS`` ago, up to ``--until`` or today. Another one
+        (scheduled meetings, webinars) is bounded only by what ``--since`` / ``--until`` give.
+        """
         listing = mapping.source.listing
-        if listing is None or not listing.window_from:
+        if listing is None or not listing.windowed:
             return None
+        if not listing.window_incremental:
+            if options.since is None and options.until is None:
+                return None
+            return Window(options.since, options.until)
         until = options.until or self.now().date()
         cursor = self.store.cursors.get(mapping.entity)
         if options.since is not None:
@@ -198,6 +270,30 @@ class SyncRunner:
         else:
             since = until - timedelta(days=DEFAULT_WINDOW_DAYS)
         return Window(min(since, until), until)
+
+    def bounded(self, entity: str) -> bool:
+        """Whether ``--since`` / ``--until`` bound what is read of ``entity``: its own listing, or a parent's."""
+        current: str | None = entity
+        while current is not None:
+            mapping = self.mapping_set.get(current)
+            if mapping.source.system != "zoom":
+                return False
+            if mapping.source.listing is not None and mapping.source.listing.windowed:
+                return True
+            current = mapping.source.parent
+        return False
+
+    def _warn_unbounded(self, wanted: Sequence[str], options: SyncOptions) -> None:
+        if (options.since is None and options.until is None) or options.retry_dead_letters:
+            return
+        for entity in wanted:
+            if self.bounded(entity):
+                continue
+            source = self.mapping_set.get(entity).source
+            listing = source.listing.endpoint if source.listing else (source.endpoint or "its Salesforce query")
+            LOG.warning("%s: --since/--until do not apply: its listing (%s) cannot be bounded in time; every record "
+                        "is read", entity, listing,
+                        extra={"event": "window.unbounded", "entity": entity, "listing": listing})
 
     def _sync_entity(self, entity: str, write: bool, options: SyncOptions, report: SyncReport) -> None:
         if self.zoom is None:
@@ -239,8 +335,11 @@ class SyncRunner:
                 report.entities[entity] = counts
             return
         self.pipeline.link(mapping, pending)
-        cursor = window.until.isoformat() if window else None
-        self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor)
+        listing = mapping.source.listing
+        keeps_cursor = listing is not None and listing.window_incremental
+        cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
+        self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
+                            keep_hashes=entity not in self.refreshed)
         self.progress(entity, "done", counts)
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
@@ -251,11 +350,16 @@ class SyncRunner:
 
     # ---- retrying dead letters ---------------------------------------------------------------
 
-    def _retry_dead_letters(self, entities: Sequence[str], report: SyncReport) -> None:
-        """Map each open dead letter's source record again (the mapping may be fixed) and write it."""
+    def _retry_dead_letters(self, entities: Sequence[str], report: SyncReport, options: SyncOptions) -> None:
+        """Map each open dead letter's source record again (the mapping may be fixed) and write it.
+
+        A dry run shows the plan of each (create or update, field by field) and changes nothing:
+        no letter resolved, none counted as one more attempt.
+        """
         run = {"run_time": format_sf_datetime(self.now())}
+        dry_run = options.dry_run
         for entity in ordered_entities(self.mapping_set, entities):
-            letters = self.store.dead_letters.find(entity)
+            letters = self.store.dead_letters.find(entity, ids=options.dead_letter_ids)
             if not letters:
                 continue
             mapping = self.mapping_set.get(entity)
@@ -267,6 +371,10 @@ class SyncRunner:
             pending: list[PendingRecord] = []
             for letter in letters:
                 if letter.code.startswith("ZOOM_") or letter.code == "MISSING_KEY":
+                    LOG.warning("%s: dead letter %d (%s) keeps only a summary of the record: the next sync reads "
+                                "it from Zoom again", entity, letter.id, letter.code,
+                                extra={"event": "dead_letter.not_retried", "entity": entity,
+                                       "dead_letter": letter.id})
                     continue  # only a summary was kept: the next sync reads the record from Zoom again
                 counts.read += 1
                 source = letter.record.get("source")
@@ -276,11 +384,16 @@ class SyncRunner:
                                              event if isinstance(event, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
-                    self.store.dead_letters.bump(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
+                    LOG.warning("%s: dead letter %d still cannot be mapped: %s", entity, letter.id, exc,
+                                extra={"event": "dead_letter.retry_failed", "entity": entity,
+                                       "dead_letter": letter.id})
+                    if not dry_run:
+                        self.store.dead_letters.bump(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc),
+                                                     report.run_id)
                     continue
                 # The letter is resolved when Salesforce confirms the write, in the same commit (its key
                 # may differ now that the mapping changed); a failure keeps it open.
                 pending.append(PendingRecord(record_key(mapped, plan), mapped, letter.record, letter.source_index or 0,
                                              letter.id))
             self.pipeline.link(mapping, pending)
-            self.pipeline.write(mapping, plan, pending, counts, False, report, None, keep_hashes=False)
+            self.pipeline.write(mapping, plan, pending, counts, dry_run, report, None, keep_hashes=False)

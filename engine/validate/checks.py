@@ -62,6 +62,11 @@ def _expressions(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
         for name, value in include.params.items():
             if isinstance(value, str):
                 yield ("source", "include", i, "params", name), value
+    listing = mapping.source.listing
+    if listing is not None and listing.window_field:
+        yield ("source", "list", "window", "field"), listing.window_field
+    if listing is not None and listing.filter:
+        yield ("source", "list", "filter"), listing.filter
 
 
 def check_expressions(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:

@@ -175,10 +175,37 @@ def _event_schema(index: SourceIndex, name: str) -> Schema | None:
     return event.record_schema() if event is not None else None
 
 
+def listing_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFinding]:
+    """A listing's date window and filter: query parameters the list endpoint takes, paths its items have."""
+    listing = mapping.source.listing
+    if listing is None:
+        return
+    endpoint = index.endpoint(listing.endpoint)
+    if endpoint is None:
+        return  # already reported by record_schema
+    where = ("source", "list", "window")
+    for key, name in (("from", listing.window_from), ("to", listing.window_to)):
+        if name and name not in endpoint.query_params:
+            hint = did_you_mean(suggest_names(name, list(endpoint.query_params)))
+            takes = ", ".join(endpoint.query_params) or "none"
+            yield SourceFinding((*where, key), f"{endpoint.name} takes no query parameter '{name}' (it takes: "
+                                f"{takes}){hint}")
+    if (listing.window_incremental is False or listing.window_max_days) and not listing.windowed:
+        yield SourceFinding(where, "a window needs the query parameters that bound it (from, to) or the record's "
+                            "time to filter on (field)")
+    items = _records_schema(endpoint, listing.records, [], ("source", "list", "records"))
+    described = f"an item of {endpoint.name}"
+    if listing.window_field:
+        yield from path_findings(items, listing.window_field, (*where, "field"), described)
+    if listing.filter:
+        yield from path_findings(items, listing.filter, ("source", "list", "filter"), described)
+
+
 def zoom_source_findings(mapping: Mapping, mappings: dict[str, Mapping], index: SourceIndex) -> Iterator[SourceFinding]:
     """Every path a Zoom-source mapping reads, against its endpoints', events' or parent's schema."""
     schema, findings = record_schema(mapping, index)
     yield from findings
+    yield from listing_findings(mapping, index)
     described = _described(mapping)
     parent_schema = _parent_schema(mapping, mappings, index)
     for event_index, event in enumerate(mapping.source.events):

@@ -13,7 +13,9 @@ request. Every failure leaves as one of the errors of ``engine.errors``, keeping
 
 Neither the client secret nor an access token is ever logged or put in an error message; the
 token travels only in the ``Authorization`` header. Log records go to the ``zoomforce.zoom`` logger:
-method, path (without query), status, attempt and wait.
+method, path (without query), status, attempt and wait. Every retry is a warning (``zoom.retry``,
+with the wait and its reason: ``Retry-After``, the rate-limit type, or back-off), every token
+renewal an info (``zoom.token_renewal``); every request and retry is counted in :mod:`engine.metrics`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from urllib.parse import quote
 
 import httpx
 
+from engine import metrics
 from engine.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -238,6 +241,8 @@ class _Retry(Exception):
         wait: float | None = None,
         connect_url: str = "",
         cause: BaseException | None = None,
+        why_wait: str = "",
+        limit: str = "",
     ):
         super().__init__(reason)
         self.reason = reason
@@ -245,6 +250,16 @@ class _Retry(Exception):
         self.wait = wait
         self.connect_url = connect_url  # set when no connection could be made at all
         self.cause = cause
+        self.why_wait = why_wait  # what set the wait: "Retry-After: 1", "X-RateLimit-Type: QPS"
+        self.limit = limit  # for a 429, the limit's kind: qps, daily, or "" when the answer does not say
+
+    @property
+    def metric_reason(self) -> str:
+        if self.status == 429:
+            return "429"
+        if self.status is not None:
+            return f"{self.status // 100}xx"
+        return "connection" if self.connect_url else "timeout"
 
 
 class ZoomClient:
@@ -273,6 +288,7 @@ class ZoomClient:
         self._token_lock = threading.Lock()
         self.api_calls = 0
         self.token_requests = 0
+        self._renewals = 0
 
     def __repr__(self) -> str:
         return f"ZoomClient({self.credentials.api_url!r}, account_id={self.credentials.account_id!r})"
@@ -347,7 +363,8 @@ class ZoomClient:
         response = self._send(request, attempt)
         if response.status_code == 401 and not request.renewed_token:
             request.renewed_token = True
-            self._log.info("%s %s: HTTP 401, renewing the access token", request.method, request.path)
+            self._log.info("zoom %s %s: HTTP 401, renewing the access token", request.method, request.path,
+                           extra={"event": "zoom.token_rejected", "service": "zoom", "path": request.path})
             self._forget_token(request.token)
             response = self._send(request, attempt)
         return self._interpret(request, response)
@@ -355,13 +372,18 @@ class ZoomClient:
     def _send(self, request: _Request, attempt: int) -> httpx.Response:
         request.token = self._access_token()
         self.api_calls += 1
-        response = self._exchange(
-            request.method,
-            request.url,
-            params=request.params,
-            json=request.json,
-            headers={"Authorization": f"Bearer {request.token}", "Accept": "application/json"},
-        )
+        try:
+            response = self._exchange(
+                request.method,
+                request.url,
+                params=request.params,
+                json=request.json,
+                headers={"Authorization": f"Bearer {request.token}", "Accept": "application/json"},
+            )
+        except (_Retry, Unreachable):
+            metrics.api_call("zoom", None)
+            raise
+        metrics.api_call("zoom", response.status_code)
         self._log.debug("%s %s -> HTTP %d (attempt %d)", request.method, request.path, response.status_code, attempt)
         return response
 
@@ -388,19 +410,41 @@ class ZoomClient:
         wait = requested_wait(response.headers, datetime.now(UTC))
         if wait is not None and wait > self.retry.max_wait:
             raise _wait_too_long(label, response, wait, self.retry.max_wait)
-        return _Retry(reason, status=response.status_code, wait=wait)
+        headers = response.headers
+        kind = (headers.get("x-ratelimit-type") or "").strip()
+        category = (headers.get("x-ratelimit-category") or "").strip()
+        if headers.get("retry-after") and wait is not None:
+            why = f"Retry-After: {headers['retry-after']}"
+        elif kind and wait is not None:
+            why = f"X-RateLimit-Type: {kind}"
+        else:
+            why = ""
+        if response.status_code == 429:
+            limit = f"{category} {kind}".strip() or "unstated"
+            reason = f"{reason} (rate limit: {limit})"
+        limit_kind = "daily" if kind.lower().startswith("daily") else kind.lower() or ""
+        return _Retry(reason, status=response.status_code, wait=wait, why_wait=why, limit=limit_kind)
 
     def _pause(self, request: _Request, failure: _Retry, attempt: int) -> None:
         wait = failure.wait if failure.wait is not None else self.retry.backoff(attempt)
-        self._log.info(
-            "%s %s: %s on attempt %d of %d; retrying in %.2f s",
+        why = failure.why_wait or "exponential back-off"
+        self._log.warning(
+            "zoom %s %s: %s on attempt %d of %d; retrying in %.2f s (%s)",
             request.method,
             request.path,
             failure.reason,
             attempt,
             self.retry.max_attempts,
             wait,
+            why,
+            extra={"event": "zoom.retry", "service": "zoom", "method": request.method, "path": request.path,
+                   "status": failure.status, "attempt": attempt, "max_attempts": self.retry.max_attempts,
+                   "wait_seconds": round(wait, 3), "reason": why},
         )
+        metrics.retry("zoom", failure.metric_reason)
+        if failure.status == 429:
+            kind = failure.limit or ("retry_after" if failure.why_wait else "backoff")
+            metrics.rate_limit_wait("zoom", kind, wait)
         self._sleep(wait)
 
     # ---- the access token ----
@@ -415,7 +459,13 @@ class ZoomClient:
         with self._token_lock:
             token = self._token
             if token is None or self._clock() >= token.renew_at:
+                renewing = self.token_requests > 0
                 token = self._token = self._fetch_token()
+                if renewing:
+                    self._renewals += 1
+                    self._log.info("zoom: access token renewed for account %s (renewal %d)",
+                                   self.credentials.account_id, self._renewals,
+                                   extra={"event": "zoom.token_renewal", "service": "zoom"})
             return token.value
 
     def _forget_token(self, used: str) -> None:

@@ -1,7 +1,8 @@
 """Read one entity's Zoom records as its mapping declares, with no entity-specific Python.
 
 A mapping's ``source`` says everything: the list endpoint and its query parameters
-(``source.list``), the date window it takes (``list.window``), whether each listed item is only a
+(``source.list``), the date window it takes (``list.window``: the query parameters that bound it,
+and/or a time of the listed record to keep only those in the window), whether each listed item is only a
 summary to fetch in full (``list.detail`` with ``list.key``), the parent entity whose records fill
 the path (``source.parent``: registrants are read per synced webinar), and the other endpoints
 about the same subject joined under a name (``source.include``).
@@ -23,7 +24,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
@@ -40,14 +41,14 @@ DEFAULT_PAGE_SIZE = 300
 
 @dataclass(frozen=True)
 class Window:
-    """The sync's date window, inclusive, in UTC dates (Zoom's ``from``/``to`` take dates)."""
+    """The sync's date window, inclusive, in UTC dates (Zoom's ``from``/``to`` take dates); None: open."""
 
-    since: date
-    until: date
+    since: date | None
+    until: date | None
 
     def split(self, max_days: int | None) -> list[Window]:
-        """Consecutive windows of at most ``max_days`` days each covering this one."""
-        if not max_days:
+        """Consecutive windows of at most ``max_days`` days each covering this one (an open one is not split)."""
+        if not max_days or self.since is None or self.until is None:
             return [self]
         parts: list[Window] = []
         start = self.since
@@ -56,6 +57,24 @@ class Window:
             parts.append(Window(start, end))
             start = end + timedelta(days=1)
         return parts
+
+    def holds(self, value: Any) -> bool:
+        """Whether a record's time (ISO-8601, or a date) falls in the window; a value that is no time does."""
+        day = _day(value)
+        if day is None:
+            return True  # a record without a time (a recurring webinar with no fixed time) is not left out
+        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+
+def _day(value: Any) -> date | None:
+    """The UTC date of an ISO-8601 time or date, None for anything else."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).date() if moment.tzinfo is not None else moment.date()
 
 
 @dataclass(frozen=True)
@@ -156,14 +175,19 @@ class ZoomSource:
         path = endpoint_path(split_endpoint(listing.endpoint)[1], path_params)
         query = query_values(listing.endpoint, listing.params)
         records_key = listing.records or self._records_key(listing.endpoint)
-        windows = window.split(listing.window_max_days) if window and listing.window_from else [None]
+        bounded = window is not None and listing.windowed
+        windows = window.split(listing.window_max_days) if window is not None and bounded else [None]
         for part in windows:
             params = dict(query)
-            if part is not None and listing.window_from:
+            if part is not None and listing.window_from and part.since is not None:
                 params[listing.window_from] = part.since.isoformat()
-                if listing.window_to:
-                    params[listing.window_to] = part.until.isoformat()
-            yield from self._list_records(path, records_key, params)
+            if part is not None and listing.window_to and part.until is not None:
+                params[listing.window_to] = part.until.isoformat()
+            for record in self._list_records(path, records_key, params):
+                if listing.filter and not _evaluate(listing.filter, record):
+                    continue
+                if part is None or not listing.window_field or part.holds(_evaluate(listing.window_field, record)):
+                    yield record
 
     def _list_records(self, path: str, records_key: str | None, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if records_key is None:
@@ -173,7 +197,7 @@ class ZoomSource:
         try:
             yield from self.client.paginate(path, records_key, params, page_size=page_size)
         except ZoomNotFound:
-            LOG.info("%s answered 404: nothing listed", path)
+            LOG.debug("%s answered 404: nothing listed", path)
 
     def _records_key(self, endpoint: str) -> str | None:
         schema = self.index.endpoint(endpoint)

@@ -1,8 +1,10 @@
 """A local Salesforce REST API (HTTPS on loopback) speaking Salesforce's own wire formats.
 
-Serves OAuth client credentials, sObject describe and upsert by external id, sObject Collections
-upsert, SOQL with paging, Bulk API 2.0 ingest and limits, over an in-memory org validated against
-the object catalogs in ``schemas/salesforce``. Test hooks live under ``/_emulator``.
+Serves OAuth client credentials (and the OpenID Connect ``userinfo`` of a session), sObject
+describe and upsert by external id, sObject Collections upsert, SOQL with paging, Bulk API 2.0
+ingest and limits, over an in-memory org validated against the object catalogs in
+``schemas/salesforce``. Test hooks live under ``/_emulator``; ``POST /_emulator/refresh-sandbox``
+does what a sandbox refresh does to an org: a new org id, every record gone, every session ended.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class SalesforceEmulatorConfig:
     token_ttl: int | None = None  # seconds; None: sessions never expire
     query_page_size: int = 2000
     bulk_delay: float = 0.0
+    org_id: str = ORG_ID
 
 
 # ------------------------------------------------------------------------------- emulator state
@@ -107,8 +110,8 @@ class Sessions:
         self._lock = threading.Lock()
         self._issued: dict[str, float] = {}
 
-    def issue(self) -> str:
-        token = f"{ORG_ID[:15]}!{secrets.token_urlsafe(48)}"
+    def issue(self, org_id: str) -> str:
+        token = f"{org_id[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
             self._issued[token] = time.monotonic()
         return token
@@ -191,6 +194,16 @@ class Emulator:
         self.stats = Stats()
         newest = int(float(config.api_version))
         self.versions = [f"{v}.0" for v in range(FIRST_VERSION, newest + 1)]
+        self.org_id = config.org_id
+        self.refreshes = 0
+
+    def refresh_sandbox(self) -> str:
+        """What a sandbox refresh does: a new org id, no record left, every session ended; the new id."""
+        self.refreshes += 1
+        self.org_id = make_id("00D", 1 + self.refreshes * 7919)
+        self.org.reset()
+        self.sessions.expire_all()
+        return self.org_id
 
 
 @dataclass
@@ -582,12 +595,34 @@ def _token_response(request: Request, emu: Emulator, form: dict[str, list[str]])
                             status_code=400)
     root = _root_url(request)
     issued_at = str(int(time.time() * 1000))
-    identity = f"{root}/id/{ORG_ID}/{USER_ID}"
+    identity = f"{root}/id/{emu.org_id}/{USER_ID}"
     digest = hmac.new(config.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
     return JSONResponse({
-        "access_token": emu.sessions.issue(), "signature": base64.b64encode(digest).decode(),
+        "access_token": emu.sessions.issue(emu.org_id), "signature": base64.b64encode(digest).decode(),
         "scope": "api", "instance_url": root, "id": identity, "token_type": "Bearer", "issued_at": issued_at,
     })
+
+
+async def userinfo(request: Request) -> Response:
+    """``GET /services/oauth2/userinfo``: the OpenID Connect claims of the session's user (its org among them)."""
+    emu: Emulator = request.app.state.emulator
+    if not emu.sessions.valid(_bearer(request)):
+        response = JSONResponse({"error": "invalid_token", "error_description": "Invalid token"}, status_code=403)
+    else:
+        root = _root_url(request)
+        response = JSONResponse({
+            "sub": f"{root}/id/{emu.org_id}/{USER_ID}", "user_id": USER_ID, "organization_id": emu.org_id,
+            "preferred_username": "integration@example.com", "name": "Integration User",
+            "user_type": "STANDARD", "active": True,
+        })
+    emu.stats.record("userinfo", response.status_code)
+    return response
+
+
+async def hook_refresh_sandbox(request: Request) -> Response:
+    emu: Emulator = request.app.state.emulator
+    org_id = await run_in_threadpool(emu.refresh_sandbox)
+    return JSONResponse({"org_id": org_id})
 
 
 async def versions(request: Request) -> Response:
@@ -633,12 +668,14 @@ def create_app(config: SalesforceEmulatorConfig | None = None) -> Starlette:
     emu = Emulator(config or SalesforceEmulatorConfig())
     routes: list[BaseRoute] = [
         Route("/services/oauth2/token", oauth_token, methods=["POST"]),
+        Route("/services/oauth2/userinfo", userinfo, methods=["GET"]),
         Route("/services/data", versions, methods=["GET"]),
         Route("/services/data/", versions, methods=["GET"]),
         Route("/_emulator/expire-sessions", hook_expire_sessions, methods=["POST"]),
         Route("/_emulator/fail-next", hook_fail_next, methods=["POST"]),
         Route("/_emulator/stats", hook_stats, methods=["GET"]),
         Route("/_emulator/reset", hook_reset, methods=["POST"]),
+        Route("/_emulator/refresh-sandbox", hook_refresh_sandbox, methods=["POST"]),
     ]
     routes += [_data_route(path, name, handler, methods) for path, name, handler, methods in DATA_ROUTES]
     app = Starlette(routes=routes)

@@ -125,6 +125,11 @@ class Org:
         with self.lock:
             return [dict(r) for r in self._records.get(self._canonical(obj), {}).values()]
 
+    def snapshot(self) -> dict[str, list[Record]]:
+        """Copies of every stored record of every object, by object (a test compares the org before and after)."""
+        with self.lock:
+            return {name: [dict(r) for r in table.values()] for name, table in sorted(self._records.items()) if table}
+
     def get(self, obj: str, record_id: str) -> Record | None:
         full = normalize_id(record_id)
         with self.lock:

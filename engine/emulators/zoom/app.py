@@ -2,7 +2,8 @@
 
 Serves Server-to-Server OAuth at ``POST /oauth/token`` and the REST API under ``/v2`` (users and
 their settings, Zoom Phone users and call history, meetings, past meetings, webinars, registrants,
-panelists, reports), with ``next_page_token`` paging, Zoom's error bodies and codes, per-second
+panelists, reports), with ``next_page_token`` paging, the date windows the lists take (``from`` and
+``to`` of a user's meetings, of the meeting report, of the call history), Zoom's error bodies and codes, per-second
 rate limits (429 with ``Retry-After``) and seeded failure injection. The account is
 :class:`engine.emulators.zoom.data.Account`; signed event notifications go out through
 :mod:`engine.emulators.zoom.webhooks`. Test hooks (no auth) live under ``/_emulator``:
@@ -491,6 +492,17 @@ def h_call_history(call: Call) -> Response:
 # -------------------------------------------------------------------------------------- meetings
 
 
+def _optional_dates(call: Call) -> tuple[datetime | None, datetime | None]:
+    """``from`` / ``to`` (dates, UTC) when given: the first second of ``from``, the last of ``to``."""
+    far = datetime.max.replace(tzinfo=UTC)
+    start = _date_param(call, "from", datetime.min.replace(tzinfo=UTC), end_of_day=False) if call.query.get("from") \
+        else None
+    end = _date_param(call, "to", far, end_of_day=True) if call.query.get("to") else None
+    if start is not None and end is not None and start > end:
+        raise ZoomError(400, 300, "The from date must be before the to date.")
+    return start, end
+
+
 def h_user_meetings(call: Call) -> Response:
     user = the_user(call)
     kind = call.query.get("type") or "scheduled"
@@ -500,8 +512,33 @@ def h_user_meetings(call: Call) -> Response:
         "scheduled": lambda m: True, "live": lambda m: False, "upcoming": lambda m: not m.past,
         "upcoming_meetings": lambda m: not m.past, "previous_meetings": lambda m: m.past}
     wanted = listed[kind]
-    meetings = [m.list_record() for m in user.meetings if wanted(m)]
-    return ok(paginate(call, meetings, "meetings", scope=kind))
+    start, end = _optional_dates(call)  # the meetings whose start falls between them
+    meetings = [m.list_record() for m in user.meetings if wanted(m)
+                and (start is None or m.start >= start) and (end is None or m.start <= end)]
+    return ok(paginate(call, meetings, "meetings", scope=f"{kind}|{start}|{end}"))
+
+
+def h_report_user_meetings(call: Call) -> Response:
+    """``GET /report/users/{userId}/meetings?from&to&type``: the user's past meetings that started in the range.
+
+    As Zoom's: ``from`` and ``to`` are required and at most a month apart, and only meetings with two
+    or more unique participants are reported.
+    """
+    user = the_user(call)
+    if not call.query.get("from") or not call.query.get("to"):
+        raise invalid_field("from" if not call.query.get("from") else "to", "This field is required.")
+    start, end = _optional_dates(call)
+    assert start is not None and end is not None
+    if end - start > MAX_CALL_RANGE:
+        raise ZoomError(400, 300, "The date range between from and to cannot exceed one month.")
+    kind = call.query.get("type") or "past"
+    if kind not in ("past", "pastOne", "pastJoined"):
+        raise invalid_field("type")
+    meetings = [m.report_record() for m in user.meetings
+                if m.past and start <= m.actual_start <= end and m.unique_participants >= 2]
+    meetings.sort(key=lambda r: r["start_time"])
+    head = {"from": call.query["from"], "to": call.query["to"]}
+    return ok(paginate(call, meetings, "meetings", scope=f"{kind}|{iso(start)}|{iso(end)}", head=head))
 
 
 def h_meeting(call: Call) -> Response:
@@ -666,6 +703,7 @@ API_ROUTES: list[tuple[str, Handler]] = [
     ("GET /past_meetings/{meetingId}/instances", h_past_meeting_instances),
     ("GET /past_meetings/{meetingId}/participants", h_past_meeting_participants),
     ("GET /report/meetings/{meetingId}", h_report_meeting),
+    ("GET /report/users/{userId}/meetings", h_report_user_meetings),
     ("GET /report/meetings/{meetingId}/participants", h_report_meeting_participants),
     ("GET /webinars/{webinarId}", h_webinar),
     ("GET /webinars/{webinarId}/registrants", h_registrants),

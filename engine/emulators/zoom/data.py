@@ -410,8 +410,12 @@ class MeetingData:
     def actual_minutes(self) -> int:
         return round((self.actual_end - self.actual_start).total_seconds() / 60)
 
+    @property
+    def unique_participants(self) -> int:
+        return len({(row["id"] or row["name"]) for row in self.participants})
+
     def report_record(self) -> Record:
-        """``GET /report/meetings/{meetingId}``."""
+        """``GET /report/meetings/{meetingId}`` (and an item of ``GET /report/users/{userId}/meetings``)."""
         past = self.past_record()
         return {key: past[key] for key in ("uuid", "id", "type", "topic", "user_name", "user_email",
                                            "start_time", "end_time", "duration", "total_minutes",

@@ -115,6 +115,57 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # field-level difference of a record it would update.
         "ALTER TABLE record_hashes ADD COLUMN last_record TEXT",
     ),
+    (
+        # Dead letters an operator sets aside (`zoomforce dead-letters discard ID --reason TEXT`) are
+        # kept, marked 'discarded' with the reason: the status CHECK grows, so the table is rebuilt.
+        """CREATE TABLE dead_letters_v3 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            entity TEXT NOT NULL,
+            key TEXT,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            record TEXT NOT NULL,
+            source_index INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved', 'discarded')),
+            run_id INTEGER REFERENCES runs (id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            resolved_at TEXT,
+            resolved_run_id INTEGER REFERENCES runs (id),
+            discarded_at TEXT,
+            discard_reason TEXT
+        )""",
+        """INSERT INTO dead_letters_v3 (id, entity, key, code, message, record, source_index, attempts, status,
+            run_id, created_at, updated_at, resolved_at, resolved_run_id)
+           SELECT id, entity, key, code, message, record, source_index, attempts, status, run_id, created_at,
+            updated_at, resolved_at, resolved_run_id FROM dead_letters""",
+        "DROP TABLE dead_letters",
+        "ALTER TABLE dead_letters_v3 RENAME TO dead_letters",
+        "CREATE UNIQUE INDEX dead_letters_open_key ON dead_letters (entity, key) WHERE status = 'open'",
+        "CREATE INDEX dead_letters_status ON dead_letters (status, entity)",
+        # Every attempt of a dead letter, its error kept (`zoomforce dead-letters show ID`); a letter
+        # written before this version has its latest attempt only.
+        """CREATE TABLE dead_letter_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dead_letter_id INTEGER NOT NULL REFERENCES dead_letters (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs (id)
+        )""",
+        "CREATE INDEX dead_letter_attempts_letter ON dead_letter_attempts (dead_letter_id, id)",
+        """INSERT INTO dead_letter_attempts (dead_letter_id, at, code, message, run_id)
+           SELECT id, updated_at, code, message, run_id FROM dead_letters""",
+        # Where the state was written: the Salesforce org id and the Zoom account id, recorded at
+        # first use; a run against another org or account refuses (engine.sync.state.binding).
+        """CREATE TABLE binding (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            bound_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs (id)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -165,6 +216,16 @@ def _describe(path: str, error: sqlite3.Error) -> str:
     return f"state database {path}: {detail}"
 
 
+def _copy(file: Path, target: sqlite3.Connection, *, immutable: bool) -> None:
+    """Copy the database ``file`` into ``target``, opening the file read-only (and as immutable: untouched)."""
+    uri = file.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    source = sqlite3.connect(uri, uri=True, timeout=DEFAULT_BUSY_TIMEOUT_MS / 1000)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+
+
 # --------------------------------------------------------------------------------------------
 # The connection
 
@@ -203,6 +264,43 @@ class Database:
             database._migrate()
         except BaseException:
             connection.close()
+            raise
+        return database
+
+    @classmethod
+    def snapshot(cls, path: Path | str = DEFAULT_PATH, *, clock: Clock | None = None) -> Database:
+        """A private in-memory copy of the database at ``path``, migrated: what a dry run works on.
+
+        The file is only read, and nothing is created beside it: with no ``-wal`` file beside it
+        (no other process has it open) it is read as immutable, so not even the ``-shm`` and ``-wal``
+        files a reader makes appear; otherwise it is read through them, read-only. A missing file
+        gives an empty store. Whatever the caller writes lands in the copy and goes with it.
+        """
+        name = str(path)
+        try:
+            memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:  # pragma: no cover - an in-memory database always opens
+            raise StateError(_describe(name, error)) from error
+        try:
+            file = Path(name)
+            if name != ":memory:" and file.exists():
+                live = Path(name + "-wal").exists() and Path(name + "-shm").exists()
+                try:
+                    _copy(file, memory, immutable=not live)
+                except sqlite3.Error:
+                    if not live:
+                        raise
+                    # a journal left by a process that died needs a writer to recover it: read the file alone
+                    _copy(file, memory, immutable=True)
+        except sqlite3.Error as error:
+            memory.close()
+            raise StateError(_describe(name, error)) from error
+        database = cls(memory, name, clock or _utc_now)
+        try:
+            database._configure(DEFAULT_BUSY_TIMEOUT_MS)
+            database._migrate()
+        except BaseException:
+            memory.close()
             raise
         return database
 

@@ -148,6 +148,11 @@ class Inbox:
         row = self._db.one("SELECT COUNT(*) AS n FROM inbox WHERE status IN ('pending', 'processing')")
         return int(row["n"]) if row else 0
 
+    def oldest_waiting(self) -> str | None:
+        """When the oldest event not finished yet (pending or in progress) was received, if any."""
+        row = self._db.one("SELECT MIN(received_at) AS at FROM inbox WHERE status IN ('pending', 'processing')")
+        return str(row["at"]) if row and row["at"] else None
+
     def counts(self) -> dict[str, int]:
         """How many events have each status."""
         rows = self._db.all("SELECT status, COUNT(*) AS n FROM inbox GROUP BY status")

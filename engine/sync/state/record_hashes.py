@@ -144,6 +144,16 @@ class RecordHashes:
             self._dead_letters.resolve_written(entity, [row[1] for row in rows], run_id, now)
             return len(rows)
 
+    def forget_all(self) -> int:
+        """Drop every stored hash (a rebind to another org): every record is written again; how many."""
+        with self._db.transaction():
+            return int(self._db.execute("DELETE FROM record_hashes").rowcount)
+
+    def count(self, entity: str | None = None) -> int:
+        where, params = (" WHERE entity = ?", (entity,)) if entity is not None else ("", ())
+        row = self._db.one(f"SELECT COUNT(*) AS n FROM record_hashes{where}", params)
+        return int(row["n"]) if row else 0
+
     def forget(self, entity: str, key: Key) -> bool:
         """Drop a record's hash so the next run writes it again; False when none was stored."""
         with self._db.transaction():

@@ -98,6 +98,14 @@ class Runs:
         """The latest runs, newest first."""
         return [_run_row(row) for row in self._db.all("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
 
+    def last_success(self, command_prefix: str = "sync") -> str | None:
+        """When the latest run of ``command_prefix`` that wrote everything (status ``ok``, not a dry run) ended."""
+        row = self._db.one(
+            "SELECT MAX(finished_at) AS at FROM runs WHERE status = 'ok' AND command LIKE ? || '%'",
+            (command_prefix,),
+        )
+        return str(row["at"]) if row and row["at"] else None
+
     def recover_interrupted(self) -> list[int]:
         """Mark as ``interrupted`` the runs left ``running`` by a process that is gone; their ids.
 

@@ -12,7 +12,12 @@ What it keeps, so that ``zoomforce sync`` is incremental, resumable and loses no
 - ``store.dead_letters`` (:mod:`.dead_letters`): records that could not be mapped or written,
   redacted, for ``zoomforce sync --retry-dead-letters``;
 - ``store.inbox`` (:mod:`.inbox`): Zoom event notifications received by ``zoomforce serve``,
-  deduplicated by event id and by body hash, processed in the background with leases and retries.
+  deduplicated by event id and by body hash, processed in the background with leases and retries;
+- ``store.binding`` (:mod:`.binding`): the Salesforce org and Zoom account the state was written for.
+
+Two more things are about the state as a whole: :meth:`StateStore.run_lock` (one run at a time,
+:mod:`.lock`) and :meth:`StateStore.snapshot` (a private in-memory copy for a dry run, which
+therefore cannot write the file whatever it does).
 
 Resuming without loss or duplicates rests on one rule: :meth:`StateStore.commit_batch` writes
 the hashes of the records Salesforce confirmed *and* the cursor move in one transaction, and the
@@ -30,10 +35,12 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from engine.sync.state.binding import Binding, check_binding
 from engine.sync.state.cursors import Cursors
 from engine.sync.state.database import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_PATH, Clock, Database
 from engine.sync.state.dead_letters import DeadLetters
 from engine.sync.state.inbox import Inbox
+from engine.sync.state.lock import FileRunLock, NoRunLock, RunLock
 from engine.sync.state.record_hashes import RecordHashes, WrittenLike
 from engine.sync.state.runs import Runs
 
@@ -49,8 +56,10 @@ class StateStore:
     ``with store.transaction():`` commit together.
     """
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, *, snapshot: bool = False):
         self._db = database
+        self.is_snapshot = snapshot
+        self.binding = Binding(database)
         self.runs = Runs(database)
         self.cursors = Cursors(database)
         self.dead_letters = DeadLetters(database)
@@ -67,6 +76,21 @@ class StateStore:
     ) -> StateStore:
         """Open (creating if needed) and migrate the database at ``path``; ``":memory:"`` for tests."""
         return cls(Database.open(path, busy_timeout_ms=busy_timeout_ms, clock=clock))
+
+    @classmethod
+    def snapshot(cls, path: Path | str = DEFAULT_PATH, *, clock: Clock | None = None) -> StateStore:
+        """A private in-memory copy of the state at ``path`` (read, never written; see Database.snapshot).
+
+        What a dry run works on: it may go through every code path of a real run, and still the
+        file stays byte for byte as it was.
+        """
+        return cls(Database.snapshot(path, clock=clock), snapshot=True)
+
+    def run_lock(self, command: str) -> RunLock:
+        """The lock that one run at a time takes on this state (``sync``, ``dead-letters retry``)."""
+        if self._db.path == ":memory:" or self.is_snapshot:
+            return NoRunLock()
+        return FileRunLock(self._db.path, command)
 
     @property
     def path(self) -> str:
@@ -94,6 +118,26 @@ class StateStore:
         KeyboardInterrupt, rolls the block back and propagates.
         """
         return self._db.transaction()
+
+    # ---- binding ---------------------------------------------------------------------------
+
+    def check_binding(self, current: dict[str, str], *, rebind: bool = False, run_id: int | None = None) -> None:
+        """Refuse ids other than the bound ones (StateBoundElsewhere, exit 2); bind those not bound yet.
+
+        ``rebind``: record ``current`` over what was bound, and forget in the same transaction what the
+        state knew of the old org: every record hash and every cursor (the records are read and written
+        again, to the new org). Dead letters stay: they are records still missing.
+        """
+        with self._db.transaction():
+            if rebind:
+                self.binding.replace(current, run_id)
+                self.hashes.forget_all()
+                for entity in self.cursors.all():
+                    self.cursors.clear(entity)
+                return
+            fresh = check_binding(self.path, self.binding.get(), current)
+            if fresh:
+                self.binding.bind(fresh, run_id)
 
     # ---- checkpoint ------------------------------------------------------------------------
 
