@@ -249,7 +249,7 @@ class UserData:
             "display_name": self.display_name, "email": self.email, "type": self.type, "pmi": self.pmi,
             "timezone": self.timezone, "verified": 1, "dept": "", "created_at": iso(self.created_at),
             "user_created_at": iso(self.created_at), "last_login_time": iso(self.account.now - timedelta(hours=3)),
-            "last_client_version": "6.3.1.43637(mac)", "language": "en-US", "status": "active",
+            "last_client_version": "6.3.1.43637(mac)", "status": "active",
             "role_id": "0" if self.index == 0 else "2",
         }
 
@@ -257,7 +257,7 @@ class UserData:
         """``GET /users/{userId}``."""
         return self.list_record() | {
             "account_id": self.account.account_id, "account_number": 1047856321, "cluster": "us06",
-            "role_name": "Owner" if self.index == 0 else "Member", "use_pmi": False,
+            "role_name": "Owner" if self.index == 0 else "Member", "use_pmi": False, "language": "en-US",
             "personal_meeting_url": f"{ZOOM_HOST}/j/{self.pmi}", "vanity_url": "",
             "jid": f"{self.id.lower()}@xmpp.zoom.us",
             "job_title": "", "company": "Zoomforce Demo", "location": "", "phone_number": "",
@@ -515,6 +515,11 @@ class WebinarData:
     def join_url(self) -> str:
         return f"{ZOOM_HOST}/w/{self.id}?tk={self.registration_token}"
 
+    @property
+    def registration_url(self) -> str | None:
+        """The registration page, when registration is on; sent in ``webinar.updated``, not by REST."""
+        return f"{ZOOM_HOST}/webinar/register/WN_{self.registration_token}" if self.registration_open else None
+
     def list_record(self) -> Record:
         """An item of ``GET /users/{userId}/webinars``."""
         return {
@@ -528,7 +533,7 @@ class WebinarData:
         return f"{self.topic} — what is new, a live demo and your questions."
 
     def record(self) -> Record:
-        """``GET /webinars/{webinarId}`` (with ``registration_url`` when registration is on, as Zoom sends)."""
+        """``GET /webinars/{webinarId}``: no ``registration_url``, which no webinar REST schema lists."""
         out: Record = {
             "uuid": self.uuid, "id": self.id, "host_id": self.host.id, "host_email": self.host.email,
             "topic": self.topic, "type": 5, "start_time": iso(self.start), "duration": self.duration,
@@ -537,8 +542,6 @@ class WebinarData:
             "password": self.password, "h323_passcode": self.h323,
             "encrypted_passcode": self.registration_token, "is_simulive": False, "creation_source": "open_api",
         }
-        if self.registration_open:
-            out["registration_url"] = f"{ZOOM_HOST}/webinar/register/WN_{self.registration_token}"
         out["settings"] = {
             "approval_type": self.approval_type, "registration_type": 1,
             "allow_multiple_devices": self.ordinal % 2 == 0,
