@@ -260,7 +260,9 @@ def test_bulk_upsert_matches_results_back_by_external_id(
     assert results[30].errors[0][1] == ("Foreign key external ID: nope not found for field zoom_app__Webinar_Id__c "
                                         "in entity zoom_app__Zoom_Webinar__c")
     assert (results[0].created, results[40].created, results[1].created) == (False, False, True)
-    assert (results[60].created, results[120].created) == (True, False)  # the same key twice, told apart
+    # the same key twice: sent once, the last listed (Salesforce would fail both rows of the job)
+    assert (results[60].superseded, results[120].superseded, results[120].created) == (True, False, True)
+    assert results[60].success and results[60].id == results[120].id and not results[60].created
     assert results[0].id == kept[0].id and results[1].id is not None
     soql = (f"SELECT {KEY}, zoom_app__First_Name__c, zoom_app__Last_Name__c, {PARENT}.zoom_app__Webinar_Id__c "
             f"FROM {REGISTRANT}")
