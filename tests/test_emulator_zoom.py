@@ -429,7 +429,9 @@ def test_account_counts_and_ids_for_sync_tests(zoom: Zoom) -> None:
     assert counts == {"users": 10, "phone_users": 9, "meetings": 29, "past_meetings": 19, "upcoming_meetings": 10,
                       "meeting_participants": counts["meeting_participants"], "webinars": 8, "past_webinars": 4,
                       "registrants": 36, "registrants_approved": 27, "panelists": 16,
-                      "webinar_participants": counts["webinar_participants"], "calls": counts["calls"]}
+                      "webinar_participants": counts["webinar_participants"], "webinar_attendees": 20,
+                      "calls": counts["calls"]}
+    assert counts["webinar_participants"] == 22  # two colleagues rejoined: a second row with the same id
     summary = zoom.hook("account")
     assert summary["counts"] == counts
     assert summary["user_ids"] == ACCOUNT.user_ids()

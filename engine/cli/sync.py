@@ -67,7 +67,10 @@ def sync_command(
     entities: tuple[str, ...], mappings_dir: Path | None, state_path: Path, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
 ) -> None:
-    """Read Zoom as the mappings declare and upsert into Salesforce. Exit 0 all written, 1 some failed."""
+    """Read Zoom as the mappings declare and upsert into Salesforce.
+
+    Exit 0 all written, 1 some failed, 2 configuration, 3 a Zoom daily limit stopped the run (state saved).
+    """
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env, zoom_from_env
     from engine.sync.output import ProgressLines, planned_lines, summary_json, summary_text
@@ -98,4 +101,6 @@ def sync_command(
     for line in planned_lines(report.planned):
         click.echo(line, err=plan_to_stderr)
     click.echo(summary_json(report) if summary_format == "json" else summary_text(report), nl=False)
+    if report.stopped is not None:  # a Zoom daily limit: what was done is printed and saved; exit 3
+        raise report.stopped
     sys.exit(1 if report.failed else 0)

@@ -9,6 +9,11 @@ its error code (secrets redacted) and the others go on.
 Resuming rests on one rule (see :mod:`engine.sync.state.store`): hashes and the cursor move are committed
 together, only after Salesforce answered for the batch. A run killed anywhere re-reads what was not
 committed; upserts by external id make re-sending harmless, so nothing is lost and nothing doubles.
+
+A Zoom daily rate limit (``DailyLimitReached``) stops the run cleanly: the records of the entity
+being read that were mapped already are written (its cursor does not move), the run is recorded
+``interrupted`` with the reason, and the report carries the error for the command to exit 3. The
+next run, after the limit resets, reads again and skips what this one wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from engine.errors import ConfigError, RecordError
+from engine.errors import ConfigError, DailyLimitReached, RecordError
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
@@ -41,6 +46,14 @@ class SyncOptions:
     dry_run: bool = False
     retry_dead_letters: bool = False
     webinar: str | None = None
+
+
+def stopped_by(limit: DailyLimitReached) -> DailyLimitReached:
+    """The error a run stopped by a Zoom daily limit ends with: what happened and when to run again."""
+    after = limit.resets_at or "00:00 UTC"
+    message = str(limit).partition(": ")[2]  # without the "zoom HTTP 429 [429]" the error adds again
+    return DailyLimitReached(f"{message}. The run stopped; what it wrote is saved: run it again after {after}",
+                             category=limit.category, limit=limit.limit, resets_at=limit.resets_at, path=limit.path)
 
 
 # ---- the order of the graph ----------------------------------------------------------------------
@@ -161,13 +174,17 @@ class SyncRunner:
                 register_for_webinar(self.pipeline, self.zoom.client, entity, str(options.webinar), counts,
                                      options.dry_run, report, self.now())
             status = "partial" if report.failed else "ok"
+        except DailyLimitReached as exc:
+            status = "interrupted"
+            report.stopped = stopped_by(exc)
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             self._count_calls(report)
             if report.run_id is not None:
-                self.store.runs.finish(report.run_id, status, report.summary())  # type: ignore[arg-type]
+                summary = report.summary() | ({"stopped": str(report.stopped)} if report.stopped else {})
+                self.store.runs.finish(report.run_id, status, summary)  # type: ignore[arg-type]
         return report
 
     def _authenticate(self, options: SyncOptions) -> None:
@@ -209,11 +226,36 @@ class SyncRunner:
         parent = mapping.source.parent
         parents = self.read_records.get(parent, []) if parent else None
         window = self.window(mapping, options)
-        context_run = {"run_time": format_sf_datetime(self.now())}
         kept: list[dict[str, Any]] = []
         pending: list[PendingRecord] = []
-        secrets = secret_names(mapping)
         self.progress(entity, "read", counts)
+        try:
+            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending)
+        except DailyLimitReached:
+            if write and pending:  # keep what was read before the limit: written now, the cursor stays
+                self.pipeline.link(mapping, pending)
+                self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, None)
+            self.read_records[entity] = kept
+            raise
+        self.read_records[entity] = kept
+        if not write:
+            if counts.failed:  # a parent that could not be read hides its children: the run must say so
+                report.entities[entity] = counts
+            return
+        self.pipeline.link(mapping, pending)
+        cursor = window.until.isoformat() if window else None
+        self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor)
+        self.progress(entity, "done", counts)
+
+    def _read_entity(
+        self, mapping: Mapping, plan: Plan, parents: list[dict[str, Any]] | None, window: Window | None,
+        counts: EntityCounts, keep: bool, kept: list[dict[str, Any]], pending: list[PendingRecord],
+    ) -> None:
+        """Read and map every record of `mapping`: the mapped ones into `pending`, their sources into `kept`."""
+        assert self.zoom is not None
+        entity = mapping.entity
+        context_run = {"run_time": format_sf_datetime(self.now())}
+        secrets = secret_names(mapping)
         for index, item in enumerate(self.zoom.read(mapping, parents, window)):
             counts.read += 1
             if isinstance(item, SourceFailure):
@@ -233,15 +275,6 @@ class SyncRunner:
                                          self.pipeline.evidence(mapping, item.record, item.parent), index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)
-        self.read_records[entity] = kept
-        if not write:
-            if counts.failed:  # a parent that could not be read hides its children: the run must say so
-                report.entities[entity] = counts
-            return
-        self.pipeline.link(mapping, pending)
-        cursor = window.until.isoformat() if window else None
-        self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor)
-        self.progress(entity, "done", counts)
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
         try:

@@ -559,6 +559,8 @@ def h_add_registrant(call: Call) -> Response:
         registrant, created = call.emu.registrations.add(webinar.id, _new_registrant(call, webinar, body, email))
         if created:
             call.extra["registered"] = (webinar, registrant)
+    if call.emu.registrations.status_of(webinar.id, registrant) == "cancelled":  # registering again revives them
+        call.emu.registrations.set_status(webinar.id, email, "pending" if webinar.approval_type == 1 else "approved")
     return ok({"id": webinar.id, "join_url": registrant["join_url"], "registrant_id": registrant["id"],
                "start_time": iso(webinar.start), "topic": webinar.topic, "occurrences": []}, status=201)
 

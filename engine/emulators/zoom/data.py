@@ -588,31 +588,52 @@ class WebinarData:
 
     @cached_property
     def attendees(self) -> list[Record]:
-        """The rows of ``GET /report/webinars/{webinarId}/participants`` (registrant ids included)."""
+        """The rows of ``GET /report/webinars/{webinarId}/participants`` (registrant ids included).
+
+        The first panelist, a colleague signed in to Zoom, has their Zoom user id as participant
+        ``id``; in every other webinar they drop and rejoin, which is a second row with the same
+        ``id`` and a new ``user_id``, as Zoom reports a rejoin.
+        """
         if not self.past:
             return []
         rng = random.Random(self.attendee_seed)
-        people = [(f"{r['first_name']} {r.get('last_name', '')}".strip(), r["email"], r["id"])
+        people = [(f"{r['first_name']} {r.get('last_name', '')}".strip(), r["email"], r["id"], "")
                   for r in self.registrants if r["status"] == "approved"][:4]
-        people += [(p["name"], p["email"], "") for p in self.panelists[:1]]
+        colleague = self.host.account.user_at((self.host.index + 1) % self.host.account.users)
+        people += [(p["name"], p["email"], "", colleague.id if p["email"] == colleague.email else "")
+                   for p in self.panelists[:1]]
         if len(people) < 2:
             person = self.host.account.person(rng.randrange(self.host.account.person_pool))
-            people.append((person.name, person.email, ""))
-        people.append((rng.choice(GUEST_NAMES), "", ""))  # a guest: no e-mail, no id
-        return [self._attendee_row(rng, k, person) for k, person in enumerate(people)]
+            people.append((person.name, person.email, "", ""))
+        people.append((rng.choice(GUEST_NAMES), "", "", ""))  # a guest: no e-mail, no id
+        rows = [self._attendee_row(rng, k, person) for k, person in enumerate(people)]
+        signed_in = next((row for row in rows if row["id"]), None)
+        if signed_in is not None and self.ordinal % 4 == 0:
+            rows.append(self._rejoin_row(rng, len(rows), signed_in))
+        return rows
 
-    def _attendee_row(self, rng: random.Random, k: int, person: tuple[str, str, str]) -> Record:
-        name, email, registrant_id = person
+    def _attendee_row(self, rng: random.Random, k: int, person: tuple[str, str, str, str]) -> Record:
+        name, email, registrant_id, participant_id = person
         join = self.actual_start + timedelta(seconds=rng.randrange(600))
         leave = self.actual_end - timedelta(seconds=rng.randrange(900))
         row: Record = {
-            "id": "", "user_id": participant_user_id(self.slot, k), "name": name, "user_email": email,
+            "id": participant_id, "user_id": participant_user_id(self.slot, k), "name": name, "user_email": email,
             "join_time": iso(join), "leave_time": iso(leave), "duration": int((leave - join).total_seconds()),
             "failover": False, "status": "in_meeting", "participant_user_id": "", "customer_key": "", "bo_mtg_id": "",
         }
         if registrant_id:
             row["registrant_id"] = registrant_id
         return row
+
+    def _rejoin_row(self, rng: random.Random, k: int, first: Record) -> Record:
+        """The same participant back after a drop: same ``id``, a new ``user_id`` and times of its own."""
+        left = datetime.fromisoformat(first["leave_time"].replace("Z", "+00:00"))
+        first["leave_time"] = iso(left - timedelta(minutes=20))
+        first["duration"] = int((left - timedelta(minutes=20) - datetime.fromisoformat(
+            first["join_time"].replace("Z", "+00:00"))).total_seconds())
+        join = left - timedelta(minutes=20) + timedelta(seconds=30 + rng.randrange(120))
+        return first | {"user_id": participant_user_id(self.slot, k), "join_time": iso(join), "leave_time": iso(left),
+                        "duration": int((left - join).total_seconds())}
 
 
 def registrant_record(webinar: WebinarData, person: Person, rng: random.Random, status: str, k: int) -> Record:
@@ -836,6 +857,11 @@ class Account:
         """``(webinar id, participant id, participant user_id)`` of every report attendee row."""
         return [(w.id, row["id"], row["user_id"]) for w in self.all_webinars() for row in w.attendees]
 
+    def webinar_attendees(self) -> int:
+        """The people in the webinar reports: a signed-in participant once (a rejoin is another row with
+        the same ``id``), every other row on its own (``user_id``)."""
+        return len({(w.id, row["id"] or row["user_id"]) for w in self.all_webinars() for row in w.attendees})
+
     def call_ids(self) -> list[str]:
         """``call_id`` of every call in the last 30 days (newest first): the key the call events share."""
         return [c["call_id"] for c in self.calls()]
@@ -859,5 +885,6 @@ class Account:
             "registrants_approved": len(self.registrant_ids("approved")),
             "panelists": sum(len(w.panelists) for w in webinars),
             "webinar_participants": sum(len(w.attendees) for w in webinars),
+            "webinar_attendees": self.webinar_attendees(),
             "calls": len(self.calls()),
         }
