@@ -399,3 +399,27 @@ def test_group_by_with_count_finds_duplicates_as_a_user_would(org: Org) -> None:
     with pytest.raises(SalesforceMalformedRequest) as refused:
         org.sf.query("SELECT LastName, COUNT(Id) FROM Contact GROUP BY Email")
     assert "Field must be grouped or aggregated: LastName" in refused.value.content[0]["message"]
+
+
+def test_the_command_takes_api_limit(tmp_path: Path, catalog: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "from engine.cli.emulator_salesforce import salesforce_command; salesforce_command()"
+    args = [sys.executable, "-c", code, "--api-limit", "1", "--catalog", str(catalog), "--cert-dir", str(tmp_path)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        ca = process.stdout.readline().strip().removeprefix("ca: ")
+        token = requests.post(f"{url}/services/oauth2/token", data={"grant_type": "client_credentials"},
+                              auth=("demo", "demo"), verify=ca, timeout=10).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        first, second = (requests.get(f"{url}/services/data/v{VERSION}/limits/", headers=headers, verify=ca,
+                                      timeout=10) for _ in range(2))
+        assert first.json()["DailyApiRequests"] == {"Max": 1, "Remaining": 0}
+        assert (second.status_code, second.json()[0]["errorCode"]) == (403, "REQUEST_LIMIT_EXCEEDED")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert process.returncode == 0

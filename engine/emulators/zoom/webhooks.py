@@ -144,7 +144,7 @@ def call_ended_event(account: Account, kind: str, call: Record) -> Record:
         obj["callee"] = _own_side(account, call, "callee") | {"name": call["callee_name"]}
     else:
         obj["caller"] = _own_side(account, call, "caller")
-        obj["callee"] = _external_side(call, "callee") | {"name": call["callee_name"]}
+        obj["callee"] = _external_side(call, "callee")  # phone.caller_ended's callee has no name (Rivet 0.3.0)
     obj["ringing_start_time"] = call["start_time"]
     if "answer_time" in call:
         obj["answer_start_time"] = call["answer_time"]
