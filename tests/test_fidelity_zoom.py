@@ -111,7 +111,9 @@ def pages(zoom: Zoom, route: str, path: str, query: dict[str, Any]) -> list[dict
 
 def test_the_cases_cover_every_route_the_emulator_serves() -> None:
     served = {name for name, _ in API_ROUTES}
-    covered = {route for route, _, _ in served_cases()} | {"POST /webinars/{webinarId}/registrants"}
+    covered = {route for route, _, _ in served_cases()} | {"POST /webinars/{webinarId}/registrants",
+                                                           "POST /users/{userId}/meetings",
+                                                           "POST /users/{userId}/webinars"}
     assert covered == served
     assert served <= set(INDEX.endpoint_names())  # nothing served that Zoom's specs do not describe
 
@@ -134,6 +136,54 @@ def test_a_posted_registrant_answer_is_valid_with_no_key_the_spec_lacks(zoom: Zo
     assert reply.status_code == 201
     assert_valid(schema, reply.json())
     assert undeclared(schema, reply.json()) == []
+
+
+def test_a_created_meeting_and_webinar_answer_as_specified_and_are_read_back(zoom: Zoom) -> None:
+    zoom.hook("reset")
+    host = ACCOUNT.user_at(0)
+    for kind, body in (("meetings", {"topic": "Planning", "type": 2, "start_time": "2025-03-10T09:00:00Z",
+                                     "duration": 45}),
+                       ("webinars", {"topic": "Launch", "type": 5, "start_time": "2025-03-12T15:00:00Z",
+                                     "duration": 60})):
+        request_schema = rest_schema(f"POST /users/{{userId}}/{kind}.request")
+        assert_valid(request_schema, body)
+        reply = zoom.post(f"/users/{host.id}/{kind}", body)
+        assert reply.status_code == 201, reply.text
+        schema = rest_schema(f"POST /users/{{userId}}/{kind}")
+        assert_valid(schema, reply.json())
+        assert undeclared(schema, reply.json()) == [], kind
+        created = reply.json()["id"]
+        read = zoom.get(f"/{kind}/{created}").json()
+        single = rest_schema(f"GET /{kind}/{{{kind[:-1]}Id}}")
+        assert_valid(single, read)
+        assert undeclared(single, read) == [], kind
+        assert (read["topic"], read["start_time"], read["duration"]) == (body["topic"], body["start_time"],
+                                                                         body["duration"])
+        listed = zoom.get(f"/users/{host.id}/{kind}", page_size=300).json()[kind]
+        assert created in [item["id"] for item in listed]
+        assert created not in ACCOUNT.meeting_ids() + ACCOUNT.webinar_ids()
+    no_plan = zoom.post(f"/users/{ACCOUNT.user_at(1).id}/webinars", {"topic": "No plan"})
+    assert (no_plan.status_code, no_plan.json()["code"]) == (400, 200)
+    bad = zoom.post(f"/users/{host.id}/meetings", {"type": 7, "password": "x" * 11})
+    assert [e["field"] for e in bad.json()["errors"]] == ["type", "password"]
+
+
+def test_a_user_creates_or_updates_at_most_so_many_meetings_and_webinars_a_day() -> None:
+    zoom = start_zoom(user_daily_write_limit=2)  # Zoom's is 100 a day for one user
+    try:
+        host = ACCOUNT.user_at(0)
+        replies = [zoom.post(f"/users/{host.id}/meetings", {"topic": "M"}),
+                   zoom.post(f"/users/{host.id}/webinars", {"topic": "W"}),
+                   zoom.post(f"/users/{host.id}/meetings", {"topic": "M"})]
+        assert [r.status_code for r in replies] == [201, 201, 429]
+        assert replies[2].json() == {"code": 429, "message": (
+            "You have exceeded the daily rate limit (2) of Meeting Create/Update API requests permitted for this "
+            "particular user. You may resume these requests at GMT 00:00:00.")}
+        assert zoom.post(f"/users/{ACCOUNT.user_at(3).id}/meetings", {"topic": "M"}).status_code == 201
+        zoom.hook("new-day")
+        assert zoom.post(f"/users/{host.id}/meetings", {"topic": "M"}).status_code == 201
+    finally:
+        zoom.stop()
 
 
 @pytest.mark.parametrize("kind", EVENT_KINDS)

@@ -75,6 +75,21 @@ def test_zoomus_reads_past_meetings_by_uuid_double_encoding_where_zoom_asks_it(c
     assert unencoded.status_code == 404  # zoomus leaves it unencoded: "/" splits the path, for Zoom as here
 
 
+def test_zoomus_creates_a_meeting_and_reads_it_back(zoom: Zoom, client: Any) -> None:
+    from datetime import datetime
+
+    zoom.hook("reset")
+    host = ACCOUNT.user_at(0)
+    reply = client.meeting.create(user_id=host.id, topic="Réunion zoomus", type=2, duration=30,
+                                  start_time=datetime(2025, 3, 10, 9, 30))
+    assert reply.status_code == 201, reply.text
+    meeting = client.meeting.get(id=reply.json()["id"]).json()
+    assert (meeting["topic"], meeting["duration"], meeting["start_time"]) == ("Réunion zoomus", 30,
+                                                                                "2025-03-10T09:30:00Z")
+    listed = client.meeting.list(user_id=host.id, page_size=300).json()["meetings"]
+    assert reply.json()["id"] in [m["id"] for m in listed]
+
+
 def test_zoomus_registers_for_a_webinar_and_the_registrant_is_listed(zoom: Zoom, client: Any) -> None:
     zoom.hook("reset")
     webinar = ACCOUNT.user_at(0).webinars[0]

@@ -2,13 +2,14 @@
 
 Serves Server-to-Server OAuth at ``POST /oauth/token`` and the REST API under ``/v2`` (users and
 their settings, Zoom Phone users and call history, meetings, past meetings, webinars, registrants,
-panelists, reports), routed on the raw path (:mod:`engine.emulators.zoom.rawpath`), paged per
-endpoint as Zoom's specifications say (:mod:`engine.emulators.zoom.paging`), with Zoom's error
-bodies and codes, its per-second and daily rate limits and its per-registrant limit
-(:mod:`engine.emulators.zoom.limits`, :mod:`engine.emulators.zoom.errors`), an optional latency
-and seeded failure injection. The account is :class:`engine.emulators.zoom.data.Account`; signed
-event notifications go out through :mod:`engine.emulators.zoom.webhooks`. Test hooks (no auth)
-live under ``/_emulator``:
+panelists, reports; creating meetings, webinars and registrants), routed on the raw path
+(:mod:`engine.emulators.zoom.rawpath`), paged per endpoint as Zoom's specifications say
+(:mod:`engine.emulators.zoom.paging`), with Zoom's error bodies and codes, its per-second and
+daily rate limits and its per-registrant limit (:mod:`engine.emulators.zoom.limits`,
+:mod:`engine.emulators.zoom.errors`), its per-user limit on meetings and webinars created
+(:mod:`engine.emulators.zoom.created`), an optional latency and seeded failure injection. The
+account is :class:`engine.emulators.zoom.data.Account`; signed event notifications go out through
+:mod:`engine.emulators.zoom.webhooks`. Test hooks (no auth) live under ``/_emulator``:
 
     GET  /_emulator/stats                  requests by route template and status, tokens issued
     GET  /_emulator/account                counts and ids of every entity
@@ -49,6 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.emulators.zoom.created import USER_DAILY_WRITES, Created
 from engine.emulators.zoom.data import ZOOM_HOST, Account, MeetingData, Record, UserData, WebinarData, iso, zoom_id
 from engine.emulators.zoom.errors import (
     ZoomError,
@@ -58,6 +60,7 @@ from engine.emulators.zoom.errors import (
     qps_limited,
     registrant_limited,
     user_not_found,
+    user_write_limited,
     webinar_not_found,
 )
 from engine.emulators.zoom.limits import Clock, DailyCounter, RateLimiter, utc_now
@@ -94,6 +97,7 @@ class ZoomEmulatorConfig:
     rate_limit: int = 0  # requests per second allowed per rate-limit category (token bucket); 0: unlimited
     daily_limit: int = 0  # requests per UTC day allowed per rate-limit category; 0: unlimited
     registrant_daily_limit: int = REGISTRANT_DAILY_LIMIT  # POSTs a day per (webinar, registrant); 0: unlimited
+    user_daily_write_limit: int = USER_DAILY_WRITES  # meeting and webinar creations a day per user; 0: unlimited
     latency_ms: int = 0  # added to every API request before it is answered
     fail_rate: float = 0.0
     account_id: str = "demo"
@@ -243,6 +247,8 @@ class Emulator:
         self.limiter = RateLimiter(config.rate_limit)
         self.daily = DailyCounter(config.daily_limit, config.clock)
         self.registrant_posts = DailyCounter(config.registrant_daily_limit, config.clock)
+        self.user_writes = DailyCounter(config.user_daily_write_limit, config.clock)
+        self.created = Created(self.account)
         self.failures = Failures(config.fail_rate, config.seed)
         self.registrations = Registrations()
         self.stats = Stats()
@@ -260,9 +266,11 @@ class Emulator:
     def new_day(self) -> None:
         self.daily.new_day()
         self.registrant_posts.new_day()
+        self.user_writes.new_day()
 
     def reset(self) -> None:
         self.registrations.reset()
+        self.created.reset()
         self.stats.reset()
         self.limiter.reset()
         self.failures.reset()
@@ -427,11 +435,30 @@ def h_user_meetings(call: Call) -> Response:
         "upcoming_meetings": lambda m: not m.past, "previous_meetings": lambda m: m.past}
     wanted = listed[kind]
     meetings = [m.list_record() for m in user.meetings if wanted(m)]
+    if kind in ("scheduled", "upcoming", "upcoming_meetings"):
+        meetings += call.emu.created.meetings_of(user.id)
     return ok(paginate(call, meetings, "meetings", scope=kind))
 
 
 def h_meeting(call: Call) -> Response:
-    return ok(the_meeting(call).record())
+    created = call.emu.created.meeting(path_value(call, "meetingId"))
+    return ok(created if created is not None else the_meeting(call).record())
+
+
+def h_create_meeting(call: Call) -> Response:
+    user = the_user(call)
+    body = call.json_object()
+    if not call.emu.user_writes.take(user.id):
+        raise user_write_limited(call.emu.user_writes.limit, "Meeting")
+    return ok(call.emu.created.create_meeting(user, body, call.account.now), status=201)
+
+
+def h_create_webinar(call: Call) -> Response:
+    user = the_user(call)
+    body = call.json_object()
+    if not call.emu.user_writes.take(user.id):
+        raise user_write_limited(call.emu.user_writes.limit, "Webinar")
+    return ok(call.emu.created.create_webinar(user, body, call.account.now), status=201)
 
 
 def h_past_meeting(call: Call) -> Response:
@@ -439,6 +466,8 @@ def h_past_meeting(call: Call) -> Response:
 
 
 def h_past_meeting_instances(call: Call) -> Response:
+    if call.emu.created.meeting(path_value(call, "meetingId")) is not None:
+        return ok({"meetings": []})  # not held yet
     meeting = the_meeting(call)
     instances = [{"uuid": meeting.uuid, "start_time": iso(meeting.actual_start)}] if meeting.past else []
     return ok({"meetings": instances})
@@ -460,12 +489,14 @@ def h_report_meeting_participants(call: Call) -> Response:
 
 
 def h_user_webinars(call: Call) -> Response:
-    webinars = [w.list_record() for w in the_user(call).webinars]
+    user = the_user(call)
+    webinars = [w.list_record() for w in user.webinars] + call.emu.created.webinars_of(user.id)
     return ok(paginate(call, webinars, "webinars"))
 
 
 def h_webinar(call: Call) -> Response:
-    return ok(the_webinar(call).record())
+    created = call.emu.created.webinar(path_value(call, "webinarId"))
+    return ok(created if created is not None else the_webinar(call).record())
 
 
 def h_report_webinar(call: Call) -> Response:
@@ -588,7 +619,9 @@ API_ROUTES: list[tuple[str, Handler]] = [
     ("GET /users/{userId}", h_user),
     ("GET /users/{userId}/settings", h_user_settings),
     ("GET /users/{userId}/meetings", h_user_meetings),
+    ("POST /users/{userId}/meetings", h_create_meeting),
     ("GET /users/{userId}/webinars", h_user_webinars),
+    ("POST /users/{userId}/webinars", h_create_webinar),
     ("GET /phone/users", h_phone_users),
     ("GET /phone/users/{userId}", h_phone_user),
     ("GET /phone/call_history", h_call_history),
