@@ -17,6 +17,8 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -402,9 +404,6 @@ def test_group_by_with_count_finds_duplicates_as_a_user_would(org: Org) -> None:
 
 
 def test_the_command_takes_api_limit(tmp_path: Path, catalog: Path) -> None:
-    import subprocess
-    import sys
-
     code = "from engine.cli.emulator_salesforce import salesforce_command; salesforce_command()"
     args = [sys.executable, "-c", code, "--api-limit", "1", "--catalog", str(catalog), "--cert-dir", str(tmp_path)]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

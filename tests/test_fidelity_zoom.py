@@ -14,11 +14,14 @@ slashes, and ``registration_url``, which no webinar REST schema declares.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from engine.emulators.zoom.app import API_ROUTES
@@ -342,11 +345,6 @@ def test_registration_url_comes_where_an_official_source_shows_it(zoom: Zoom) ->
 
 
 def test_the_command_takes_daily_limit_and_latency_ms() -> None:
-    import subprocess
-    import sys
-
-    import httpx
-
     code = "from engine.cli.emulator_zoom import zoom_command; zoom_command()"
     args = [sys.executable, "-c", code, "--users", "2", "--daily-limit", "1", "--latency-ms", "1",
             "--webhook-events", "0"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -557,9 +559,6 @@ def test_keys_listed_twice_are_sent_once_the_last_listed_on_both_paths(
 
 def test_a_case_sensitive_external_id_keeps_keys_that_differ_in_case_apart(
         tmp_path: Path, make_writer: Callable[..., SalesforceWriter], monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-    import shutil
-
     catalog = tmp_path / "catalog"
     shutil.copytree(CATALOG, catalog)
     path = catalog / f"{REGISTRANT}.json"

@@ -29,7 +29,7 @@ from engine.sync.runner import SyncOptions, SyncRunner
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.reader import ZoomSource
-from tests.helpers import MAPPINGS, copy_mappings, replace_once
+from tests.helpers import MAPPINGS, copy_mappings, replace_once, validate_errors
 from tests.test_sync import OBJECTS, World, _servers, _stop, assert_everything_once, records, run_sync
 
 EVENT = OBJECTS["meetings"]
@@ -259,8 +259,6 @@ def test_three_registrations_a_day_of_one_person_then_none_until_the_next_day(
 
 
 def test_the_reverse_flows_list_is_checked_by_validate(tmp_path: Path) -> None:
-    from tests.helpers import validate_errors
-
     folder = copy_mappings(tmp_path)
     replace_once(folder / "registrations.yaml", "    records: registrants\n", "    records: registrant\n")
     messages = [e["message"] for e in validate_errors(folder)]

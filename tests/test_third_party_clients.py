@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -76,8 +77,6 @@ def test_zoomus_reads_past_meetings_by_uuid_double_encoding_where_zoom_asks_it(c
 
 
 def test_zoomus_creates_a_meeting_and_reads_it_back(zoom: Zoom, client: Any) -> None:
-    from datetime import datetime
-
     zoom.hook("reset")
     host = ACCOUNT.user_at(0)
     reply = client.meeting.create(user_id=host.id, topic="Réunion zoomus", type=2, duration=30,
