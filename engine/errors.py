@@ -25,6 +25,7 @@
     │   ├── ZoomApiError                 Zoom answered an error (``code`` is Zoom's numeric code)
     │   │   └── ZoomNotFound             404 / code 3001, 1001 ...: the object is gone
     │   ├── RetriesExhausted             429 / 5xx / timeouts on every allowed attempt
+    │   ├── DailyLimitReached            exit 3: a Zoom daily rate limit stopped the run (state saved)
     │   └── SalesforceApiError           Salesforce refused a whole call (``code``: errorCode)
     ├── RunStopped                       exit 3: the run did not start or stopped, its state saved
     │   └── LockHeld                     another run holds the state's lock (names its pid and start)
@@ -294,6 +295,24 @@ class ZoomNotFound(ZoomApiError):
 
 class RetriesExhausted(RemoteError):
     """Every allowed attempt met a retryable failure (429, 5xx, timeout, reset)."""
+
+
+class DailyLimitReached(RemoteError):
+    """Zoom's daily limit of a rate-limit label is used up (429, ``X-RateLimit-Type: Daily-limit``).
+
+    Waiting is no use before ``resets_at`` (00:00 UTC, Zoom's ``Retry-After``), so the sync stops
+    with what it wrote saved (exit 3), and the next run after the reset resumes.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, category: str | None = None, limit: str | None = None,
+                 resets_at: str | None = None, path: str = "") -> None:
+        self.category = category
+        self.limit = limit
+        self.resets_at = resets_at
+        self.path = path
+        super().__init__("zoom", message, 429, "429")
 
 
 class SalesforceApiError(RemoteError):

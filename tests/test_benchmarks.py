@@ -30,5 +30,6 @@ def test_sync_benchmark_prints_its_runs_and_ratios() -> None:
     assert [name for name, _, _ in runs] == ["first run (Collections)", "second run (unchanged)",
                                              "first run (Bulk 2.0)"]
     first, second, bulk = ((int(read), int(written)) for _, read, written in runs)
-    assert first[1] == first[0] and second[1] == 0 and bulk[1] == bulk[0]
+    # a rejoined participant is listed twice and written once: written <= read, the same on both paths
+    assert 0 < first[1] <= first[0] and second[1] == 0 and bulk == first
     assert re.search(r"^second / first salesforce calls\s+\d+\.\d\dx$", result.stdout, re.MULTILINE)

@@ -133,6 +133,20 @@ def test_meeting_ended_delivers_only_what_it_declares(mapping_set: MappingSet, a
     }  # no participant count nor names: those follow by REST
 
 
+def test_webinar_updated_brings_the_registration_link_and_leaves_the_other_fields_alone(
+    mapping_set: MappingSet, account: Account
+) -> None:
+    webinar = account.user_at(0).webinars[0]
+    assert webinar.registration_url  # registration is on
+    event = build_event(account, "webinar.updated", 0)
+    mapped = plan_of(mapping_set, "webinars").map_record(event["payload"]["object"], event="webinar.updated")
+    assert mapped.record == {"zoom_app__Webinar_Id__c": str(webinar.id),
+                             "zoom_app__Register_Url__c": webinar.registration_url}
+    # REST carries no registration link (no webinar REST schema lists it): the field is left out
+    rest = plan_of(mapping_set, "webinars").map_record(webinar.record())
+    assert "zoom_app__Register_Url__c" not in rest.record and rest.record["zoom_app__Topic__c"] == webinar.topic
+
+
 def test_an_event_the_mapping_does_not_declare_delivers_nothing(mapping_set: MappingSet, account: Account) -> None:
     call = build_event(account, "phone.callee_ended", 0)["payload"]["object"]
     with pytest.raises(MissingValue, match="no value for the upsert key zoom_app__Calllog_Unique_ID__c"):
@@ -141,7 +155,7 @@ def test_an_event_the_mapping_does_not_declare_delivers_nothing(mapping_set: Map
 
 def test_the_subscriptions_are_the_events_of_the_enabled_mappings(mapping_set: MappingSet) -> None:
     assert subscriptions(mapping_set) == [
-        "meeting.ended", "phone.callee_ended", "phone.caller_ended", "webinar.registration_created"]
+        "meeting.ended", "phone.callee_ended", "phone.caller_ended", "webinar.registration_created", "webinar.updated"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,6 +182,11 @@ def test_an_event_is_kept_byte_for_byte_unless_it_carries_a_credential_nobody_re
     assert kept is not None and b"Pw-1234-x" not in kept and b"778899" not in kept
     assert json.loads(kept)["payload"]["object"] | {"password": "Pw-1234-x", "h323_password": "778899"} == (
         ended["payload"]["object"])
+    # webinar.updated feeds two webinar fields: the webinar password it may carry is read by nobody
+    updated = build_event(account, "webinar.updated", 0)
+    updated["payload"]["object"]["password"] = "Wb-5566"
+    kept = processor.inbox_body(updated["event"], updated, serialize(updated))
+    assert kept is not None and b"Wb-5566" not in kept and b"registration_url" in kept
     chat = {"event": "chat_message.sent", "payload": {"object": {"message": "hello"}}}
     assert processor.inbox_body(chat["event"], chat, serialize(chat)) is None  # no mapping reads it
 
@@ -309,5 +328,6 @@ def test_the_disclosure_follows_the_event_part_of_the_mappings(folder: Path) -> 
     text = disclose(folder)
     assert "Ringing start time" not in text
     mapping_set = load_mapping_set([folder]).raise_if_invalid()
-    assert subscriptions(mapping_set) == ["meeting.ended", "webinar.registration_created"]
-    assert "- **Zoom event subscriptions**: `meeting.ended`, `webinar.registration_created`" in text.splitlines()
+    assert subscriptions(mapping_set) == ["meeting.ended", "webinar.registration_created", "webinar.updated"]
+    assert ("- **Zoom event subscriptions**: `meeting.ended`, `webinar.registration_created`, `webinar.updated`"
+            in text.splitlines())

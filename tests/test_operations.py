@@ -74,7 +74,7 @@ def state_files(path: Path) -> dict[str, str]:
 
 def emulators_state(world: World) -> str:
     """Everything the emulators hold that a write could change: the org's records, Zoom's registrants."""
-    org = world.salesforce.app.state.store.snapshot()
+    org = world.salesforce.app.state.store.records_by_object()
     zoom = world.zoom.app.state.emulator
     posted = {str(w): zoom.registrations.of(w) for w in world.account.webinar_ids()}
     return json.dumps({"salesforce": org, "zoom_registrants": posted}, sort_keys=True, default=str)
@@ -207,7 +207,7 @@ def test_a_state_reused_against_another_org_refuses_and_full_refresh_rebind_rewr
     assert old_org in refused.lines[0] and new_org in refused.lines[0] and "--full-refresh --rebind" in refused.lines[0]
     assert {k: v for k, v in state_files(state).items() if not k.endswith(".lock")} == \
         {k: v for k, v in files.items() if not k.endswith(".lock")}
-    assert world.salesforce.app.state.store.snapshot() == {}, "nothing was written to the new org"
+    assert world.salesforce.app.state.store.records_by_object() == {}, "nothing was written to the new org"
 
     usage = zoomforce(world, "sync", "--rebind", "--state", str(state), cwd=tmp_path)
     assert usage.returncode == 2 and "--rebind goes with --full-refresh" in usage.stderr

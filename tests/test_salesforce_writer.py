@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -260,7 +262,9 @@ def test_bulk_upsert_matches_results_back_by_external_id(
     assert results[30].errors[0][1] == ("Foreign key external ID: nope not found for field zoom_app__Webinar_Id__c "
                                         "in entity zoom_app__Zoom_Webinar__c")
     assert (results[0].created, results[40].created, results[1].created) == (False, False, True)
-    assert (results[60].created, results[120].created) == (True, False)  # the same key twice, told apart
+    # the same key twice: sent once, the last listed (Salesforce would fail both rows of the job)
+    assert (results[60].superseded, results[120].superseded, results[120].created) == (True, False, True)
+    assert results[60].success and results[60].id == results[120].id and not results[60].created
     assert results[0].id == kept[0].id and results[1].id is not None
     soql = (f"SELECT {KEY}, zoom_app__First_Name__c, zoom_app__Last_Name__c, {PARENT}.zoom_app__Webinar_Id__c "
             f"FROM {REGISTRANT}")
@@ -528,3 +532,50 @@ def test_logs_hold_no_secret_token_or_record_value(emu: Emulator, writer: Salesf
     assert any("renewing" in m for m in ours) and any("SERVER_UNAVAILABLE" in m for m in ours)
     assert any("STRING_TOO_LONG 1" in m for m in ours)
     assert not [m for m in ours if "private.person" in m or "Privatename" in m or "LLLL" in m]
+
+
+# ---- one record per key --------------------------------------------------------------------------
+
+
+def test_keys_listed_twice_are_sent_once_the_last_listed_on_both_paths(
+        emu: Emulator, make_writer: Callable[..., SalesforceWriter]) -> None:
+    for threshold in (1000, 3):  # Collections, then one Bulk job (which would fail both rows of a key)
+        emu.hook("reset")
+        writer = make_writer(bulk_threshold=threshold)
+        records = [{KEY: "r1", "zoom_app__Last_Name__c": "First"}, {KEY: "r2", "zoom_app__Last_Name__c": "Only"},
+                   {KEY: "R1", "zoom_app__Last_Name__c": "Last"}]  # external ids compare without case
+        describes = emu.route("describe")
+        results = writer.upsert(REGISTRANT, KEY, records)
+        assert [(r.success, r.superseded) for r in results] == [(True, True), (True, False), (True, False)]
+        assert results[0].id == results[2].id and results[0].external_id == "r1"
+        stored = {r[KEY]: r["zoom_app__Last_Name__c"] for r in writer.query(f"SELECT {KEY}, zoom_app__Last_Name__c "
+                                                                             f"FROM {REGISTRANT}")}
+        assert stored == {"R1": "Last", "r2": "Only"}
+        # keys that differ only in case met: the org's describe said how it compares them, once a writer
+        assert emu.route("describe") == describes + 1
+        writer.upsert(REGISTRANT, KEY, records)
+        assert emu.route("describe") == describes + 1
+
+
+def test_a_case_sensitive_external_id_keeps_keys_that_differ_in_case_apart(
+        tmp_path: Path, make_writer: Callable[..., SalesforceWriter], monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG, catalog)
+    path = catalog / f"{REGISTRANT}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for field in document["fields"]:
+        if field["name"] == KEY:
+            field["caseSensitive"] = True  # "unique, case-sensitive" in the org's setup
+    path.write_text(json.dumps(document), encoding="utf-8")
+    app = create_app(SalesforceEmulatorConfig(catalog_dir=catalog, client_id=CLIENT_ID, client_secret=SECRET))
+    tls = make_tls_files(tmp_path / "tls")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_file)
+    server = start_in_thread(app, "127.0.0.1", 0, tls=tls)
+    try:
+        writer = make_writer(SalesforceCredentials(server.url, client_id=CLIENT_ID, client_secret=SECRET),
+                             bulk_threshold=2)
+        results = writer.upsert(REGISTRANT, KEY, [{KEY: "abc"}, {KEY: "ABC"}])
+        assert [(r.success, r.superseded, r.created) for r in results] == [(True, False, True), (True, False, True)]
+        assert results[0].id != results[1].id
+    finally:
+        server.stop()

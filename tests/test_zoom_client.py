@@ -32,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 from engine.errors import (
     AuthenticationFailed,
     ConfigError,
+    DailyLimitReached,
     MissingCredential,
     PathParameterError,
     RemoteError,
@@ -438,7 +439,7 @@ def test_429_without_any_hint_backs_off(zoom: FakeZoom, make_client, waits: list
     assert len(waits) == 1 and 0.0 <= waits[0] <= 0.5
 
 
-def test_a_daily_limit_longer_than_max_wait_gives_up_at_once(zoom: FakeZoom, make_client, waits) -> None:
+def test_a_daily_limit_stops_at_once_with_when_it_resets(zoom: FakeZoom, make_client, waits) -> None:
     until = (datetime.now(UTC) + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = {
         "X-RateLimit-Category": "Heavy",
@@ -449,15 +450,27 @@ def test_a_daily_limit_longer_than_max_wait_gives_up_at_once(zoom: FakeZoom, mak
     }
     zoom.script("/report/meetings/1/participants", Step(429, DAILY_LIMITED, headers), Step(200, {"ok": 8}))
     client = make_client()
-    with pytest.raises(RetriesExhausted) as caught:
+    with pytest.raises(DailyLimitReached) as caught:
         client.get("/report/meetings/1/participants")
-    message = str(caught.value)
-    assert message.startswith(
-        "zoom HTTP 429 [429]: GET /report/meetings/1/participants: rate limited for Heavy APIs "
-        f"(You have reached the maximum daily rate limit for this API.); Retry-After {until} means waiting "
-    )
-    assert message.endswith(" s, longer than the 120 s this client waits")
+    assert str(caught.value) == (
+        "zoom HTTP 429 [429]: GET /report/meetings/1/participants: the daily rate limit of Heavy APIs (30000 "
+        f"requests) is used up (You have reached the maximum daily rate limit for this API.); it resets at {until}")
+    assert (caught.value.category, caught.value.limit, caught.value.resets_at) == ("Heavy", "30000", until)
+    assert caught.value.exit_code == 3
     assert (client.api_calls, waits) == (1, [])
+
+
+def test_a_registrants_daily_limit_fails_that_request_at_once(zoom: FakeZoom, make_client, waits) -> None:
+    per_registrant = {"code": 429, "message": "You have exceeded the daily rate limit of (3) for Add a webinar "
+                                              "registrant API requests for the registrant (a@example.com). You "
+                                              "can resume these API requests at GMT 00:00:00."}
+    zoom.script("/webinars/1/registrants", Step(429, per_registrant), Step(201, {"ok": 9}))
+    client = make_client()
+    with pytest.raises(ZoomApiError) as caught:
+        client.post("/webinars/1/registrants", {"email": "a@example.com", "first_name": "A"})
+    assert not isinstance(caught.value, DailyLimitReached)
+    assert (caught.value.status, caught.value.code) == (429, "429")
+    assert (client.api_calls, waits) == (1, [])  # no retry: it would fail again until 00:00 UTC
 
 
 def test_retry_after_formats() -> None:

@@ -17,7 +17,7 @@ import click
 from starlette.applications import Starlette
 
 from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app, create_app, send_startup_events
-from engine.emulators.zoom.webhooks import EVENT_KINDS
+from engine.emulators.zoom.webhooks import STARTUP_EVENT_KINDS
 from engine.serving import check_listen, serve_foreground
 
 
@@ -34,6 +34,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the account and of failure injection.")
 @click.option("--rate-limit", type=click.IntRange(0), default=0, show_default=True,
               help="Requests a second allowed per rate-limit category before 429 (0: unlimited).")
+@click.option("--daily-limit", type=click.IntRange(0), default=0, show_default=True,
+              help="Requests a UTC day allowed per rate-limit label (Light, Medium, Heavy) before 429 "
+                   "Daily-limit (0: unlimited).")
+@click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True,
+              help="Milliseconds added before every API answer.")
 @click.option("--fail-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Fraction of API requests answered 500, 502 or 503 (never OAuth).")
 @click.option("--client-id", default="demo", show_default=True, help="OAuth client id accepted.")
@@ -43,16 +48,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--webhook-secret", default=None, help="Secret token the notifications are signed with.")
 @click.option("--webhook-retry-scale", type=click.FloatRange(0.0), default=1.0, show_default=True,
               help="Multiplies Zoom's retry delays (300, 1200, 3600 s); e.g. 0.001 in tests.")
-@click.option("--webhook-events", type=click.IntRange(0), default=len(EVENT_KINDS), show_default=True,
-              help=f"Events sent once listening, cycling through {', '.join(EVENT_KINDS)}.")
-def zoom_command(port: int, host: str, users: int, seed: int, rate_limit: int, fail_rate: float, client_id: str,
-                 client_secret: str, account_id: str, webhook_url: str | None, webhook_secret: str | None,
-                 webhook_retry_scale: float, webhook_events: int) -> None:
+@click.option("--webhook-events", type=click.IntRange(0), default=len(STARTUP_EVENT_KINDS), show_default=True,
+              help=f"Events sent once listening, cycling through {', '.join(STARTUP_EVENT_KINDS)}.")
+def zoom_command(port: int, host: str, users: int, seed: int, rate_limit: int, daily_limit: int, latency_ms: int,
+                 fail_rate: float, client_id: str, client_secret: str, account_id: str, webhook_url: str | None,
+                 webhook_secret: str | None, webhook_retry_scale: float, webhook_events: int) -> None:
     """Serve the local Zoom API emulator until interrupted."""
     if bool(webhook_url) != bool(webhook_secret):
         raise click.UsageError("--webhook-url and --webhook-secret go together")
     check_listen(host, port)
-    config = ZoomEmulatorConfig(users=users, seed=seed, rate_limit=rate_limit, fail_rate=fail_rate,
+    config = ZoomEmulatorConfig(users=users, seed=seed, rate_limit=rate_limit, daily_limit=daily_limit,
+                                latency_ms=latency_ms, fail_rate=fail_rate,
                                 client_id=client_id, client_secret=client_secret, account_id=account_id,
                                 webhook_url=webhook_url, webhook_secret=webhook_secret,
                                 webhook_retry_scale=webhook_retry_scale)

@@ -136,4 +136,6 @@ def sync_command(
         for line in planned_lines(report.planned):
             click.echo(line, err=plan_to_stderr)
     click.echo(summary_json(report) if summary_format == "json" else summary_text(report), nl=False)
+    if report.stopped is not None:  # a Zoom daily limit: what was done is printed and saved; exit 3
+        raise report.stopped
     sys.exit(1 if report.failed else 0)

@@ -113,12 +113,24 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class TargetListSpec:
+    """Who is in a Zoom target already (the reverse flow's registrants): read before anything is written."""
+
+    endpoint: str
+    records: str
+    params: MappingProxyType[str, Any]
+    statuses: tuple[str, ...]  # each read with ?status=; empty: one reading with no status
+    cancelled: str  # leave | register: someone registered before who is no longer listed
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     system: str
     object: str | None
     upsert_keys: tuple[str, ...]
     endpoint: str | None
     match_key: str | None
+    listing: TargetListSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +258,16 @@ def _source(data: dict[str, Any]) -> SourceSpec:
 def _target(data: dict[str, Any]) -> TargetSpec:
     keys = data.get("upsert_key")
     upsert_keys = (keys,) if isinstance(keys, str) else tuple(keys or ())
-    return TargetSpec(data["system"], data.get("object"), upsert_keys, data.get("endpoint"), data.get("match_key"))
+    listing = data.get("list")
+    target_list = None if listing is None else TargetListSpec(
+        endpoint=listing["endpoint"],
+        records=listing["records"],
+        params=_frozen(listing.get("params")),
+        statuses=tuple(listing.get("statuses", ())),
+        cancelled=listing.get("cancelled", "leave"),
+    )
+    return TargetSpec(data["system"], data.get("object"), upsert_keys, data.get("endpoint"), data.get("match_key"),
+                      target_list)
 
 
 def _parent(data: dict[str, Any] | None) -> ParentSpec | None:

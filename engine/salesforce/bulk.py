@@ -44,13 +44,18 @@ NO_REASON = "Salesforce gave no reason"  # the message of a failure it gave no e
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """The outcome of one record; ``errors`` holds (statusCode or errorCode, message) pairs."""
+    """The outcome of one record; ``errors`` holds (statusCode or errorCode, message) pairs.
+
+    ``superseded``: the record was not sent, because a later record of the same call has its key
+    (the last listed wins); the rest is that later record's outcome.
+    """
 
     external_id: str
     success: bool
     created: bool
     id: str | None
     errors: tuple[tuple[str, str], ...] = ()
+    superseded: bool = False
 
     @classmethod
     def failed(cls, external_id: str, code: str, message: str) -> UpsertResult:

@@ -2,9 +2,13 @@
 
     upsert()     fewer than ``bulk_threshold`` records: sObject Collections (PATCH composite/sobjects/{Obj}/{Field},
                  ``batch_size`` records a call, allOrNone false); at or above it: one Bulk API 2.0 ingest job
-                 (engine.salesforce.bulk). One UpsertResult per record, in the order given. A call Salesforce
-                 refuses as a whole (NOT_FOUND, JSON_PARSER_ERROR ...) fails each of its records with that code;
-                 AuthenticationFailed, Unreachable and RetriesExhausted are raised, as no record was written.
+                 (engine.salesforce.bulk). One UpsertResult per record, in the order given. Records that share
+                 a key are sent once, the last listed (Salesforce fails every row of a job that repeats a key,
+                 and a Collections call that repeats one): the others are ``superseded`` by it. Keys differing
+                 only in case are the same key unless the org's describe says the field is case-sensitive.
+                 A call Salesforce refuses as a whole (NOT_FOUND, JSON_PARSER_ERROR ...) fails each of its
+                 records with that code; AuthenticationFailed, Unreachable and RetriesExhausted are raised, as
+                 no record was written.
     query()      every record of a SOQL query, following nextRecordsUrl, without "attributes"
     find_ids()   value -> Id through chunked ``IN (...)`` queries, each value quoted and escaped for SOQL
 
@@ -21,6 +25,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
@@ -73,6 +78,7 @@ class SalesforceWriter:
         self._sleep = sleep
         self._log = logger or logging.getLogger(LOGGER_NAME)
         self._connection = Connection(credentials, timeout=timeout, sleep=sleep, logger=self._log)
+        self._case_sensitive: dict[tuple[str, str], bool] = {}
 
     @property
     def api_calls(self) -> int:
@@ -110,7 +116,8 @@ class SalesforceWriter:
         keys = [_key_text(r.get(external_id_field)) for r in records]
         results: list[UpsertResult] = [
             UpsertResult.failed("", "MISSING_ARGUMENT", f"{external_id_field} not specified") for _ in records]
-        sendable = [i for i, key in enumerate(keys) if key]
+        last = self._last_of_each_key(sobject, external_id_field, keys)
+        sendable = [i for i, key in enumerate(keys) if key and last[i] == i]
         chosen = [records[i] for i in sendable]
         chosen_keys = [keys[i] for i in sendable]
         bulk = bool(sendable) and len(sendable) >= self.bulk_threshold
@@ -122,8 +129,38 @@ class SalesforceWriter:
             outcome = self._collections(sobject, external_id_field, chosen, chosen_keys)
         for index, result in zip(sendable, outcome, strict=True):
             results[index] = result
+        for index, key in enumerate(keys):
+            if key and last[index] != index:
+                results[index] = replace(results[last[index]], external_id=key, created=False, superseded=True)
         self._report(sobject, "bulk" if bulk else "collections", results)
         return results
+
+    def _last_of_each_key(self, sobject: str, field: str, keys: Sequence[str]) -> list[int]:
+        """For each record, the index of the last record with its key (itself when it is the last)."""
+        last = {key: index for index, key in enumerate(keys) if key}
+        folded: dict[str, set[str]] = {}
+        for key in last:
+            folded.setdefault(key.lower(), set()).add(key)
+        if any(len(variants) > 1 for variants in folded.values()) and not self._key_is_case_sensitive(sobject, field):
+            by_fold = {key.lower(): index for index, key in enumerate(keys) if key}
+            return [by_fold[key.lower()] if key else index for index, key in enumerate(keys)]
+        return [last[key] if key else index for index, key in enumerate(keys)]
+
+    def _key_is_case_sensitive(self, sobject: str, field: str) -> bool:
+        """Whether the org compares `field`'s values with case (an External ID marked "unique case-sensitive").
+
+        Asked of the org's describe once per field, and only when keys differing in case meet.
+        """
+        wanted = (sobject, field.lower())
+        if wanted not in self._case_sensitive:
+            try:
+                described = self.describe(sobject)
+            except SalesforceApiError:
+                described = {}
+            fields = [f for f in described.get("fields") or [] if isinstance(f, Mapping)]
+            found = next((f for f in fields if str(f.get("name", "")).lower() == field.lower()), {})
+            self._case_sensitive[wanted] = bool(found.get("caseSensitive"))
+        return self._case_sensitive[wanted]
 
     def _collections(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]],
                      keys: Sequence[str]) -> list[UpsertResult]:
@@ -164,11 +201,14 @@ class SalesforceWriter:
 
     def _report(self, sobject: str, path: str, results: Sequence[UpsertResult]) -> None:
         created = sum(r.success and r.created for r in results)
-        updated = sum(r.success and not r.created for r in results)
-        codes = Counter(r.errors[0][0] if r.errors else UNKNOWN_CODE for r in results if not r.success)
+        updated = sum(r.success and not r.created and not r.superseded for r in results)
+        superseded = sum(r.superseded for r in results)
+        codes = Counter(r.errors[0][0] if r.errors else UNKNOWN_CODE for r in results
+                        if not r.success and not r.superseded)
         detail = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
-        self._log.debug("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s", sobject,
-                       path, len(results), created, updated, sum(codes.values()), f" ({detail})" if detail else "")
+        self._log.info("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s, "
+                       "%d superseded by a later record with the same key", sobject, path, len(results), created,
+                       updated, sum(codes.values()), f" ({detail})" if detail else "", superseded)
 
     # -- reading
 

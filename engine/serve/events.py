@@ -67,13 +67,19 @@ def subscriptions(mapping_set: MappingSet) -> list[str]:
 
 
 def keys_read(feeds: Mapping[str, list[Feed]]) -> frozenset[str]:
-    """Every key name that some mapping reads from some event (records, parents, fields, links)."""
+    """Every key name that some mapping reads from the event it is fed by (records, parents, fields, links).
+
+    Per event: a field is read from an event only as its readers say (its ``events``, its
+    ``realtime``, an ``all_fields`` event), so a mapping fed by ``webinar.updated`` for two fields
+    does not make the webinar password that event may carry a key someone reads.
+    """
     texts: list[str] = []
-    for fed in feeds.values():
+    for kind, fed in feeds.items():
         for mapping, spec in fed:
             texts += [spec.records, *([spec.parent] if spec.parent else [])]
-            for field_spec in mapping.enabled_fields:  # its REST name too: what an event may carry
-                texts += [field_spec.source, *event_readers(field_spec, mapping).values()]
+            for field_spec in mapping.enabled_fields:
+                reader = event_readers(field_spec, mapping).get(kind)
+                texts += [reader] if reader else []
             texts += [link.source for link in mapping.links]
             texts += [mapping.parent.source] if mapping.parent else []
     names = {step for text in texts for path in compile_expression(text).field_paths() for step in path}
@@ -114,7 +120,7 @@ class EventProcessor:
         self.pipeline = WritePipeline(mapping_set, store, salesforce)
         self.now = now
         self._expressions: dict[str, CompiledExpression] = {}
-        self.unread_secrets = credential_keys() - keys_read(self.feeds)
+        self.unread_secrets = {kind: credential_keys() - keys_read({kind: fed}) for kind, fed in self.feeds.items()}
         self.binding_checked = salesforce is None
 
     def check_binding(self) -> None:
@@ -134,7 +140,7 @@ class EventProcessor:
         """
         if event_type not in self.feeds:
             return None
-        safe = redact(document, self.unread_secrets)
+        safe = redact(document, self.unread_secrets[event_type])
         if safe == document:
             return body
         return json.dumps(safe, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,6 +1,7 @@
 """The write pipeline that ``sync``, ``serve`` and the reverse flow share.
 
-Given mapped records (``PendingRecord``), it links people to Contacts or Leads by value, skips a
+Given mapped records (``PendingRecord``), it keeps one record per key (the last listed; the others
+count as unchanged), links people to Contacts or Leads by value, skips a
 record whose mapped form has the hash last confirmed by Salesforce, upserts the rest by external id
 (sObject Collections, or one Bulk API 2.0 job from the writer's threshold), and settles each batch
 in one commit: hashes, dead letters and the cursor move together. It knows nothing of where the
@@ -130,13 +131,14 @@ class WritePipeline:
     ) -> None:
         entity = mapping.entity
         changed: list[PendingRecord] = []
-        seen: set[str] = set()
+        last_of = {item.key: position for position, item in enumerate(pending)}
         states = self.store.hashes.states(entity, (item.key for item in pending)) if keep_hashes or dry_run else {}
-        for item in pending:
-            if item.key in seen:
-                counts.unchanged += 1  # the same record listed twice (a user's and a co-host's list)
+        for position, item in enumerate(pending):
+            if last_of[item.key] != position:
+                # the same record listed twice (a host's and a co-host's list, a rejoin): one write a key,
+                # the last listed, as Salesforce would fail both rows of a Bulk job that repeats a key
+                counts.unchanged += 1
                 continue
-            seen.add(item.key)
             state = states.get(item.key)
             if keep_hashes and state is not None and state.payload_hash == payload_hash(item.mapped.record):
                 counts.unchanged += 1
@@ -186,6 +188,9 @@ class WritePipeline:
         written: list[WrittenItem] = []
         with self.store.transaction():
             for item, result in zip(batch, results, strict=True):
+                if result.superseded:  # its key again, later in the batch (differing in case): that one is written
+                    counts.unchanged += 1
+                    continue
                 if result.success:
                     counts.written += 1
                     written.append(WrittenItem.of(item.key, item.mapped.record, result.id, plan.secrets))

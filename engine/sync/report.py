@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.errors import DailyLimitReached
+
 
 @dataclass
 class EntityCounts:
@@ -33,6 +35,7 @@ class SyncReport:
     api_calls: dict[str, int] = field(default_factory=lambda: {"zoom": 0, "salesforce": 0})
     planned: list[PlannedChange] = field(default_factory=list)
     run_id: int | None = None
+    stopped: DailyLimitReached | None = None  # the run stopped early, its state saved (exit 3)
 
     @property
     def failed(self) -> int:

@@ -2,15 +2,23 @@
 
 ``zoomforce sync registrations --webinar ID`` reads the records the mapping selects (its
 ``source.object`` list and ``source.where`` SOQL condition; only the fields its expressions read),
-maps each to a registrant request body, and POSTs those not registered yet: a person is already
-registered when the webinar's registrants (approved or pending) have the same match key (the
-e-mail, compared without case). A person in both Contact and Lead is registered once.
+maps each to a registrant request body, and POSTs those not registered yet. Who counts as
+registered is the mapping's ``target.list``: its endpoint and records key, read once per status of
+its ``statuses`` (in the default mapping approved, pending and denied, so that a person the host
+denied is not registered again on every run). A person is there when a listed record has the same
+match key (the e-mail, compared without case). Someone zoomforce registered before who is listed
+no more (they cancelled) is left alone too, unless the list says ``cancelled: register``. A person
+in both Contact and Lead is registered once.
+
+Zoom allows 3 registrations a day of one person for one webinar. A registration refused by that
+limit (429, "daily rate limit ... for the registrant") is a dead letter, and the runs of the same
+UTC day do not post that person again: they count them as failed.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from engine.errors import ConfigError, RecordError, ZoomApiError, ZoomNotFound
 from engine.language.coerce import format_sf_datetime
@@ -21,11 +29,12 @@ from engine.secrets import scrub_message
 from engine.sync.pipeline import WritePipeline, log_dead_letter
 from engine.sync.report import EntityCounts, PlannedChange, SyncReport
 from engine.sync.state.record_hashes import WrittenItem
+from engine.sync.state.store import StateStore
 from engine.zoom.client import ZoomClient, endpoint_path
 from engine.zoom.reader import placeholders, split_endpoint
 
 _SOQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-REGISTRANT_STATUSES = ("approved", "pending")
+DAILY_LIMITED = "ZOOM_429"  # the dead letter code of a registration refused by a daily limit of the registrant
 
 
 def soql_fields(mapping: Mapping) -> list[str]:
@@ -43,18 +52,43 @@ def select_statement(mapping: Mapping, sobject: str) -> str:
     return f"SELECT {', '.join(soql_fields(mapping))} FROM {sobject}{where}"
 
 
-def _registrants_path(endpoint: str, webinar: str) -> str:
+def _webinar_path(endpoint: str, webinar: str) -> str:
     names = placeholders(endpoint)
     if len(names) != 1:
         raise ConfigError(f"{endpoint}: the reverse flow's endpoint must take exactly one path parameter (the webinar)")
     return endpoint_path(split_endpoint(endpoint)[1], {names[0]: webinar})
 
 
+def registered_already(client: ZoomClient, mapping: Mapping, webinar: str) -> set[str]:
+    """The match keys (lower case) of everyone the mapping's ``target.list`` lists, under each status."""
+    listing = mapping.target.listing
+    if listing is None:
+        raise ConfigError(f"{mapping.entity}: the reverse flow needs target.list (who is registered already)")
+    match = mapping.target.match_key or "email"
+    path = _webinar_path(listing.endpoint, webinar)
+    readings = [{"status": status} for status in listing.statuses] or [{}]
+    try:
+        return {
+            str(item.get(match, "")).strip().lower()
+            for reading in readings
+            for item in client.paginate(path, listing.records, {**listing.params, **reading})
+        }
+    except ZoomNotFound as exc:
+        raise ConfigError(f"--webinar {webinar}: Zoom has no such webinar ({exc})") from exc
+
+
+def limited_today(store: StateStore, entity: str, now: datetime) -> set[str]:
+    """The keys whose registration Zoom refused today (UTC) with the per-registrant daily limit."""
+    today = now.astimezone(UTC).date().isoformat()
+    return {letter.key for letter in store.dead_letters.find(entity)
+            if letter.key and letter.code == DAILY_LIMITED and letter.updated_at[:10] == today}
+
+
 def register_for_webinar(
     pipeline: WritePipeline, client: ZoomClient, entity: str, webinar: str, counts: EntityCounts, dry_run: bool,
     report: SyncReport, now: datetime,
 ) -> None:
-    """Register the selected Contacts and Leads for `webinar`, skipping those already registered.
+    """Register the selected Contacts and Leads for `webinar`, leaving alone those already there.
 
     Salesforce is read through the pipeline's writer and the state is the pipeline's; the requests
     go to Zoom through `client`.
@@ -66,16 +100,11 @@ def register_for_webinar(
         raise ConfigError(f"{entity}: the reverse flow needs both Salesforce and Zoom credentials")
     endpoint = mapping.target.endpoint or ""
     method, _ = split_endpoint(endpoint)
-    path = _registrants_path(endpoint, webinar)
+    path = _webinar_path(endpoint, webinar)
     match = mapping.target.match_key or "email"
-    try:
-        registered = {
-            str(item.get(match, "")).strip().lower()
-            for status in REGISTRANT_STATUSES
-            for item in client.paginate(path, "registrants", {"status": status})
-        }
-    except ZoomNotFound as exc:
-        raise ConfigError(f"--webinar {webinar}: Zoom has no such webinar ({exc})") from exc
+    registered = registered_already(client, mapping, webinar)
+    leave_cancelled = mapping.target.listing is None or mapping.target.listing.cancelled == "leave"
+    limited = limited_today(store, entity, now)
     run = {"run_time": format_sf_datetime(now)}
     secrets = secret_names(mapping)
     index = 0
@@ -91,15 +120,20 @@ def register_for_webinar(
                                 scrub_message(exc.reason, record, secrets), kept=not dry_run)
                 if not dry_run:
                     store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
-                                                  f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
-                                                  {"source": record}, report.run_id, index - 1, secret_fields=secrets)
+                                           f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
+                                           {"source": record}, report.run_id, index - 1, secret_fields=secrets)
                 continue
             person = str(mapped.record.get(match, "")).strip().lower()
-            if person in registered:
-                counts.unchanged += 1
+            key = f"{webinar}:{person}"
+            cancelled = leave_cancelled and store.hashes.get(entity, key) is not None
+            if person in registered or cancelled:
+                counts.unchanged += 1  # listed, or registered by zoomforce before and cancelled since
+                registered.add(person)
                 continue
             registered.add(person)
-            key = f"{webinar}:{person}"
+            if key in limited:  # refused today by Zoom's 3 registrations a day: not again before 00:00 UTC
+                counts.failed += 1
+                continue
             if dry_run:
                 counts.written += 1
                 shown = mapped.as_json(plan.secrets)["record"]  # secrets as ***
@@ -113,10 +147,9 @@ def register_for_webinar(
                 counts.failed += 1
                 log_dead_letter(entity, key, index - 1, f"ZOOM_{exc.code or exc.status}", str(exc), kept=True)
                 store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
-                                              {"source": record, "record": mapped.record}, report.run_id, index - 1,
-                                              secret_fields=secrets)
+                                       {"source": record, "record": mapped.record}, report.run_id, index - 1,
+                                       secret_fields=secrets)
                 continue
             counts.written += 1
             registrant = response.get("registrant_id") if isinstance(response, dict) else None
             store.commit_batch(entity, [WrittenItem.of(key, mapped.record, registrant)], None, report.run_id)
-

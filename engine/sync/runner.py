@@ -14,6 +14,11 @@ Before reading anything, the run checks that the state was written for the Sales
 Zoom account it talks to (:mod:`engine.sync.state.binding`), binding them at first use. A dry run
 writes nowhere: it calls no writing endpoint of Salesforce or Zoom, and is given a snapshot of the
 state (:meth:`~engine.sync.state.store.StateStore.snapshot`) rather than the file.
+
+A Zoom daily rate limit (``DailyLimitReached``) stops the run cleanly: the records of the entity
+being read that were mapped already are written (its cursor does not move), the run is recorded
+``interrupted`` with the reason, and the report carries the error for the command to exit 3. The
+next run, after the limit resets, reads again and skips what this one wrote.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from engine import logs, metrics
-from engine.errors import ConfigError, RecordError
+from engine.errors import ConfigError, DailyLimitReached, RecordError
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
@@ -63,6 +68,14 @@ class SyncOptions:
         if self.full_refresh and self.retry_dead_letters:
             raise ConfigError("--full-refresh and --retry-dead-letters do not go together: the retry writes every "
                               "dead letter it can map anyway")
+
+
+def stopped_by(limit: DailyLimitReached) -> DailyLimitReached:
+    """The error a run stopped by a Zoom daily limit ends with: what happened and when to run again."""
+    after = limit.resets_at or "00:00 UTC"
+    message = str(limit).partition(": ")[2]  # without the "zoom HTTP 429 [429]" the error adds again
+    return DailyLimitReached(f"{message}. The run stopped; what it wrote is saved: run it again after {after}",
+                             category=limit.category, limit=limit.limit, resets_at=limit.resets_at, path=limit.path)
 
 
 # ---- the order of the graph ----------------------------------------------------------------------
@@ -199,6 +212,9 @@ class SyncRunner:
                         register_for_webinar(self.pipeline, self.zoom.client, entity, str(options.webinar), counts,
                                              options.dry_run, report, self.now())
                 status = "partial" if report.failed else "ok"
+            except DailyLimitReached as exc:
+                status = "interrupted"
+                report.stopped = stopped_by(exc)
             except KeyboardInterrupt:
                 status = "interrupted"
                 raise
@@ -210,7 +226,8 @@ class SyncRunner:
     def _finish(self, report: SyncReport, command: str, status: str, seconds: float) -> None:
         """Record the run's end: its row, its metrics, one ``run.finish`` record with the counts."""
         if report.run_id is not None:
-            self.store.runs.finish(report.run_id, status, report.summary())  # type: ignore[arg-type]
+            summary = report.summary() | ({"stopped": str(report.stopped)} if report.stopped else {})
+            self.store.runs.finish(report.run_id, status, summary)  # type: ignore[arg-type]
         for entity, counts in report.entities.items():
             metrics.count_records(entity, counts.as_json())
         metrics.RUN_DURATION.labels(command).set(seconds)
@@ -305,11 +322,40 @@ class SyncRunner:
         parent = mapping.source.parent
         parents = self.read_records.get(parent, []) if parent else None
         window = self.window(mapping, options)
-        context_run = {"run_time": format_sf_datetime(self.now())}
         kept: list[dict[str, Any]] = []
         pending: list[PendingRecord] = []
-        secrets = secret_names(mapping)
         self.progress(entity, "read", counts)
+        try:
+            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending)
+        except DailyLimitReached:
+            if write and pending:  # keep what was read before the limit: written now, the cursor stays
+                self.pipeline.link(mapping, pending)
+                self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, None,
+                                    keep_hashes=entity not in self.refreshed)
+            self.read_records[entity] = kept
+            raise
+        self.read_records[entity] = kept
+        if not write:
+            if counts.failed:  # a parent that could not be read hides its children: the run must say so
+                report.entities[entity] = counts
+            return
+        self.pipeline.link(mapping, pending)
+        listing = mapping.source.listing
+        keeps_cursor = listing is not None and listing.window_incremental
+        cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
+        self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
+                            keep_hashes=entity not in self.refreshed)
+        self.progress(entity, "done", counts)
+
+    def _read_entity(
+        self, mapping: Mapping, plan: Plan, parents: list[dict[str, Any]] | None, window: Window | None,
+        counts: EntityCounts, keep: bool, kept: list[dict[str, Any]], pending: list[PendingRecord],
+    ) -> None:
+        """Read and map every record of `mapping`: the mapped ones into `pending`, their sources into `kept`."""
+        assert self.zoom is not None
+        entity = mapping.entity
+        context_run = {"run_time": format_sf_datetime(self.now())}
+        secrets = secret_names(mapping)
         for index, item in enumerate(self.zoom.read(mapping, parents, window)):
             counts.read += 1
             if isinstance(item, SourceFailure):
@@ -329,18 +375,6 @@ class SyncRunner:
                                          self.pipeline.evidence(mapping, item.record, item.parent), index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)
-        self.read_records[entity] = kept
-        if not write:
-            if counts.failed:  # a parent that could not be read hides its children: the run must say so
-                report.entities[entity] = counts
-            return
-        self.pipeline.link(mapping, pending)
-        listing = mapping.source.listing
-        keeps_cursor = listing is not None and listing.window_incremental
-        cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
-        self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
-                            keep_hashes=entity not in self.refreshed)
-        self.progress(entity, "done", counts)
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
         try:

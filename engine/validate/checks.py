@@ -128,6 +128,12 @@ def check_system_shape(mapping: Mapping, context: CheckContext) -> Iterator[Find
         yield Finding(("target",), "a Salesforce target needs 'object' (the sObject API name)")
     if target.system == "zoom" and not target.endpoint:
         yield Finding(("target",), "a Zoom target needs 'endpoint' (e.g. POST /webinars/{webinarId}/registrants)")
+    if target.system == "zoom" and target.match_key and target.listing is None:
+        yield Finding(("target", "match_key"), "a Zoom target with a match_key needs 'list': the endpoint that lists "
+                                               "what is there already (GET /webinars/{webinarId}/registrants)")
+    if target.system == "salesforce" and target.listing is not None:
+        yield Finding(("target", "list"), "'list' is for a Zoom target (the reverse flow); a Salesforce target "
+                                          "upserts by its external id")
     if source.system == target.system:
         yield Finding(("target", "system"), f"source and target are both '{source.system}'")
 

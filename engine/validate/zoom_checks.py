@@ -332,3 +332,38 @@ def request_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFin
         if name not in {spec.target for spec in mapping.enabled_fields}:
             message = f"{endpoint.name} requires '{name}' in its body; no enabled field writes it"
             yield SourceFinding(("fields",), message)
+    if target.listing is not None:
+        yield from _target_list_findings(mapping, index, endpoint)
+
+
+def _target_list_findings(mapping: Mapping, index: SourceIndex, written: EndpointSchema) -> Iterator[SourceFinding]:
+    """A Zoom target's `list`: a GET of the same path parameters, its records, its `status` and the match key."""
+    listing = mapping.target.listing
+    assert listing is not None
+    where: PathKey = ("target", "list")
+    endpoint, problems = _endpoint(index, listing.endpoint, (*where, "endpoint"))
+    yield from problems
+    if endpoint is None:
+        return
+    if not endpoint.name.startswith("GET "):
+        yield SourceFinding((*where, "endpoint"), f"{endpoint.name} does not list anything: 'list' takes a GET")
+    if set(endpoint.path_params) != set(written.path_params):
+        message = (f"{endpoint.name} takes the path parameters {sorted(endpoint.path_params)}, the target endpoint "
+                   f"{sorted(written.path_params)}: the list must be of the same parent")
+        yield SourceFinding((*where, "endpoint"), message)
+    found = resolve_path(endpoint.response, [listing.records])
+    if not found.found or "array" not in found.types:
+        hint = did_you_mean(suggest_names(listing.records, sorted(endpoint.response.get("properties", {}))))
+        yield SourceFinding((*where, "records"), f"{endpoint.name} has no '{listing.records}' list of records{hint}")
+    elif mapping.target.match_key:
+        item = resolve_path(endpoint.response, [listing.records, None, mapping.target.match_key])
+        if not item.found:
+            message = (f"match key '{mapping.target.match_key}' is not in the records of {endpoint.name}: the people "
+                       "listed there could not be matched")
+            yield SourceFinding(("target", "match_key"), message)
+    if listing.statuses and "status" not in endpoint.query_params:
+        yield SourceFinding((*where, "statuses"), f"{endpoint.name} takes no 'status' to read the list by")
+    for name in listing.params:
+        if name not in endpoint.query_params:
+            hint = did_you_mean(suggest_names(name, list(endpoint.query_params)))
+            yield SourceFinding((*where, "params", name), f"{endpoint.name} takes no query parameter '{name}'{hint}")

@@ -1,4 +1,5 @@
-"""The Zoom REST API client: Server-to-Server OAuth, bounded retries, ``next_page_token`` pagination.
+"""The Zoom REST API client: Server-to-Server OAuth, bounded retries, pagination by ``next_page_token``
+(or by ``page_number`` where an endpoint's spec offers nothing else).
 
 One ``httpx.Client`` per ``ZoomClient`` (connections are reused) and an explicit timeout on every
 request. Every failure leaves as one of the errors of ``engine.errors``, keeping the httpx cause:
@@ -8,6 +9,8 @@ request. Every failure leaves as one of the errors of ``engine.errors``, keeping
     API 401 again after one token renewal               -> AuthenticationFailed
     429, 5xx, timeout or reset on every attempt         -> RetriesExhausted (names the path, last status)
     a 429 whose wait is longer than ``max_wait``        -> RetriesExhausted (names the Retry-After)
+    a 429 with ``X-RateLimit-Type: Daily-limit``        -> DailyLimitReached at once (exit 3: the run stops)
+    a 429 of a per-user or per-registrant daily limit   -> ZoomApiError at once (that one request, not the run)
     404 (or Zoom code 1001 / 3001)                      -> ZoomNotFound
     any other 4xx, a body that is not a JSON object     -> ZoomApiError
 
@@ -41,6 +44,7 @@ from engine import metrics
 from engine.errors import (
     AuthenticationFailed,
     ConfigError,
+    DailyLimitReached,
     MissingCredential,
     PathParameterError,
     RetriesExhausted,
@@ -302,13 +306,18 @@ class ZoomClient:
         return self.call("POST", path, json=json)
 
     def paginate(
-        self, path: str, records: str, params: Mapping[str, Any] | None = None, page_size: int = 300
+        self, path: str, records: str, params: Mapping[str, Any] | None = None, page_size: int = 300,
+        *, by_page_number: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Every record under `records` of every page, following ``next_page_token``.
+        """Every record under `records` of every page, following ``next_page_token``, or with
+        `by_page_number` asking ``page_number`` 1, 2 ... (an endpoint whose spec pages only so).
 
         A ``page_size`` in `params` wins over `page_size`; a page without `records` yields nothing.
         """
         query: dict[str, Any] = {"page_size": page_size, **(params or {})}
+        if by_page_number:
+            yield from self._paginate_by_number(path, records, query)
+            return
         seen: set[str] = set()
         while True:
             page = self.get(path, query)
@@ -321,6 +330,21 @@ class ZoomClient:
                 raise ZoomApiError(f"next_page_token {token!r} came back twice; stopping to avoid a loop", path=path)
             seen.add(token)
             query = {**query, "next_page_token": token}
+
+    def _paginate_by_number(self, path: str, records: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Pages 1, 2 ... until ``page_count`` (or a short or empty page) says there is no more."""
+        number = 1
+        while True:
+            page = self.get(path, {**query, "page_number": number})
+            items = _page_records(page, records, path)
+            yield from items
+            count = page.get("page_count")
+            size = page.get("page_size") or query.get("page_size")
+            last = number >= count if isinstance(count, int) else not items or (
+                isinstance(size, int) and len(items) < size)
+            if last or not items:
+                return
+            number += 1
 
     def call(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
@@ -400,6 +424,8 @@ class ZoomClient:
 
     def _interpret(self, request: _Request, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
+        if status == 429:
+            _raise_daily_limit(request, response)
         if status == 429 or status >= 500:
             raise self._retryable(f"{request.method} {request.path}", response, f"HTTP {status}")
         if status >= 300:
@@ -557,6 +583,28 @@ def _api_error(path: str, response: httpx.Response) -> ZoomApiError | Authentica
     if status == 404 or code in NOT_FOUND_CODES:
         return ZoomNotFound(message, status=status, code=code, path=path)
     return ZoomApiError(message, status=status, code=code, path=path)
+
+
+def _raise_daily_limit(request: _Request, response: httpx.Response) -> None:
+    """A 429 that waiting seconds cannot cure: the account's daily limit of a label, or one user's or
+    registrant's daily limit (Zoom says so in the message only; a retry before 00:00 UTC fails again)."""
+    headers = response.headers
+    code, message = _zoom_error(response)
+    label = f"{request.method} {request.path}"
+    if headers.get("x-ratelimit-type", "").strip().lower().startswith("daily"):
+        category = headers.get("x-ratelimit-category")
+        limit = headers.get("x-ratelimit-limit")
+        resets = headers.get("retry-after") or "00:00 UTC"
+        of = f" of {category} APIs" if category else ""
+        size = f" ({limit} requests)" if limit else ""
+        raise DailyLimitReached(
+            f"{label}: the daily rate limit{of}{size} is used up ({message}); it resets at {resets}",
+            category=category, limit=limit, resets_at=headers.get("retry-after"), path=request.path)
+    if _DAILY_MESSAGE.search(message):
+        raise ZoomApiError(message, status=429, code=code, path=request.path)
+
+
+_DAILY_MESSAGE = re.compile(r"daily rate limit", re.IGNORECASE)
 
 
 def _wait_too_long(label: str, response: httpx.Response, wait: float, max_wait: float) -> RetriesExhausted:

@@ -183,21 +183,29 @@ class ZoomSource:
                 params[listing.window_from] = part.since.isoformat()
             if part is not None and listing.window_to and part.until is not None:
                 params[listing.window_to] = part.until.isoformat()
-            for record in self._list_records(path, records_key, params):
+            for record in self._list_records(listing.endpoint, path, records_key, params):
                 if listing.filter and not _evaluate(listing.filter, record):
                     continue
                 if part is None or not listing.window_field or part.holds(_evaluate(listing.window_field, record)):
                     yield record
 
-    def _list_records(self, path: str, records_key: str | None, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _list_records(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
+                      ) -> Iterator[dict[str, Any]]:
         if records_key is None:
             yield self.client.get(path, params)
             return
         page_size = int(params.pop("page_size", DEFAULT_PAGE_SIZE))
         try:
-            yield from self.client.paginate(path, records_key, params, page_size=page_size)
+            yield from self.client.paginate(path, records_key, params, page_size=page_size,
+                                            by_page_number=self._pages_by_number(endpoint))
         except ZoomNotFound:
             LOG.debug("%s answered 404: nothing listed", path)
+
+    def _pages_by_number(self, endpoint: str) -> bool:
+        """Whether the endpoint's spec pages by ``page_number`` only (``GET /users/{userId}/webinars``)."""
+        schema = self.index.endpoint(endpoint)
+        return (schema is not None and "next_page_token" not in schema.query_params
+                and "page_number" in schema.query_params)
 
     def _records_key(self, endpoint: str) -> str | None:
         schema = self.index.endpoint(endpoint)
@@ -277,6 +285,7 @@ class ZoomSource:
         query = query_values(include.endpoint, include.params)
         schema = self.index.endpoint(include.endpoint)
         if schema is not None and schema.records and schema.paginated:
-            items = list(self.client.paginate(path, schema.records, query))
+            items = list(self.client.paginate(path, schema.records, query,
+                                              by_page_number=self._pages_by_number(include.endpoint)))
             return {schema.records: items, "total_records": len(items)}
         return self.client.get(path, query or None)

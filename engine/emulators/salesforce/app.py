@@ -1,16 +1,19 @@
 """A local Salesforce REST API (HTTPS on loopback) speaking Salesforce's own wire formats.
 
-Serves OAuth client credentials (and the OpenID Connect ``userinfo`` of a session), sObject
-describe and upsert by external id, sObject Collections upsert, SOQL with paging, Bulk API 2.0
-ingest and limits, over an in-memory org validated against the object catalogs in
-``schemas/salesforce``. Test hooks live under ``/_emulator``; ``POST /_emulator/refresh-sandbox``
-does what a sandbox refresh does to an org: a new org id, every record gone, every session ended.
+Serves OAuth client credentials, sObject describe (with the keys a real describe has), create,
+read, update, delete and upsert by external id (``?updateOnly=true`` honoured), sObject
+Collections (create, update, delete, retrieve, upsert), Composite, SOQL with paging, date
+literals and ``GROUP BY``, Bulk API 2.0 ingest and ``/limits/`` with a daily API request counter,
+over an in-memory org validated against the object catalogs in ``schemas/salesforce``. Test hooks
+live under ``/_emulator``; ``POST /_emulator/refresh-sandbox`` does what a sandbox
+refresh does to an org: a new org id, every record gone, every session ended.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import itertools
@@ -30,12 +33,12 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
+from engine.emulators.salesforce import collections, composite
 from engine.emulators.salesforce.bulk import BulkIngest
 from engine.emulators.salesforce.catalog import (
     Catalog,
-    FieldDef,
     ObjectDef,
     SfError,
     SfRequestError,
@@ -43,16 +46,16 @@ from engine.emulators.salesforce.catalog import (
     make_id,
     not_found,
 )
+from engine.emulators.salesforce.composite import Answer
+from engine.emulators.salesforce.describe import describe_sobject, global_entry
+from engine.emulators.salesforce.limits import DAILY_API_LIMIT, OrgLimits
 from engine.emulators.salesforce.store import USER_ID, MultipleRecords, Org, WriteResult
 from engine.resources import schemas_dir
 
 ORG_ID = make_id("00D", 1)
 FIRST_VERSION = 31
-DAILY_API_LIMIT = 100_000
 COLLECTION_LIMIT = 200
-SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
-              "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date",
-              "datetime": "xsd:dateTime"}
+REQUEST_LIMIT_EXCEEDED = SfError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 FAILURES = {
     "SERVER_UNAVAILABLE": (503, "Server temporarily unavailable; please retry your request later."),
     "REQUEST_LIMIT_EXCEEDED": (403, "TotalRequests Limit exceeded."),
@@ -72,6 +75,7 @@ class SalesforceEmulatorConfig:
     query_page_size: int = 2000
     bulk_delay: float = 0.0
     org_id: str = ORG_ID
+    api_limit: int = DAILY_API_LIMIT  # data requests a day (DailyApiRequests); then REQUEST_LIMIT_EXCEEDED
 
 
 # ------------------------------------------------------------------------------- emulator state
@@ -187,7 +191,9 @@ class Emulator:
         catalog_dir = config.catalog_dir or schemas_dir() / "salesforce"
         self.catalog: Catalog = load_catalog(catalog_dir)
         self.org = Org(self.catalog)
-        self.bulk = BulkIngest(self.org, delay=config.bulk_delay, seed=config.seed)
+        self.limits = OrgLimits(config.api_limit)
+        self.bulk = BulkIngest(self.org, delay=config.bulk_delay, seed=config.seed,
+                               on_processed=self.limits.take_bulk_rows)
         self.sessions = Sessions(config.token_ttl)
         self.cursors = Cursors()
         self.failures = Failures(config.fail_rate, config.seed)
@@ -215,6 +221,7 @@ class Call:
     params: dict[str, str]
     query: dict[str, str]
     body: bytes
+    root: str = ""  # the instance URL (https://127.0.0.1:PORT)
 
     def json(self) -> Any:
         try:
@@ -248,53 +255,6 @@ def _write_failed(result: WriteResult) -> JSONResponse:
     return JSONResponse([e.rest() for e in result.errors], status_code=400)
 
 
-# ------------------------------------------------------------------------------------- describe
-
-
-def describe_field(field_def: FieldDef) -> dict[str, Any]:
-    raw = field_def.raw
-    kind = field_def.type
-    base: dict[str, Any] = {
-        "aggregatable": True, "autoNumber": False, "byteLength": field_def.length * 3, "calculated": False,
-        "caseSensitive": False, "createable": True, "custom": field_def.name.endswith("__c"),
-        "defaultValue": None, "defaultedOnCreate": False, "dependentPicklist": False, "digits": 0,
-        "externalId": False, "filterable": kind != "textarea", "groupable": kind != "textarea",
-        "htmlFormatted": False, "idLookup": False, "label": field_def.label, "length": 0,
-        "name": field_def.name, "nameField": field_def.name == "Name", "nillable": True,
-        "picklistValues": [], "precision": 0, "referenceTo": [], "relationshipName": None,
-        "restrictedPicklist": False, "scale": 0, "soapType": SOAP_TYPES.get(kind, "xsd:string"),
-        "sortable": kind != "textarea", "type": kind, "unique": False, "updateable": True,
-    }
-    return base | {k: v for k, v in raw.items() if not k.startswith("x-")}
-
-
-def describe_object(emu: Emulator, obj: ObjectDef, version: str) -> dict[str, Any]:
-    out = _global_entry(obj, version) | {
-        "fields": [describe_field(f) for f in obj.ordered_fields()],
-        "childRelationships": [
-            {"cascadeDelete": False, "childSObject": child.name, "deprecatedAndHidden": False,
-             "field": ref.name, "relationshipName": None, "restrictedDelete": False}
-            for child, ref in emu.catalog.children_of(obj.name)
-        ],
-        "recordTypeInfos": [],
-    }
-    return out | {k: v for k, v in obj.raw.items() if k not in ("fields",) and not k.startswith("x-")
-                  and k not in out}
-
-
-def _global_entry(obj: ObjectDef, version: str) -> dict[str, Any]:
-    base = f"/services/data/v{version}/sobjects/{obj.name}"
-    return {
-        "activateable": False, "createable": True, "custom": obj.custom, "customSetting": False,
-        "deletable": True, "deprecatedAndHidden": False, "feedEnabled": False, "keyPrefix": obj.key_prefix,
-        "label": obj.label, "labelPlural": obj.label_plural, "layoutable": True, "mergeable": False,
-        "mruEnabled": False, "name": obj.name, "queryable": True, "replicateable": True,
-        "retrieveable": True, "searchable": True, "triggerable": True, "undeletable": True,
-        "updateable": True,
-        "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
-    }
-
-
 def _version_label(version: str) -> str:
     n = int(float(version)) - FIRST_VERSION
     season = ("Summer", "Winter", "Spring")[n % 3]
@@ -312,27 +272,25 @@ def h_resources(call: Call) -> Response:
 
 
 def h_limits(call: Call) -> Response:
-    used = call.emu.stats.api_calls
-    return JSONResponse({
-        "DailyApiRequests": {"Max": DAILY_API_LIMIT, "Remaining": max(DAILY_API_LIMIT - used, 0)},
-        "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-        "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-        "DataStorageMB": {"Max": 5, "Remaining": 5},
-    })
+    return JSONResponse(call.emu.limits.body())
+
+
+def describe_object(emu: Emulator, obj: ObjectDef, version: str, instance: str = "") -> dict[str, Any]:
+    return describe_sobject(emu.catalog, obj, version, instance)
 
 
 def h_describe_global(call: Call) -> Response:
-    sobjects = [_global_entry(o, call.version) for o in call.emu.catalog.objects()]
+    sobjects = [global_entry(o, call.version) for o in call.emu.catalog.objects()]
     return JSONResponse({"encoding": "UTF-8", "maxBatchSize": COLLECTION_LIMIT, "sobjects": sobjects})
 
 
 def h_sobject(call: Call) -> Response:
     obj = call.obj()
-    return JSONResponse({"objectDescribe": _global_entry(obj, call.version), "recentItems": []})
+    return JSONResponse({"objectDescribe": global_entry(obj, call.version), "recentItems": []})
 
 
 def h_describe(call: Call) -> Response:
-    return JSONResponse(describe_object(call.emu, call.obj(), call.version))
+    return JSONResponse(describe_object(call.emu, call.obj(), call.version, call.root))
 
 
 def h_create(call: Call) -> Response:
@@ -368,7 +326,9 @@ def h_delete_record(call: Call) -> Response:
 def h_upsert(call: Call) -> Response:
     """``PATCH sobjects/{Obj}/{ExtField}/{value}``: 201 created, 200 updated (204 before API 46)."""
     obj = call.obj()
-    result = call.emu.org.upsert(obj.name, call.params["field"], call.params["value"], _json_object(call))
+    update_only = (call.query.get("updateOnly") or "").lower() == "true"
+    result = call.emu.org.upsert(obj.name, call.params["field"], call.params["value"], _json_object(call),
+                                 update_only)
     if not result.success:
         return _write_failed(result)
     if not result.created and float(call.version) < 46:
@@ -398,6 +358,29 @@ def h_collection_upsert(call: Call) -> Response:
     all_or_none = bool(body.get("allOrNone", False))
     results = call.emu.org.upsert_collection(obj.name, call.params["field"], records, all_or_none)
     return JSONResponse([_result_json(r) for r in results])
+
+
+def h_collection_create(call: Call) -> Response:
+    return JSONResponse(collections.create(call.emu.org, call.json()))
+
+
+def h_collection_update(call: Call) -> Response:
+    return JSONResponse(collections.update(call.emu.org, call.json()))
+
+
+def h_collection_delete(call: Call) -> Response:
+    return JSONResponse(collections.delete(call.emu.org, call.query))
+
+
+def h_collection_retrieve(call: Call) -> Response:
+    return JSONResponse(collections.retrieve(call.emu.org, call.params["obj"], call.query, call.version))
+
+
+def h_composite(call: Call) -> Response:
+    def dispatch(method: str, path: str, query: dict[str, str], body: bytes) -> Answer:
+        return subrequest(call, method, path, query, body)
+
+    return JSONResponse(composite.run(call.emu.org, call.json(), dispatch))
 
 
 def h_query(call: Call) -> Response:
@@ -487,33 +470,81 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() in ("bearer", "oauth") else None
 
 
+def _answer(call: Call, handler: Handler) -> Response:
+    """Run `handler`, turning the errors it raises into Salesforce's answers."""
+    try:
+        return handler(call)
+    except SfRequestError as exc:
+        return _error_response(exc)
+    except MultipleRecords as exc:
+        urls = [f"/services/data/v{call.version}/sobjects/{exc.obj}/{i}" for i in exc.ids]
+        return JSONResponse(urls, status_code=300)
+
+
 async def _serve_data(request: Request, name: str, handler: Handler) -> Response:
     emu: Emulator = request.app.state.emulator
     version = request.path_params.get("version", "")
     try:
-        response = await _dispatch(request, emu, version, handler)
+        call = await _admit(request, emu, version)
+        response = await run_in_threadpool(_answer, call, handler)
     except SfRequestError as exc:
         response = _error_response(exc)
-    except MultipleRecords as exc:
-        urls = [f"/services/data/v{version}/sobjects/{exc.obj}/{i}" for i in exc.ids]
-        response = JSONResponse(urls, status_code=300)
-    response.headers["Sforce-Limit-Info"] = f"api-usage={emu.stats.api_calls}/{DAILY_API_LIMIT}"
+    response.headers["Sforce-Limit-Info"] = emu.limits.limit_info()
     emu.stats.record(name, response.status_code)
     return response
 
 
-async def _dispatch(request: Request, emu: Emulator, version: str, handler: Handler) -> Response:
+async def _admit(request: Request, emu: Emulator, version: str) -> Call:
+    """The data request as a Call, unless it is refused first (version, session, daily limit, failure)."""
     if version not in emu.versions:
         raise not_found()
     if not emu.sessions.valid(_bearer(request)):
         raise SfRequestError(401, SfError("INVALID_SESSION_ID", "Session expired or invalid"))
+    if not emu.limits.take_request():
+        raise SfRequestError(403, REQUEST_LIMIT_EXCEEDED)
     emu.stats.count_call()
     failure = emu.failures.draw()
     if failure is not None:
         raise failure
     params = {k: str(v) for k, v in request.path_params.items()}
-    call = Call(emu, version, params, dict(request.query_params), await request.body())
-    return await run_in_threadpool(handler, call)
+    return Call(emu, version, params, dict(request.query_params), await request.body(), _root_url(request))
+
+
+# ------------------------------------------------------------------------------ Composite routing
+
+# What a Composite subrequest may reach: the data resources, not Composite itself nor Bulk jobs.
+NOT_IN_COMPOSITE = ("composite", "bulk_create", "bulk_list", "bulk_info", "bulk_state", "bulk_delete",
+                    "bulk_upload", "bulk_results", "not_found")
+
+
+def subrequest(parent: Call, method: str, path: str, query: dict[str, str], body: bytes) -> Answer:
+    """One Composite subrequest: the data resource at `path`, run as it runs alone (no API call counted)."""
+    for route, name, handler in _subroutes():
+        match, child = route.matches({"type": "http", "path": path, "method": method})
+        if match is not Match.FULL or name in NOT_IN_COMPOSITE:
+            continue
+        params = {k: str(v) for k, v in child["path_params"].items()}
+        version = params.get("version", "")
+        if version not in parent.emu.versions:
+            break
+        call = Call(parent.emu, version, params, query, body, parent.root)
+        response = _answer(call, handler)
+        content = bytes(response.body) if response.body else b""
+        answer_body = json.loads(content) if content else None
+        headers: dict[str, str] = {}
+        if response.status_code == 201 and isinstance(answer_body, dict) and answer_body.get("id"):
+            headers["Location"] = f"/services/data/v{version}/sobjects/{params.get('obj', '')}/{answer_body['id']}"
+        return Answer(response.status_code, answer_body, headers)
+    return Answer(404, not_found().body(), {})
+
+
+@functools.lru_cache(maxsize=1)
+def _subroutes() -> list[tuple[Route, str, Handler]]:
+    async def unused(request: Request) -> Response:
+        return Response(status_code=500)
+
+    return [(Route("/services/data/v{version}" + path, unused, methods=methods), name, handler)
+            for path, name, handler, methods in DATA_ROUTES]
 
 
 def _data_route(path: str, name: str, handler: Handler, methods: list[str]) -> Route:
@@ -527,6 +558,7 @@ DATA_ROUTES: list[tuple[str, str, Handler, list[str]]] = [
     ("", "resources", h_resources, ["GET"]),
     ("/", "resources", h_resources, ["GET"]),
     ("/limits", "limits", h_limits, ["GET"]),
+    ("/limits/", "limits", h_limits, ["GET"]),
     ("/sobjects", "describe_global", h_describe_global, ["GET"]),
     ("/sobjects/{obj}", "sobject", h_sobject, ["GET"]),
     ("/sobjects/{obj}/", "create", h_create, ["POST"]),
@@ -537,6 +569,12 @@ DATA_ROUTES: list[tuple[str, str, Handler, list[str]]] = [
     ("/sobjects/{obj}/{record_id}", "delete", h_delete_record, ["DELETE"]),
     ("/sobjects/{obj}/{field}/{value:path}", "upsert", h_upsert, ["PATCH"]),
     ("/sobjects/{obj}/{field}/{value:path}", "record_by_key", h_get_by_key, ["GET"]),
+    ("/composite", "composite", h_composite, ["POST"]),
+    ("/composite/", "composite", h_composite, ["POST"]),
+    ("/composite/sobjects", "collections_create", h_collection_create, ["POST"]),
+    ("/composite/sobjects", "collections_update", h_collection_update, ["PATCH"]),
+    ("/composite/sobjects", "collections_delete", h_collection_delete, ["DELETE"]),
+    ("/composite/sobjects/{obj}", "collections_retrieve", h_collection_retrieve, ["GET"]),
     ("/composite/sobjects/{obj}/{field}", "collections_upsert", h_collection_upsert, ["PATCH"]),
     ("/query", "query", h_query, ["GET"]),
     ("/query/", "query", h_query, ["GET"]),
@@ -629,7 +667,7 @@ async def versions(request: Request) -> Response:
     emu: Emulator = request.app.state.emulator
     body = [{"label": _version_label(v), "url": f"/services/data/v{v}", "version": v} for v in emu.versions]
     emu.stats.record("versions", 200)
-    return JSONResponse(body, headers={"Sforce-Limit-Info": f"api-usage={emu.stats.api_calls}/{DAILY_API_LIMIT}"})
+    return JSONResponse(body, headers={"Sforce-Limit-Info": emu.limits.limit_info()})
 
 
 async def hook_expire_sessions(request: Request) -> Response:

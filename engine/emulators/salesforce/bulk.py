@@ -4,8 +4,11 @@ A job is created Open, takes one CSV upload, and is closed with ``UploadComplete
 thread then waits ``delay / 2`` (state UploadComplete), marks it InProgress, waits ``delay / 2``,
 and processes every row against the org (state JobComplete, or Failed when the file itself is
 unusable). CSV semantics are Salesforce's: an empty cell leaves the field unchanged, ``#N/A``
-sets it to null, ``Rel__r.ExtField__c`` columns reach a parent through its external id. Result
-rows come back in a shuffled (seeded) order, as Salesforce warns they may.
+sets it to null, ``Rel__r.ExtField__c`` columns reach a parent through its external id. Rows of
+one job that share a key fail, every one of them (``DUPLICATE_EXTERNAL_ID`` for an upsert's
+external id, ``DUPLICATE_VALUE`` for an update's Id), as Salesforce fails them, where writing
+them in turn would let the last win. Result rows come back in a shuffled (seeded) order, as
+Salesforce warns they may.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ MULTIPLE_UPLOADS = ("Found multiple contents for job: {id}, please 'Close' / 'Ab
 # One CSV row: the header's column names or a record's cells. BulkIngest's signatures name this
 # alias, not list[str], because its method ``list`` hides the builtin in the class body for mypy.
 _Row = list[str]
+_Rows = list[_Row]
 
 
 def _job_error(status: int, code: str, message: str) -> SfRequestError:
@@ -90,11 +94,13 @@ class BulkIngest:
     """Every ingest job of the emulator; thread-safe."""
 
     def __init__(self, org: Org, delay: float = 0.0, seed: int = 1,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_processed: Callable[[int], None] = lambda rows: None) -> None:
         self.org = org
         self.delay = delay
         self.seed = seed
         self._clock = clock
+        self._on_processed = on_processed  # called with the rows of each job processed (the batches it used)
         self._lock = threading.Lock()
         self._jobs: dict[str, IngestJob] = {}
         self._counter = itertools.count(1)
@@ -227,12 +233,14 @@ class BulkIngest:
         job.header = header
         rng = random.Random(f"{self.seed}:{job.id}")
         columns = {name: i for i, name in enumerate(header)}
-        for row in rows:
-            cells = (row + [""] * len(header))[:len(header)]
-            self._file(job, cells, self._write_row(job, header, cells, columns))
+        rows = [(row + [""] * len(header))[:len(header)] for row in rows]
+        duplicates = self._duplicates(job, header, rows)
+        for cells in rows:
+            self._file(job, cells, self._write_row(job, header, cells, columns, duplicates))
         rng.shuffle(job.successes)
         rng.shuffle(job.failures)
         job.state = "JobComplete"
+        self._on_processed(len(rows))
 
     def _check_header(self, job: IngestJob, header: _Row) -> None:
         obj = self.org.object(job.object)
@@ -245,8 +253,19 @@ class BulkIngest:
         if job.operation in ("update", "delete", "hardDelete") and "id" not in {h.lower() for h in header}:
             raise _job_error(400, "INVALIDBATCH", "InvalidBatch : Field name not found : Id")
 
+    def _duplicates(self, job: IngestJob, header: _Row, rows: _Rows) -> set[Any]:
+        """The keys more than one row of the job gives: Salesforce fails every row that has one
+        (an upsert's external id, an update's or delete's Id), instead of writing the last."""
+        key = (job.external_id_field or "Id") if job.operation == "upsert" else "Id"
+        if job.operation == "insert":
+            return set()
+        position = next((i for i, name in enumerate(header) if name.lower() == key.lower()), None)
+        if position is None:
+            return set()
+        return self.org.duplicate_keys(job.object, key, [cells[position] for cells in rows])
+
     def _write_row(self, job: IngestJob, header: _Row, cells: _Row,
-                   columns: dict[str, int]) -> WriteResult:
+                   columns: dict[str, int], duplicates: set[Any]) -> WriteResult:
         body: dict[str, Any] = {}
         for name, cell in zip(header, cells, strict=True):
             if cell == "":
@@ -258,7 +277,7 @@ class BulkIngest:
             else:
                 body[name] = value
         operation = "delete" if job.operation == "hardDelete" else job.operation
-        return self.org.bulk_row(operation, job.object, job.external_id_field, body, columns)
+        return self.org.bulk_row(operation, job.object, job.external_id_field, body, columns, duplicates)
 
     @staticmethod
     def _file(job: IngestJob, cells: _Row, result: WriteResult) -> None:

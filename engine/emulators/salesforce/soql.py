@@ -1,44 +1,31 @@
-"""The SOQL subset the Salesforce emulator answers, with Salesforce's error codes.
+"""The SOQL subset the Salesforce emulator answers: its syntax, parsed into a typed tree.
 
-    SELECT f1, f2, Rel__r.Field | COUNT() | COUNT(f) FROM Obj
+    SELECT item, ... FROM Obj
       [WHERE cond [AND cond ...] | cond [OR cond ...]]   (mixing AND and OR needs parentheses)
-      [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]
+      [GROUP BY f, ...] [HAVING cond]
+      [ORDER BY f | COUNT(f) [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]
 
+    item: f, Rel__r.Field, COUNT(f) [alias], or COUNT() alone
     cond: f = | != | <> | < | <= | > | >= literal, f [NOT] IN (literal, ...), f LIKE 'a%',
-          NOT cond, ( ... )
-    literal: 'text' (backslash escapes), 123, 1.5, true, false, null, 2026-01-05, 2026-01-05T10:00:00Z
+          NOT cond, ( ... ); in HAVING, COUNT(f) op number too
+    literal: 'text' (backslash escapes), 123, 1.5, true, false, null, 2026-01-05,
+             2026-01-05T10:00:00Z, a date literal (TODAY, LAST_N_DAYS:30 ...; see soql_dates)
 
-Text comparisons are case-insensitive, as in SOQL. A syntax error is ``MALFORMED_QUERY``; an unknown
-field or relationship ``INVALID_FIELD``; an unknown object ``INVALID_TYPE``; a literal of the
-wrong kind for its field ``INVALID_FIELD`` ("... must be of type double and should not be enclosed
-in quotes"), as Salesforce answers.
+A syntax error is ``MALFORMED_QUERY`` with Salesforce's caret and position; an OFFSET over 2,000
+is ``NUMBER_OUTSIDE_VALID_RANGE``. What the names mean (fields, objects, types) is checked when
+the query runs (:mod:`engine.emulators.salesforce.soql_exec`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.emulators.salesforce.catalog import (
-    DECIMAL_TYPES,
-    NUMBER_TYPES,
-    Catalog,
-    FieldDef,
-    ObjectDef,
-    SfError,
-    SfRequestError,
-    format_value,
-    normalize_id,
-    parse_date_text,
-    parse_datetime_text,
-    record_attributes,
-)
+from engine.emulators.salesforce.catalog import SfError, SfRequestError, parse_date_text, parse_datetime_text
+from engine.emulators.salesforce.soql_dates import is_date_literal
 
-Record = dict[str, Any]
-RowsOf = Callable[[str], list[Record]]
-GetAny = Callable[[str], "tuple[ObjectDef, Record] | None"]
+MAX_OFFSET = 2000  # "The maximum offset is 2,000 rows" (SOQL reference, OFFSET)
 
 _TOKEN_RE = re.compile(
     r"""(?P<ws>\s+)
@@ -47,15 +34,16 @@ _TOKEN_RE = re.compile(
       |(?P<date>\d{4}-\d{2}-\d{2})(?![\w:])
       |(?P<num>[+-]?\d+(?:\.\d+)?)(?![\w.])
       |(?P<op>!=|<>|<=|>=|=|<|>|\(|\)|,)
+      |(?P<nword>[A-Za-z_][A-Za-z0-9_]*:\d+)
       |(?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)""",
     re.X,
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\",
             "%": "\\%", "_": "\\_"}
 _COMPARATORS = {"=", "!=", "<>", "<", "<=", ">", ">="}
-
-
-# ----------------------------------------------------------------------------------------- syntax
+_AGGREGATES = ("COUNT",)
+_KEYWORDS = ("FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET",
+             "BY", "ASC", "DESC", "NULLS")
 
 
 @dataclass(frozen=True)
@@ -70,7 +58,7 @@ class Token:
 
 @dataclass(frozen=True)
 class Lit:
-    kind: str  # str, num, bool, null, date, datetime
+    kind: str  # str, num, bool, null, date, datetime, range (a date literal; value is its text)
     value: Any
     pos: int
 
@@ -82,22 +70,35 @@ class FieldRef:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """``COUNT(f)`` (``ref`` None: ``COUNT()``), with its alias when the query gives one."""
+
+    function: str
+    ref: FieldRef | None
+    pos: int
+    alias: str | None = None
+
+
+Operand = FieldRef | Aggregate
+
+
+@dataclass(frozen=True)
 class Compare:
-    ref: FieldRef
+    ref: Operand
     op: str
     lit: Lit
 
 
 @dataclass(frozen=True)
 class InList:
-    ref: FieldRef
+    ref: Operand
     lits: tuple[Lit, ...]
     negate: bool
 
 
 @dataclass(frozen=True)
 class Like:
-    ref: FieldRef
+    ref: Operand
     lit: Lit
 
 
@@ -112,33 +113,48 @@ class Not:
     item: Node
 
 
-# A WHERE clause: conditions joined by AND or OR (never both unparenthesised), each maybe negated.
+# A condition: comparisons joined by AND or OR (never both unparenthesised), each maybe negated.
 Condition = Compare | InList | Like
 Node = BoolOp | Not | Condition
 
 
 @dataclass(frozen=True)
 class OrderKey:
-    ref: FieldRef
+    ref: Operand
     desc: bool
     nulls_first: bool
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A plain field of the SELECT list, with its alias (aggregate queries only)."""
+
+    ref: FieldRef
+    alias: str | None = None
 
 
 @dataclass
 class Query:
     text: str
-    count: bool = False
-    count_field: FieldRef | None = None
-    select: list[FieldRef] = field(default_factory=list)
+    count: bool = False  # SELECT COUNT() FROM ...: the number of rows, no records
+    select: list[Selected] = field(default_factory=list)
+    aggregates: list[Aggregate] = field(default_factory=list)
     obj: str = ""
     obj_pos: int = 0
     where: Node | None = None
+    group_by: list[FieldRef] = field(default_factory=list)
+    having: Node | None = None
     order: list[OrderKey] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
 
+    @property
+    def aggregated(self) -> bool:
+        """Whether the query returns AggregateResult rows (aggregates or GROUP BY)."""
+        return bool(self.aggregates or self.group_by)
 
-def _error_at(text: str, pos: int, code: str, detail: str) -> SfRequestError:
+
+def error_at(text: str, pos: int, code: str, detail: str) -> SfRequestError:
     line = " ".join(text.splitlines())
     message = f"\n{line}\n{' ' * pos}^\nERROR at Row:1:Column:{pos + 1}\n{detail}"
     return SfRequestError(400, SfError(code, message))
@@ -150,7 +166,7 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN_RE.match(text, pos)
         if match is None:
-            raise _error_at(text, pos, "MALFORMED_QUERY", f"unexpected token: '{text[pos]}'")
+            raise error_at(text, pos, "MALFORMED_QUERY", f"unexpected token: '{text[pos]}'")
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(Token(kind, match.group(kind), pos))
@@ -171,15 +187,21 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.at]
 
+    def peek(self, ahead: int = 1) -> Token:
+        return self.tokens[min(self.at + ahead, len(self.tokens) - 1)]
+
     def take(self) -> Token:
         token = self.tokens[self.at]
         self.at += 1
         return token
 
+    def is_op(self, op: str) -> bool:
+        return self.tok.kind == "op" and self.tok.text == op
+
     def fail(self, token: Token | None = None) -> SfRequestError:
         token = token or self.tok
         shown = token.text or "<EOF>"
-        return _error_at(self.text, token.pos, "MALFORMED_QUERY", f"unexpected token: '{shown}'")
+        return error_at(self.text, token.pos, "MALFORMED_QUERY", f"unexpected token: '{shown}'")
 
     def expect_word(self, *words: str) -> Token:
         if not self.tok.is_word(*words):
@@ -187,16 +209,34 @@ class _Parser:
         return self.take()
 
     def expect_op(self, op: str) -> Token:
-        if self.tok.kind != "op" or self.tok.text != op:
+        if not self.is_op(op):
             raise self.fail()
         return self.take()
 
     def field_ref(self) -> FieldRef:
         token = self.tok
-        if token.kind != "word" or token.is_word("FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE"):
+        if token.kind != "word" or token.is_word(*_KEYWORDS):
             raise self.fail()
         self.take()
         return FieldRef(tuple(token.text.split(".")), token.pos)
+
+    def at_aggregate(self) -> bool:
+        return self.tok.is_word(*_AGGREGATES) and self.peek().kind == "op" and self.peek().text == "("
+
+    def aggregate(self) -> Aggregate:
+        name = self.take()
+        self.expect_op("(")
+        ref = None if self.is_op(")") else self.field_ref()
+        self.expect_op(")")
+        return Aggregate(name.text.upper(), ref, name.pos)
+
+    def operand(self) -> Operand:
+        return self.aggregate() if self.at_aggregate() else self.field_ref()
+
+    def alias(self) -> str | None:
+        if self.tok.kind == "word" and not self.tok.is_word(*_KEYWORDS):
+            return self.take().text
+        return None
 
     # -- grammar
 
@@ -215,23 +255,37 @@ class _Parser:
         return query
 
     def select_list(self, query: Query) -> None:
-        if self.tok.is_word("COUNT") and self.tokens[self.at + 1].text == "(":
+        while True:
+            if self.at_aggregate():
+                start = self.tok
+                item = self.aggregate()
+                if item.ref is None:  # COUNT(): the only item there is
+                    if query.select or query.aggregates or not self.tok.is_word("FROM"):
+                        raise self.fail(start)
+                    query.count = True
+                    return
+                query.aggregates.append(Aggregate(item.function, item.ref, item.pos, self.alias()))
+            else:
+                ref = self.field_ref()
+                query.select.append(Selected(ref, self.alias()))
+            if not self.is_op(","):
+                return
             self.take()
-            self.take()
-            query.count = True
-            if not (self.tok.kind == "op" and self.tok.text == ")"):
-                query.count_field = self.field_ref()
-            self.expect_op(")")
-            return
-        query.select.append(self.field_ref())
-        while self.tok.kind == "op" and self.tok.text == ",":
-            self.take()
-            query.select.append(self.field_ref())
 
     def clauses(self, query: Query) -> None:
         if self.tok.is_word("WHERE"):
             self.take()
             query.where = self.expression()
+        if self.tok.is_word("GROUP"):
+            self.take()
+            self.expect_word("BY")
+            query.group_by = [self.field_ref()]
+            while self.is_op(","):
+                self.take()
+                query.group_by.append(self.field_ref())
+        if self.tok.is_word("HAVING"):
+            self.take()
+            query.having = self.expression()
         if self.tok.is_word("ORDER"):
             self.take()
             self.expect_word("BY")
@@ -241,7 +295,11 @@ class _Parser:
             query.limit = self.count_value()
         if self.tok.is_word("OFFSET"):
             self.take()
+            at = self.tok
             query.offset = self.count_value()
+            if query.offset > MAX_OFFSET:
+                raise error_at(self.text, at.pos, "NUMBER_OUTSIDE_VALID_RANGE",
+                               f"Maximum SOQL offset allowed is {MAX_OFFSET}")
 
     def count_value(self) -> int:
         token = self.take()
@@ -251,13 +309,13 @@ class _Parser:
 
     def order_keys(self) -> list[OrderKey]:
         keys = [self.order_key()]
-        while self.tok.kind == "op" and self.tok.text == ",":
+        while self.is_op(","):
             self.take()
             keys.append(self.order_key())
         return keys
 
     def order_key(self) -> OrderKey:
-        ref = self.field_ref()
+        ref = self.operand()
         desc = False
         if self.tok.is_word("ASC", "DESC"):
             desc = self.take().text.upper() == "DESC"
@@ -283,7 +341,7 @@ class _Parser:
         if self.tok.is_word("NOT"):
             self.take()
             return Not(self.unary())
-        if self.tok.kind == "op" and self.tok.text == "(":
+        if self.is_op("("):
             self.take()
             inner = self.expression()
             self.expect_op(")")
@@ -291,7 +349,7 @@ class _Parser:
         return self.condition()
 
     def condition(self) -> Condition:
-        ref = self.field_ref()
+        ref = self.operand()
         token = self.tok
         if token.kind == "op" and token.text in _COMPARATORS:
             self.take()
@@ -311,7 +369,7 @@ class _Parser:
     def literal_list(self) -> tuple[Lit, ...]:
         self.expect_op("(")
         lits = [self.literal()]
-        while self.tok.kind == "op" and self.tok.text == ",":
+        while self.is_op(","):
             self.take()
             lits.append(self.literal())
         self.expect_op(")")
@@ -331,6 +389,8 @@ class _Parser:
             return Lit("bool", token.text.upper() == "TRUE", token.pos)
         if token.is_word("NULL"):
             return Lit("null", None, token.pos)
+        if token.kind in ("word", "nword") and is_date_literal(token.text):
+            return Lit("range", token.text.upper(), token.pos)
         raise self.fail(token)
 
 
@@ -340,212 +400,3 @@ def _unescape(body: str) -> str:
 
 def parse(text: str) -> Query:
     return _Parser(text).query()
-
-
-# ---------------------------------------------------------------------------------------- binding
-
-
-@dataclass(frozen=True)
-class Bound:
-    """A field path resolved against the catalog: relationship fields to follow, then the field."""
-
-    steps: tuple[FieldDef, ...]
-    final: FieldDef
-
-
-class _Binder:
-    def __init__(self, query: Query, catalog: Catalog) -> None:
-        self.query = query
-        self.catalog = catalog
-        root = catalog.get(query.obj)
-        if root is None:
-            raise _error_at(query.text, query.obj_pos, "INVALID_TYPE",
-                            f"sObject type '{query.obj}' is not supported. If you are attempting to use a "
-                            "custom object, be sure to append the '__c' after the entity name. Please "
-                            "reference your WSDL or the describe call for the appropriate names.")
-        self.root = root
-
-    def bind(self, ref: FieldRef) -> Bound:
-        obj = self.root
-        steps: list[FieldDef] = []
-        for part in ref.parts[:-1]:
-            rel = obj.relationship(part)
-            parent = next((self.catalog.get(t) for t in rel.reference_to if self.catalog.get(t)), None) if rel else None
-            if rel is None or parent is None:
-                raise _error_at(self.query.text, ref.pos, "INVALID_FIELD",
-                                f"Didn't understand relationship '{part}' in field path. If you are attempting "
-                                "to use a custom relationship, be sure to append the '__r' after the custom "
-                                "relationship name. Please reference your WSDL or the describe call for the "
-                                "appropriate names.")
-            steps.append(rel)
-            obj = parent
-        final = obj.field(ref.parts[-1])
-        if final is None:
-            raise _error_at(self.query.text, ref.pos, "INVALID_FIELD",
-                            f"No such column '{ref.parts[-1]}' on entity '{obj.name}'. If you are attempting "
-                            "to use a custom field, be sure to append the '__c' after the custom field name. "
-                            "Please reference your WSDL or the describe call for the appropriate names.")
-        return Bound(tuple(steps), final)
-
-    def check_literal(self, bound: Bound, lit: Lit) -> None:
-        expected = _literal_kind(bound.final)
-        if lit.kind in ("null", expected):
-            return
-        type_name = {"str": "string", "num": "double" if bound.final.type in DECIMAL_TYPES else "int",
-                     "bool": "boolean", "date": "date", "datetime": "dateTime"}[expected]
-        quoted = "should be enclosed in quotes" if expected == "str" else "should not be enclosed in quotes"
-        raise _error_at(self.query.text, lit.pos, "INVALID_FIELD",
-                        f"value of filter criterion for field '{bound.final.name}' must be of type {type_name} "
-                        f"and {quoted}")
-
-
-def _literal_kind(field_def: FieldDef) -> str:
-    kind = field_def.type
-    if kind == "boolean":
-        return "bool"
-    if kind in NUMBER_TYPES:
-        return "num"
-    if kind in ("date", "datetime"):
-        return kind
-    return "str"
-
-
-# --------------------------------------------------------------------------------------- executing
-
-
-@dataclass
-class _Context:
-    get_any: GetAny
-    bound: dict[FieldRef, Bound]
-
-
-def _value(ctx: _Context, record: Record | None, bound: Bound) -> Any:
-    for step in bound.steps:
-        parent_id = record.get(step.name) if record else None
-        found = ctx.get_any(parent_id) if parent_id else None
-        record = found[1] if found else None
-    return record.get(bound.final.name) if record else None
-
-
-def _comparable(field_def: FieldDef, value: Any) -> Any:
-    if isinstance(value, str) and field_def.type not in ("id", "reference"):
-        return value.lower()
-    if isinstance(value, str):
-        return normalize_id(value) or value
-    return value
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if right is None or left is None:
-        same = left is None and right is None
-        return same if op == "=" else (not same) if op == "!=" else False
-    try:
-        outcome: bool = {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                         ">": left > right, ">=": left >= right}[op]
-        return outcome
-    except TypeError:
-        return False
-
-
-def _like(value: Any, pattern: str) -> bool:
-    if not isinstance(value, str):
-        return False
-    regex = ""
-    escaped = False
-    for char in pattern:
-        if escaped:
-            regex += re.escape(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        else:
-            regex += ".*" if char == "%" else "." if char == "_" else re.escape(char)
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
-
-
-def _matches(ctx: _Context, record: Record, node: Node) -> bool:
-    if isinstance(node, BoolOp):
-        results = (_matches(ctx, record, item) for item in node.items)
-        return all(results) if node.op == "AND" else any(results)
-    if isinstance(node, Not):
-        return not _matches(ctx, record, node.item)
-    bound = ctx.bound[node.ref]
-    left = _comparable(bound.final, _value(ctx, record, bound))
-    if isinstance(node, Compare):
-        return _compare(node.op, left, _comparable(bound.final, node.lit.value))
-    if isinstance(node, Like):
-        return _like(_value(ctx, record, bound), node.lit.value)
-    hit = any(_compare("=", left, _comparable(bound.final, lit.value)) for lit in node.lits)
-    return hit != node.negate
-
-
-def _conditions(node: Node | None) -> list[Condition]:
-    if isinstance(node, BoolOp):
-        return [c for item in node.items for c in _conditions(item)]
-    if isinstance(node, Not):
-        return _conditions(node.item)
-    return [] if node is None else [node]
-
-
-def _sort(ctx: _Context, rows: list[Record], order: list[OrderKey]) -> list[Record]:
-    for key in reversed(order):
-        bound = ctx.bound[key.ref]
-        values = [(_comparable(bound.final, _value(ctx, row, bound)), row) for row in rows]
-        present = [pair for pair in values if pair[0] is not None]
-        absent = [pair[1] for pair in values if pair[0] is None]
-        present.sort(key=lambda pair: pair[0], reverse=key.desc)
-        ordered = [pair[1] for pair in present]
-        rows = absent + ordered if key.nulls_first else ordered + absent
-    return rows
-
-
-def _emit(ctx: _Context, out: dict[str, Any], record: Record, bound: Bound, version: str) -> None:
-    if not bound.steps:
-        out[bound.final.name] = format_value(record.get(bound.final.name))
-        return
-    step = bound.steps[0]
-    rel = step.relationship_name or step.name
-    parent_id = record.get(step.name)
-    found = ctx.get_any(parent_id) if parent_id else None
-    if found is None:
-        out[rel] = None
-        return
-    parent_obj, parent = found
-    nested = out.get(rel) or {"attributes": record_attributes(parent_obj.name, parent["Id"], version)}
-    out[rel] = nested
-    _emit(ctx, nested, parent, Bound(bound.steps[1:], bound.final), version)
-
-
-def execute(text: str, catalog: Catalog, rows_of: RowsOf, get_any: GetAny,
-            version: str) -> tuple[int, list[dict[str, Any]]]:
-    """Run `text` over the org: (totalSize, records as the REST query resource returns them)."""
-    query = parse(text)
-    binder = _Binder(query, catalog)
-    refs = list(query.select) + [c.ref for c in _conditions(query.where)] + [k.ref for k in query.order]
-    refs += [query.count_field] if query.count_field else []
-    ctx = _Context(get_any, {ref: binder.bind(ref) for ref in refs})
-    for cond in _conditions(query.where):
-        for lit in (cond.lits if isinstance(cond, InList) else (cond.lit,)):
-            binder.check_literal(ctx.bound[cond.ref], lit)
-    rows = [r for r in rows_of(binder.root.name) if query.where is None or _matches(ctx, r, query.where)]
-    rows = _sort(ctx, rows, query.order)[query.offset:]
-    rows = rows if query.limit is None else rows[:query.limit]
-    return _shape(ctx, query, binder.root, rows, version)
-
-
-def _shape(ctx: _Context, query: Query, root: ObjectDef, rows: list[Record],
-           version: str) -> tuple[int, list[dict[str, Any]]]:
-    if query.count and query.count_field is None:
-        return len(rows), []
-    if query.count:
-        assert query.count_field is not None
-        bound = ctx.bound[query.count_field]
-        total = sum(1 for r in rows if _value(ctx, r, bound) is not None)
-        return 1, [{"attributes": {"type": "AggregateResult"}, "expr0": total}]
-    records = []
-    for row in rows:
-        out: dict[str, Any] = {"attributes": record_attributes(root.name, row["Id"], version)}
-        for ref in query.select:
-            _emit(ctx, out, row, ctx.bound[ref], version)
-        records.append(out)
-    return len(records), records

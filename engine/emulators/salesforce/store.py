@@ -17,13 +17,13 @@ inside sObject Collections; CSV cells of the wrong type fail only their Bulk row
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.emulators.salesforce import soql
 from engine.emulators.salesforce.catalog import (
     Catalog,
     FieldDef,
@@ -40,6 +40,7 @@ from engine.emulators.salesforce.catalog import (
     parse_value,
     record_attributes,
 )
+from engine.emulators.salesforce.soql_exec import execute as run_soql
 
 Record = dict[str, Any]
 
@@ -86,7 +87,16 @@ class _Prepared:
     errors: list[SfError] = field(default_factory=list)
 
 
-class _Journal:
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole org at one moment (records, index, id counter)."""
+
+    records: dict[str, dict[str, Record]]
+    index: dict[tuple[str, str], dict[Any, set[str]]]
+    counter: int
+
+
+class Journal:
     """The previous state of every record a transaction touched (None: it was created)."""
 
     def __init__(self) -> None:
@@ -125,7 +135,7 @@ class Org:
         with self.lock:
             return [dict(r) for r in self._records.get(self._canonical(obj), {}).values()]
 
-    def snapshot(self) -> dict[str, list[Record]]:
+    def records_by_object(self) -> dict[str, list[Record]]:
         """Copies of every stored record of every object, by object (a test compares the org before and after)."""
         with self.lock:
             return {name: [dict(r) for r in table.values()] for name, table in sorted(self._records.items()) if table}
@@ -180,9 +190,9 @@ class Org:
         return out
 
     def query(self, text: str, version: str) -> tuple[int, list[dict[str, Any]]]:
-        """Run a SOQL query: (totalSize, records in the REST query shape)."""
+        """Run a SOQL query: (totalSize, records in the REST query shape); date literals count from now."""
         with self.lock:
-            return soql.execute(text, self.catalog, self._rows_for_query, self.get_any, version)
+            return run_soql(text, self.catalog, self._rows_for_query, self.get_any, version, self._clock())
 
     def _rows_for_query(self, obj: str) -> list[Record]:
         return list(self._records.get(obj, {}).values())
@@ -192,10 +202,23 @@ class Org:
             self._records.clear()
             self._index.clear()
 
+    def snapshot(self) -> Snapshot:
+        """Everything stored, to :meth:`restore` when a Composite request with allOrNone fails."""
+        with self.lock:
+            return Snapshot(copy.deepcopy(self._records), copy.deepcopy(self._index), self._counter)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        with self.lock:
+            self._records = copy.deepcopy(snapshot.records)
+            self._index = copy.deepcopy(snapshot.index)
+            self._counter = snapshot.counter
+
     # -- REST writes
 
-    def upsert(self, obj_name: str, key_name: str, key_text: str, body: Mapping[str, Any]) -> WriteResult:
-        """``PATCH /sobjects/{Obj}/{ExtField}/{value}``; raises 300 when several records match."""
+    def upsert(self, obj_name: str, key_name: str, key_text: str, body: Mapping[str, Any],
+               update_only: bool = False) -> WriteResult:
+        """``PATCH /sobjects/{Obj}/{ExtField}/{value}``; raises 300 when several records match, and with
+        ``update_only`` (``?updateOnly=true``) 404 when none does."""
         with self.lock:
             obj, key_field = self._upsert_target(obj_name, key_name)
             if any(k.lower() == "id" for k in body):
@@ -207,7 +230,9 @@ class Org:
             matches = self.find(obj, key_field, key_value)
             if len(matches) > 1:
                 raise MultipleRecords(obj.name, matches)
-            return self._apply(obj, matches[0] if matches else None, prepared, _Journal(),
+            if update_only and not matches:
+                raise not_found()
+            return self._apply(obj, matches[0] if matches else None, prepared, Journal(),
                                key=(key_field, key_value))
 
     def upsert_collection(self, obj_name: str, key_name: str, records: list[Any],
@@ -218,59 +243,88 @@ class Org:
             prepared = [self._prepare_collection_record(obj, r) for r in records]
             keys = [_body_key(p, key_field) for p in prepared]
             duplicates = _duplicate_keys(key_field, keys)
-            journal = _Journal()
+            journal = Journal()
             results = [self._upsert_prepared(obj, key_field, p, k, duplicates, journal)
                        for p, k in zip(prepared, keys, strict=True)]
             if all_or_none and any(not r.success for r in results):
                 self._rollback(journal)
-                return [_rolled_back(r) for r in results]
+                return [rolled_back(r) for r in results]
             return results
 
-    def create(self, obj_name: str, body: Mapping[str, Any]) -> WriteResult:
+    def create(self, obj_name: str, body: Mapping[str, Any], journal: Journal | None = None) -> WriteResult:
         with self.lock:
             obj = self.object(obj_name)
             prepared = self._prepare(obj, body, "json")
-            return self._apply(obj, None, prepared, _Journal())
+            return self._apply(obj, None, prepared, journal or Journal())
 
-    def update(self, obj_name: str, record_id: str, body: Mapping[str, Any]) -> WriteResult:
+    def update(self, obj_name: str, record_id: str, body: Mapping[str, Any], journal: Journal | None = None
+               ) -> WriteResult:
         with self.lock:
             obj = self.object(obj_name)
             full = normalize_id(record_id)
             if not full or full not in self._records.get(obj.name, {}):
                 raise not_found()
             prepared = self._prepare(obj, {k: v for k, v in body.items() if k.lower() != "id"}, "json")
-            return self._apply(obj, full, prepared, _Journal())
+            return self._apply(obj, full, prepared, journal or Journal())
 
-    def delete(self, obj_name: str, record_id: str) -> WriteResult:
+    def delete(self, obj_name: str, record_id: str, journal: Journal | None = None) -> WriteResult:
         with self.lock:
             obj = self.object(obj_name)
             full = normalize_id(record_id) or ""
             record = self._records.get(obj.name, {}).get(full)
             if record is None:
                 return WriteResult(None, False, [SfError("ENTITY_IS_DELETED", "entity is deleted")])
+            if journal is not None:
+                journal.touch(obj.name, full, record)
             self._remove(obj, full)
             return WriteResult(full, False)
 
+    def rollback(self, journal: Journal) -> None:
+        """Undo every write `journal` recorded (a Collections request with allOrNone that failed)."""
+        with self.lock:
+            self._rollback(journal)
+
     # -- Bulk rows
 
+    def duplicate_keys(self, obj_name: str, key_name: str, texts: Iterable[str]) -> set[Any]:
+        """The keys (as the index compares them) that more than one of `texts` (CSV cells) gives;
+        for ``Id``, the 18-character ids given more than once."""
+        if key_name.lower() == "id":
+            ids = [normalize_id(text) for text in texts]
+            return {i for i in ids if i is not None and ids.count(i) > 1}
+        obj = self.object(obj_name)
+        key_field = obj.field(key_name)
+        if key_field is None:
+            return set()
+        keys = []
+        for text in texts:
+            try:
+                keys.append(parse_value(key_field, text, "csv") if text not in ("", "#N/A") else None)
+            except ValueParseError:
+                keys.append(None)
+        return _duplicate_keys(key_field, keys)
+
     def bulk_row(self, operation: str, obj_name: str, key_name: str | None, body: Mapping[str, Any],
-                 columns: Mapping[str, int]) -> WriteResult:
-        """One Bulk API 2.0 CSV row (insert, update, upsert or delete)."""
+                 columns: Mapping[str, int], duplicates: set[Any] | None = None) -> WriteResult:
+        """One Bulk API 2.0 CSV row (insert, update, upsert or delete); a row whose key is in
+        `duplicates` (another row of the job has it too) fails, as Salesforce fails every such row."""
         with self.lock:
             obj = self.object(obj_name)
             prepared = self._prepare(obj, body, "csv", columns)
             if operation == "insert":
-                return self._apply(obj, None, prepared, _Journal())
+                return self._apply(obj, None, prepared, Journal())
             if operation in ("update", "delete"):
-                return self._bulk_by_id(operation, obj, prepared)
+                return self._bulk_by_id(operation, obj, prepared, duplicates or set())
             key_field = obj.field(key_name or "Id")
             assert key_field is not None
             key = _body_key(prepared, key_field)
-            return self._upsert_prepared(obj, key_field, prepared, key, set(), _Journal())
+            return self._upsert_prepared(obj, key_field, prepared, key, duplicates or set(), Journal())
 
-    def _bulk_by_id(self, operation: str, obj: ObjectDef, prepared: _Prepared) -> WriteResult:
+    def _bulk_by_id(self, operation: str, obj: ObjectDef, prepared: _Prepared, duplicates: set[Any]) -> WriteResult:
         record_id = prepared.values.pop("Id", None)
         full = normalize_id(str(record_id)) if record_id else None
+        if full is not None and full in duplicates:
+            return WriteResult(None, False, [SfError("DUPLICATE_VALUE", f"Duplicate id in list: {full}")])
         if not full or full not in self._records.get(obj.name, {}):
             if record_id is None:
                 return WriteResult(None, False, [SfError("MISSING_ARGUMENT", "Id not specified in an update call")])
@@ -278,7 +332,7 @@ class Org:
                                              if not full else SfError("ENTITY_IS_DELETED", "entity is deleted")])
         if operation == "delete":
             return self.delete(obj.name, full)
-        return self._apply(obj, full, prepared, _Journal())
+        return self._apply(obj, full, prepared, Journal())
 
     # -- preparation: the body read against the catalog
 
@@ -365,7 +419,7 @@ class Org:
     # -- applying one record
 
     def _upsert_prepared(self, obj: ObjectDef, key_field: FieldDef, prepared: _Prepared, key: Any,
-                         duplicates: set[Any], journal: _Journal) -> WriteResult:
+                         duplicates: set[Any], journal: Journal) -> WriteResult:
         if prepared.errors and key is None:
             return WriteResult(None, False, list(prepared.errors))
         if key is None:
@@ -380,7 +434,7 @@ class Org:
                 f"More than 1 record found for a external id field: [{', '.join(matches)}]", (key_field.name,))])
         return self._apply(obj, matches[0] if matches else None, prepared, journal, key=(key_field, key))
 
-    def _apply(self, obj: ObjectDef, target: str | None, prepared: _Prepared, journal: _Journal,
+    def _apply(self, obj: ObjectDef, target: str | None, prepared: _Prepared, journal: Journal,
                key: tuple[FieldDef, Any] | None = None) -> WriteResult:
         creating = target is None
         values = dict(prepared.values)
@@ -474,7 +528,7 @@ class Org:
 
     # -- storage, index and rollback
 
-    def _store(self, obj: ObjectDef, target: str | None, merged: Record, journal: _Journal) -> str:
+    def _store(self, obj: ObjectDef, target: str | None, merged: Record, journal: Journal) -> str:
         now = self._clock()
         if target is None:
             self._counter += 1
@@ -511,7 +565,7 @@ class Org:
             if value is not None:
                 bucket.get(_index_key(field_def, value), set()).discard(record["Id"])
 
-    def _rollback(self, journal: _Journal) -> None:
+    def _rollback(self, journal: Journal) -> None:
         for (obj_name, record_id), previous in reversed(list(journal.before.items())):
             obj = self.object(obj_name)
             if previous is None:
@@ -610,7 +664,8 @@ def _derive_name(obj: ObjectDef, record: Record) -> None:
     record["Name"] = " ".join(str(p) for p in parts if p)
 
 
-def _rolled_back(result: WriteResult) -> WriteResult:
+def rolled_back(result: WriteResult) -> WriteResult:
+    """What a record's result becomes when allOrNone rolled its request back."""
     if not result.success:
         return WriteResult(None, False, result.errors)
     return WriteResult(None, False, [SfError(

@@ -2,18 +2,24 @@
 
 Serves Server-to-Server OAuth at ``POST /oauth/token`` and the REST API under ``/v2`` (users and
 their settings, Zoom Phone users and call history, meetings, past meetings, webinars, registrants,
-panelists, reports), with ``next_page_token`` paging, the date windows the lists take (``from`` and
-``to`` of a user's meetings, of the meeting report, of the call history), Zoom's error bodies and codes, per-second
-rate limits (429 with ``Retry-After``) and seeded failure injection. The account is
-:class:`engine.emulators.zoom.data.Account`; signed event notifications go out through
+panelists, reports; creating meetings, webinars and registrants), the date windows the lists take
+(``from`` and ``to`` of a user's meetings, of the meeting report, of the call history), routed on the raw path
+(:mod:`engine.emulators.zoom.rawpath`), paged per endpoint as Zoom's specifications say
+(:mod:`engine.emulators.zoom.paging`), with Zoom's error bodies and codes, its per-second and
+daily rate limits and its per-registrant limit (:mod:`engine.emulators.zoom.limits`,
+:mod:`engine.emulators.zoom.errors`), its per-user limit on meetings and webinars created
+(:mod:`engine.emulators.zoom.created`), an optional latency and seeded failure injection. The
+account is :class:`engine.emulators.zoom.data.Account`; signed event notifications go out through
 :mod:`engine.emulators.zoom.webhooks`. Test hooks (no auth) live under ``/_emulator``:
 
     GET  /_emulator/stats                  requests by route template and status, tokens issued
     GET  /_emulator/account                counts and ids of every entity
     POST /_emulator/reset                  forget posted registrants, counters, limits, failures
+    POST /_emulator/new-day                start the daily limits again, as at 00:00 UTC
     POST /_emulator/expire-tokens          every access token becomes invalid (401, code 124)
     POST /_emulator/fail-next              {"count": n, "status": 503|502|500|429}
     GET  /_emulator/registrants/{webinarId} the registrants POSTed to that webinar
+    POST /_emulator/registrants/{webinarId} {"email": ..., "status": "approved"|"pending"|"denied"|"cancelled"}
     POST /_emulator/webhooks/send          {"events": ["phone.callee_ended", ...]} or {"count": n}
     POST /_emulator/webhooks/validate      send endpoint.url_validation and judge the answer
     GET  /_emulator/webhooks               every delivery and its attempts
@@ -21,6 +27,7 @@ rate limits (429 with ``Retry-After``) and seeded failure injection. The account
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -35,15 +42,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.emulators.zoom.created import USER_DAILY_WRITES, Created
 from engine.emulators.zoom.data import ZOOM_HOST, Account, MeetingData, Record, UserData, WebinarData, iso, zoom_id
+from engine.emulators.zoom.errors import (
+    ZoomError,
+    daily_limited,
+    invalid_field,
+    meeting_not_found,
+    qps_limited,
+    registrant_limited,
+    user_not_found,
+    user_write_limited,
+    webinar_not_found,
+)
+from engine.emulators.zoom.limits import Clock, DailyCounter, RateLimiter, utc_now
+from engine.emulators.zoom.paging import Pager, paging_rules
+from engine.emulators.zoom.rawpath import RawPathRouting, decode_segment
 from engine.emulators.zoom.webhooks import (
     EVENT_KINDS,
     WebhookSender,
@@ -53,17 +76,16 @@ from engine.emulators.zoom.webhooks import (
 )
 from engine.zoom.schemas import load_source_index
 
-DEFAULT_PAGE_SIZE = 30
-PAGE_SIZE_MAX = {"GET /users": 300, "GET /phone/users": 100}  # every other list: 300
 MAX_CALL_RANGE = timedelta(days=31)  # "at most one month"
 FAILURE_MESSAGES = {
     500: "An internal server error occurred. Please try again later.",
     502: "Bad gateway. Please try again later.",
     503: "The service is temporarily unavailable. Please try again later.",
 }
-QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
 MEETING_LIST_TYPES = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
 REGISTRANT_STATUSES = ("approved", "pending", "denied")
+SETTABLE_STATUSES = (*REGISTRANT_STATUSES, "cancelled")  # cancelled: listed under no status
+REGISTRANT_DAILY_LIMIT = 3  # POSTs a day for one registrant on one webinar
 NOT_API_ROUTES = ("POST /oauth/token", "unknown")
 
 
@@ -74,53 +96,21 @@ class ZoomEmulatorConfig:
     users: int = 10
     seed: int = 1
     rate_limit: int = 0  # requests per second allowed per rate-limit category (token bucket); 0: unlimited
+    daily_limit: int = 0  # requests per UTC day allowed per rate-limit category; 0: unlimited
+    registrant_daily_limit: int = REGISTRANT_DAILY_LIMIT  # POSTs a day per (webinar, registrant); 0: unlimited
+    user_daily_write_limit: int = USER_DAILY_WRITES  # meeting and webinar creations a day per user; 0: unlimited
+    latency_ms: int = 0  # added to every API request before it is answered
     fail_rate: float = 0.0
     account_id: str = "demo"
     client_id: str = "demo"
     client_secret: str = "demo"
     token_ttl: int = 3600
     now: datetime | None = None  # None: the current UTC time truncated to the minute
+    clock: Clock = utc_now  # the time the daily limits count by (real time: they reset at 00:00 UTC)
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_retry_scale: float = 1.0
     webhook_on_registration: bool = True  # a POSTed registrant sends webinar.registration_created
-
-
-class ZoomError(Exception):
-    """A Zoom API error: ``{"code", "message"}`` with an HTTP status (and ``errors`` for validation)."""
-
-    def __init__(self, status: int, code: int, message: str, errors: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.errors, self.headers = errors, headers or {}
-
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.errors is not None:
-            body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
-
-
-def invalid_field(field_name: str, message: str = "Invalid field.") -> ZoomError:
-    return ZoomError(400, 300, "Validation Failed.", [{"field": field_name, "message": message}])
-
-
-def user_not_found(key: str) -> ZoomError:
-    return ZoomError(404, 1001, f"User does not exist: {key}.")
-
-
-def meeting_not_found(key: str) -> ZoomError:
-    return ZoomError(404, 3001, f"Meeting does not exist: {key}.")
-
-
-def webinar_not_found(key: str) -> ZoomError:
-    return ZoomError(404, 3001, f"Webinar does not exist: {key}.")
-
-
-def rate_limited(category: str) -> ZoomError:
-    headers = {"X-RateLimit-Category": category, "X-RateLimit-Type": "QPS", "Retry-After": "1"}
-    return ZoomError(429, 429, QPS_MESSAGE, headers=headers)
 
 
 # ------------------------------------------------------------------------------- emulator state
@@ -182,30 +172,6 @@ class Tokens:
             return count
 
 
-class RateLimiter:
-    """One token bucket per rate-limit category (Light, Medium, Heavy): ``rate`` requests a second."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, category: str) -> bool:
-        if self.rate <= 0:
-            return True
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(category, (float(self.rate), now))
-            tokens = min(float(self.rate), tokens + (now - last) * self.rate)
-            allowed = tokens >= 1.0
-            self._buckets[category] = (tokens - 1.0 if allowed else tokens, now)
-            return allowed
-
-    def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
-
-
 class Failures:
     """Injected failures: a seeded fraction of API requests, plus ones forced by the test hook."""
 
@@ -235,11 +201,13 @@ class Failures:
 
 
 class Registrations:
-    """Registrants added through ``POST /webinars/{webinarId}/registrants``, by webinar and e-mail."""
+    """Registrants added through ``POST /webinars/{webinarId}/registrants``, by webinar and e-mail,
+    and the status changes of any registrant (a cancelled one is listed under no status)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_webinar: dict[int, dict[str, Record]] = {}
+        self._statuses: dict[tuple[int, str], str] = {}
 
     def find(self, webinar_id: int, email: str) -> Record | None:
         with self._lock:
@@ -256,9 +224,18 @@ class Registrations:
         with self._lock:
             return list(self._by_webinar.get(webinar_id, {}).values())
 
+    def set_status(self, webinar_id: int, email: str, status: str) -> None:
+        with self._lock:
+            self._statuses[(webinar_id, email.lower())] = status
+
+    def status_of(self, webinar_id: int, registrant: Record) -> str:
+        with self._lock:
+            return self._statuses.get((webinar_id, str(registrant["email"]).lower()), str(registrant["status"]))
+
     def reset(self) -> None:
         with self._lock:
             self._by_webinar.clear()
+            self._statuses.clear()
 
 
 class Emulator:
@@ -269,11 +246,16 @@ class Emulator:
         self.account = Account(config.users, config.seed, config.now, config.account_id)
         self.tokens = Tokens(config.token_ttl)
         self.limiter = RateLimiter(config.rate_limit)
+        self.daily = DailyCounter(config.daily_limit, config.clock)
+        self.registrant_posts = DailyCounter(config.registrant_daily_limit, config.clock)
+        self.user_writes = DailyCounter(config.user_daily_write_limit, config.clock)
+        self.created = Created(self.account)
         self.failures = Failures(config.fail_rate, config.seed)
         self.registrations = Registrations()
         self.stats = Stats()
-        self.page_key = hashlib.sha256(f"zoom-emulator-pages:{config.seed}".encode()).digest()
         index = load_source_index()
+        page_key = hashlib.sha256(f"zoom-emulator-pages:{config.seed}".encode()).digest()
+        self.pager = Pager(page_key, paging_rules(index))
         self.categories = {name: str(entry.get("rate_limit") or "Light") for name, entry in index.endpoints.items()}
         self.scopes = " ".join(sorted({scope for entry in index.endpoints.values()
                                        for scope in entry.get("scopes", {}).get("granular", ())
@@ -282,11 +264,18 @@ class Emulator:
         if config.webhook_url and config.webhook_secret:
             self.webhooks = WebhookSender(config.webhook_url, config.webhook_secret, config.webhook_retry_scale)
 
+    def new_day(self) -> None:
+        self.daily.new_day()
+        self.registrant_posts.new_day()
+        self.user_writes.new_day()
+
     def reset(self) -> None:
         self.registrations.reset()
+        self.created.reset()
         self.stats.reset()
         self.limiter.reset()
         self.failures.reset()
+        self.new_day()
 
 
 @dataclass
@@ -317,64 +306,10 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-# ------------------------------------------------------------------------------------ pagination
-
-
-def page_size(call: Call) -> int:
-    limit = PAGE_SIZE_MAX.get(call.route, 300)
-    raw = call.query.get("page_size")
-    if raw is None or raw == "":
-        return min(DEFAULT_PAGE_SIZE, limit)
-    if not raw.isdigit():
-        raise invalid_field("page_size")
-    return max(1, min(int(raw), limit))
-
-
-def _page_mac(call: Call, scope: str, offset: int) -> bytes:
-    message = f"{call.route}|{scope}|{offset}".encode()
-    return hmac.new(call.emu.page_key, message, hashlib.sha256).digest()[:18]
-
-
-def encode_page_token(call: Call, scope: str, offset: int) -> str:
-    """An opaque token: a MAC over the route, the query's filters and the offset, then the offset."""
-    return base64.urlsafe_b64encode(_page_mac(call, scope, offset) + offset.to_bytes(6, "big")).decode()
-
-
-def decode_page_token(call: Call, scope: str, token: str, total: int) -> int:
-    invalid = ZoomError(400, 300, "The next page token is invalid or expired.")
-    try:
-        raw = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        raise invalid from None
-    offset = int.from_bytes(raw[18:], "big")
-    if len(raw) != 24 or not hmac.compare_digest(raw[:18], _page_mac(call, scope, offset)) or offset > total:
-        raise invalid
-    return offset
-
-
 def paginate(call: Call, records: Sequence[Record], records_key: str, *, scope: str = "",
-             head: Record | None = None, page_count: bool = True) -> Record:
-    """One page of ``records`` as Zoom lays it out; ``scope`` ties the page token to the query's filters."""
-    size = page_size(call)
-    total = len(records)
-    scope = f"{scope}|{sorted(call.params.items())}"
-    token = call.query.get("next_page_token") or ""
-    if token:
-        offset = decode_page_token(call, scope, token, total)
-    elif call.query.get("page_number", "").isdigit() and int(call.query["page_number"]) > 0:
-        offset = (int(call.query["page_number"]) - 1) * size
-    else:
-        offset = 0
-    body: Record = dict(head or {})
-    if page_count:
-        body["page_count"] = -(-total // size)
-    if "page_number" in call.query:
-        body["page_number"] = offset // size + 1
-    next_offset = offset + size
-    body |= {"page_size": size, "total_records": total,
-             "next_page_token": encode_page_token(call, scope, next_offset) if next_offset < total else "",
-             records_key: list(records[offset:next_offset])}
-    return body
+             head: Record | None = None) -> Record:
+    """One page of ``records`` as Zoom lays it out for this endpoint; ``scope`` ties the token to the filters."""
+    return call.emu.pager.page(call.route, call.params, call.query, records, records_key, scope=scope, head=head)
 
 
 def ok(body: Record, status: int = 200) -> JSONResponse:
@@ -385,9 +320,8 @@ def ok(body: Record, status: int = 200) -> JSONResponse:
 
 
 def path_value(call: Call, name: str) -> str:
-    """A path parameter; a value still holding ``%`` escapes was double-encoded (UUIDs with ``/``)."""
-    value = call.params[name]
-    return unquote(value) if "%" in value else value
+    """A path parameter, decoded as Zoom does (once, or twice when double-encoded; see ``rawpath``)."""
+    return decode_segment(call.params[name])
 
 
 def the_user(call: Call) -> UserData:
@@ -452,7 +386,7 @@ def h_user_settings(call: Call) -> Response:
 
 def h_phone_users(call: Call) -> Response:
     users = [u.phone_list_record() for u in call.account.all_users() if u.has_phone]
-    return ok(paginate(call, users, "users", page_count=False))
+    return ok(paginate(call, users, "users"))
 
 
 def h_phone_user(call: Call) -> Response:
@@ -515,6 +449,8 @@ def h_user_meetings(call: Call) -> Response:
     start, end = _optional_dates(call)  # the meetings whose start falls between them
     meetings = [m.list_record() for m in user.meetings if wanted(m)
                 and (start is None or m.start >= start) and (end is None or m.start <= end)]
+    if kind in ("scheduled", "upcoming", "upcoming_meetings"):
+        meetings += call.emu.created.meetings_of(user.id)
     return ok(paginate(call, meetings, "meetings", scope=f"{kind}|{start}|{end}"))
 
 
@@ -542,7 +478,24 @@ def h_report_user_meetings(call: Call) -> Response:
 
 
 def h_meeting(call: Call) -> Response:
-    return ok(the_meeting(call).record())
+    created = call.emu.created.meeting(path_value(call, "meetingId"))
+    return ok(created if created is not None else the_meeting(call).record())
+
+
+def h_create_meeting(call: Call) -> Response:
+    user = the_user(call)
+    body = call.json_object()
+    if not call.emu.user_writes.take(user.id):
+        raise user_write_limited(call.emu.user_writes.limit, "Meeting")
+    return ok(call.emu.created.create_meeting(user, body, call.account.now), status=201)
+
+
+def h_create_webinar(call: Call) -> Response:
+    user = the_user(call)
+    body = call.json_object()
+    if not call.emu.user_writes.take(user.id):
+        raise user_write_limited(call.emu.user_writes.limit, "Webinar")
+    return ok(call.emu.created.create_webinar(user, body, call.account.now), status=201)
 
 
 def h_past_meeting(call: Call) -> Response:
@@ -550,6 +503,8 @@ def h_past_meeting(call: Call) -> Response:
 
 
 def h_past_meeting_instances(call: Call) -> Response:
+    if call.emu.created.meeting(path_value(call, "meetingId")) is not None:
+        return ok({"meetings": []})  # not held yet
     meeting = the_meeting(call)
     instances = [{"uuid": meeting.uuid, "start_time": iso(meeting.actual_start)}] if meeting.past else []
     return ok({"meetings": instances})
@@ -571,12 +526,14 @@ def h_report_meeting_participants(call: Call) -> Response:
 
 
 def h_user_webinars(call: Call) -> Response:
-    webinars = [w.list_record() for w in the_user(call).webinars]
+    user = the_user(call)
+    webinars = [w.list_record() for w in user.webinars] + call.emu.created.webinars_of(user.id)
     return ok(paginate(call, webinars, "webinars"))
 
 
 def h_webinar(call: Call) -> Response:
-    return ok(the_webinar(call).record())
+    created = call.emu.created.webinar(path_value(call, "webinarId"))
+    return ok(created if created is not None else the_webinar(call).record())
 
 
 def h_report_webinar(call: Call) -> Response:
@@ -613,8 +570,9 @@ def h_panelists(call: Call) -> Response:
 
 
 def all_registrants(emu: Emulator, webinar: WebinarData) -> list[Record]:
-    """Generated registrants, then the POSTed ones."""
-    return webinar.registrants + emu.registrations.of(webinar.id)
+    """Generated registrants, then the POSTed ones, each with its current status."""
+    every = webinar.registrants + emu.registrations.of(webinar.id)
+    return [r | {"status": emu.registrations.status_of(webinar.id, r)} for r in every]
 
 
 def h_registrants(call: Call) -> Response:
@@ -660,13 +618,17 @@ def h_add_registrant(call: Call) -> Response:
     body = call.json_object()
     validate_registrant(body)
     if not webinar.registration_open:
-        raise ZoomError(400, 300, f"Registration has not been enabled for this webinar: {webinar.id}.")
+        raise ZoomError(400, 3000, f"This webinar does not have registration as required: {webinar.id}.")
     email = body["email"].strip()
+    if not call.emu.registrant_posts.take((webinar.id, email.lower())):
+        raise registrant_limited(call.emu.registrant_posts.limit, email)
     registrant = next((r for r in webinar.registrants if r["email"].lower() == email.lower()), None)
     if registrant is None:
         registrant, created = call.emu.registrations.add(webinar.id, _new_registrant(call, webinar, body, email))
         if created:
             call.extra["registered"] = (webinar, registrant)
+    if call.emu.registrations.status_of(webinar.id, registrant) == "cancelled":  # registering again revives them
+        call.emu.registrations.set_status(webinar.id, email, "pending" if webinar.approval_type == 1 else "approved")
     return ok({"id": webinar.id, "join_url": registrant["join_url"], "registrant_id": registrant["id"],
                "start_time": iso(webinar.start), "topic": webinar.topic, "occurrences": []}, status=201)
 
@@ -694,7 +656,9 @@ API_ROUTES: list[tuple[str, Handler]] = [
     ("GET /users/{userId}", h_user),
     ("GET /users/{userId}/settings", h_user_settings),
     ("GET /users/{userId}/meetings", h_user_meetings),
+    ("POST /users/{userId}/meetings", h_create_meeting),
     ("GET /users/{userId}/webinars", h_user_webinars),
+    ("POST /users/{userId}/webinars", h_create_webinar),
     ("GET /phone/users", h_phone_users),
     ("GET /phone/users/{userId}", h_phone_user),
     ("GET /phone/call_history", h_call_history),
@@ -722,22 +686,35 @@ def _bearer(request: Request) -> str | None:
 
 
 def _admit(emu: Emulator, request: Request, route: str) -> None:
-    """Refuse the request before its handler runs: bad token, rate limit, injected failure."""
+    """Refuse the request before its handler runs: bad token, rate limits, injected failure."""
     if not emu.tokens.valid(_bearer(request)):
         raise ZoomError(401, 124, "Invalid access token.")
     category = emu.categories.get(route, "Light")
     if not emu.limiter.allow(category):
-        raise rate_limited(category)
+        raise qps_limited(category)
+    if not emu.daily.take(category):
+        raise daily_limited(category, emu.daily.limit, emu.daily.resets_at())
     status = emu.failures.draw()
     if status == 429:
-        raise rate_limited(category)
+        raise qps_limited(category)
     if status is not None:
         raise ZoomError(status, status, FAILURE_MESSAGES.get(status, "Internal error."))
+
+
+def _daily_headers(emu: Emulator, route: str) -> dict[str, str]:
+    """With a daily limit, every answer says where the label's count stands, as Zoom's do."""
+    if emu.daily.limit <= 0:
+        return {}
+    category = emu.categories.get(route, "Light")
+    return {"X-RateLimit-Category": category, "X-RateLimit-Limit": str(emu.daily.limit),
+            "X-RateLimit-Remaining": str(emu.daily.remaining(category))}
 
 
 async def _serve_api(request: Request, route: str, handler: Handler) -> Response:
     emu: Emulator = request.app.state.emulator
     call: Call | None = None
+    if emu.config.latency_ms > 0:
+        await asyncio.sleep(emu.config.latency_ms / 1000)
     try:
         _admit(emu, request, route)
         params = {k: str(v) for k, v in request.path_params.items()}
@@ -745,6 +722,8 @@ async def _serve_api(request: Request, route: str, handler: Handler) -> Response
         response = await run_in_threadpool(handler, call)
     except ZoomError as exc:
         response = exc.response()
+    for name, value in _daily_headers(emu, route).items():
+        response.headers.setdefault(name, value)
     emu.stats.record(route, response.status_code)
     if call is not None and "registered" in call.extra and emu.webhooks and emu.config.webhook_on_registration:
         webinar, registrant = call.extra["registered"]
@@ -855,6 +834,11 @@ async def hook_reset(request: Request) -> Response:
     return JSONResponse({"reset": True})
 
 
+async def hook_new_day(request: Request) -> Response:
+    _emu(request).new_day()
+    return JSONResponse({"new_day": True})
+
+
 async def hook_expire_tokens(request: Request) -> Response:
     return JSONResponse({"expired": _emu(request).tokens.expire_all()})
 
@@ -874,6 +858,21 @@ async def hook_registrants(request: Request) -> Response:
     if webinar is None:
         return webinar_not_found(str(request.path_params["webinarId"])).response()
     return JSONResponse({"webinar_id": webinar.id, "registrants": emu.registrations.of(webinar.id)})
+
+
+async def hook_set_registrant_status(request: Request) -> Response:
+    """``{"email", "status"}``: what a host's approval, denial or a registrant's cancellation leaves."""
+    emu = _emu(request)
+    webinar = emu.account.find_webinar(str(request.path_params["webinarId"]))
+    if webinar is None:
+        return webinar_not_found(str(request.path_params["webinarId"])).response()
+    body = await _json_body(request)
+    email, status = body.get("email"), body.get("status")
+    if not isinstance(email, str) or status not in SETTABLE_STATUSES:
+        return JSONResponse({"error": f"expected {{\"email\": ..., \"status\": one of {list(SETTABLE_STATUSES)}}}"},
+                            status_code=400)
+    emu.registrations.set_status(webinar.id, email, str(status))
+    return JSONResponse({"webinar_id": webinar.id, "email": email, "status": status})
 
 
 async def hook_webhooks_send(request: Request) -> Response:
@@ -928,16 +927,18 @@ def create_app(config: ZoomEmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/stats", hook_stats, methods=["GET"]),
         Route("/_emulator/account", hook_account, methods=["GET"]),
         Route("/_emulator/reset", hook_reset, methods=["POST"]),
+        Route("/_emulator/new-day", hook_new_day, methods=["POST"]),
         Route("/_emulator/expire-tokens", hook_expire_tokens, methods=["POST"]),
         Route("/_emulator/fail-next", hook_fail_next, methods=["POST"]),
         Route("/_emulator/registrants/{webinarId}", hook_registrants, methods=["GET"]),
+        Route("/_emulator/registrants/{webinarId}", hook_set_registrant_status, methods=["POST"]),
         Route("/_emulator/webhooks/send", hook_webhooks_send, methods=["POST"]),
         Route("/_emulator/webhooks/validate", hook_webhooks_validate, methods=["POST"]),
         Route("/_emulator/webhooks", hook_webhooks, methods=["GET"]),
     ]
     routes += [_api_route(name, handler) for name, handler in API_ROUTES]
     routes.append(Route("/v2/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(RawPathRouting)])
     app.router.redirect_slashes = False
     app.state.emulator = emu
     app.state.account = emu.account

@@ -249,7 +249,7 @@ class UserData:
             "display_name": self.display_name, "email": self.email, "type": self.type, "pmi": self.pmi,
             "timezone": self.timezone, "verified": 1, "dept": "", "created_at": iso(self.created_at),
             "user_created_at": iso(self.created_at), "last_login_time": iso(self.account.now - timedelta(hours=3)),
-            "last_client_version": "6.3.1.43637(mac)", "language": "en-US", "status": "active",
+            "last_client_version": "6.3.1.43637(mac)", "status": "active",
             "role_id": "0" if self.index == 0 else "2",
         }
 
@@ -257,7 +257,7 @@ class UserData:
         """``GET /users/{userId}``."""
         return self.list_record() | {
             "account_id": self.account.account_id, "account_number": 1047856321, "cluster": "us06",
-            "role_name": "Owner" if self.index == 0 else "Member", "use_pmi": False,
+            "role_name": "Owner" if self.index == 0 else "Member", "use_pmi": False, "language": "en-US",
             "personal_meeting_url": f"{ZOOM_HOST}/j/{self.pmi}", "vanity_url": "",
             "jid": f"{self.id.lower()}@xmpp.zoom.us",
             "job_title": "", "company": "Zoomforce Demo", "location": "", "phone_number": "",
@@ -519,6 +519,11 @@ class WebinarData:
     def join_url(self) -> str:
         return f"{ZOOM_HOST}/w/{self.id}?tk={self.registration_token}"
 
+    @property
+    def registration_url(self) -> str | None:
+        """The registration page, when registration is on; sent in ``webinar.updated``, not by REST."""
+        return f"{ZOOM_HOST}/webinar/register/WN_{self.registration_token}" if self.registration_open else None
+
     def list_record(self) -> Record:
         """An item of ``GET /users/{userId}/webinars``."""
         return {
@@ -532,7 +537,7 @@ class WebinarData:
         return f"{self.topic} — what is new, a live demo and your questions."
 
     def record(self) -> Record:
-        """``GET /webinars/{webinarId}`` (with ``registration_url`` when registration is on, as Zoom sends)."""
+        """``GET /webinars/{webinarId}``: no ``registration_url``, which no webinar REST schema lists."""
         out: Record = {
             "uuid": self.uuid, "id": self.id, "host_id": self.host.id, "host_email": self.host.email,
             "topic": self.topic, "type": 5, "start_time": iso(self.start), "duration": self.duration,
@@ -541,8 +546,6 @@ class WebinarData:
             "password": self.password, "h323_passcode": self.h323,
             "encrypted_passcode": self.registration_token, "is_simulive": False, "creation_source": "open_api",
         }
-        if self.registration_open:
-            out["registration_url"] = f"{ZOOM_HOST}/webinar/register/WN_{self.registration_token}"
         out["settings"] = {
             "approval_type": self.approval_type, "registration_type": 1,
             "allow_multiple_devices": self.ordinal % 2 == 0,
@@ -589,31 +592,52 @@ class WebinarData:
 
     @cached_property
     def attendees(self) -> list[Record]:
-        """The rows of ``GET /report/webinars/{webinarId}/participants`` (registrant ids included)."""
+        """The rows of ``GET /report/webinars/{webinarId}/participants`` (registrant ids included).
+
+        The first panelist, a colleague signed in to Zoom, has their Zoom user id as participant
+        ``id``; in every other webinar they drop and rejoin, which is a second row with the same
+        ``id`` and a new ``user_id``, as Zoom reports a rejoin.
+        """
         if not self.past:
             return []
         rng = random.Random(self.attendee_seed)
-        people = [(f"{r['first_name']} {r.get('last_name', '')}".strip(), r["email"], r["id"])
+        people = [(f"{r['first_name']} {r.get('last_name', '')}".strip(), r["email"], r["id"], "")
                   for r in self.registrants if r["status"] == "approved"][:4]
-        people += [(p["name"], p["email"], "") for p in self.panelists[:1]]
+        colleague = self.host.account.user_at((self.host.index + 1) % self.host.account.users)
+        people += [(p["name"], p["email"], "", colleague.id if p["email"] == colleague.email else "")
+                   for p in self.panelists[:1]]
         if len(people) < 2:
             person = self.host.account.person(rng.randrange(self.host.account.person_pool))
-            people.append((person.name, person.email, ""))
-        people.append((rng.choice(GUEST_NAMES), "", ""))  # a guest: no e-mail, no id
-        return [self._attendee_row(rng, k, person) for k, person in enumerate(people)]
+            people.append((person.name, person.email, "", ""))
+        people.append((rng.choice(GUEST_NAMES), "", "", ""))  # a guest: no e-mail, no id
+        rows = [self._attendee_row(rng, k, person) for k, person in enumerate(people)]
+        signed_in = next((row for row in rows if row["id"]), None)
+        if signed_in is not None and self.ordinal % 4 == 0:
+            rows.append(self._rejoin_row(rng, len(rows), signed_in))
+        return rows
 
-    def _attendee_row(self, rng: random.Random, k: int, person: tuple[str, str, str]) -> Record:
-        name, email, registrant_id = person
+    def _attendee_row(self, rng: random.Random, k: int, person: tuple[str, str, str, str]) -> Record:
+        name, email, registrant_id, participant_id = person
         join = self.actual_start + timedelta(seconds=rng.randrange(600))
         leave = self.actual_end - timedelta(seconds=rng.randrange(900))
         row: Record = {
-            "id": "", "user_id": participant_user_id(self.slot, k), "name": name, "user_email": email,
+            "id": participant_id, "user_id": participant_user_id(self.slot, k), "name": name, "user_email": email,
             "join_time": iso(join), "leave_time": iso(leave), "duration": int((leave - join).total_seconds()),
             "failover": False, "status": "in_meeting", "participant_user_id": "", "customer_key": "", "bo_mtg_id": "",
         }
         if registrant_id:
             row["registrant_id"] = registrant_id
         return row
+
+    def _rejoin_row(self, rng: random.Random, k: int, first: Record) -> Record:
+        """The same participant back after a drop: same ``id``, a new ``user_id`` and times of its own."""
+        left = datetime.fromisoformat(first["leave_time"].replace("Z", "+00:00"))
+        first["leave_time"] = iso(left - timedelta(minutes=20))
+        first["duration"] = int((left - timedelta(minutes=20) - datetime.fromisoformat(
+            first["join_time"].replace("Z", "+00:00"))).total_seconds())
+        join = left - timedelta(minutes=20) + timedelta(seconds=30 + rng.randrange(120))
+        return first | {"user_id": participant_user_id(self.slot, k), "join_time": iso(join), "leave_time": iso(left),
+                        "duration": int((left - join).total_seconds())}
 
 
 def registrant_record(webinar: WebinarData, person: Person, rng: random.Random, status: str, k: int) -> Record:
@@ -837,6 +861,11 @@ class Account:
         """``(webinar id, participant id, participant user_id)`` of every report attendee row."""
         return [(w.id, row["id"], row["user_id"]) for w in self.all_webinars() for row in w.attendees]
 
+    def webinar_attendees(self) -> int:
+        """The people in the webinar reports: a signed-in participant once (a rejoin is another row with
+        the same ``id``), every other row on its own (``user_id``)."""
+        return len({(w.id, row["id"] or row["user_id"]) for w in self.all_webinars() for row in w.attendees})
+
     def call_ids(self) -> list[str]:
         """``call_id`` of every call in the last 30 days (newest first): the key the call events share."""
         return [c["call_id"] for c in self.calls()]
@@ -860,5 +889,6 @@ class Account:
             "registrants_approved": len(self.registrant_ids("approved")),
             "panelists": sum(len(w.panelists) for w in webinars),
             "webinar_participants": sum(len(w.attendees) for w in webinars),
+            "webinar_attendees": self.webinar_attendees(),
             "calls": len(self.calls()),
         }

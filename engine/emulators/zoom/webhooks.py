@@ -39,7 +39,8 @@ import httpx
 
 from engine.emulators.zoom.data import Account, MeetingData, Record, WebinarData, iso
 
-EVENT_KINDS = ("meeting.ended", "webinar.registration_created", "phone.callee_ended", "phone.caller_ended")
+STARTUP_EVENT_KINDS = ("meeting.ended", "webinar.registration_created", "phone.callee_ended", "phone.caller_ended")
+EVENT_KINDS = (*STARTUP_EVENT_KINDS, "webinar.updated")  # every kind the emulator builds
 RETRY_DELAYS = (300.0, 1200.0, 3600.0)
 USER_AGENT = "Zoom Marketplace/1.0a"
 HANDUP_RESULTS = {"connected": "Call connected", "no_answer": "No Answer", "hang_up": "Call Cancel"}
@@ -99,6 +100,27 @@ def registration_event(account: Account, webinar: WebinarData, registrant: Recor
     return envelope(account, "webinar.registration_created", _epoch_ms(registrant["create_time"], 800), obj)
 
 
+def webinar_updated_event(account: Account, webinar: WebinarData) -> Record:
+    """``webinar.updated`` after the host edited the agenda: the webinar as it now is, and what changed.
+
+    Its object carries ``registration_url`` (when registration is on): Zoom's Rivet SDK types the
+    field on this event (``meetings/meetings.d.ts``, v0.3.0), and no webinar REST schema lists it.
+    """
+    obj: Record = {"id": webinar.id, "uuid": webinar.uuid, "host_id": webinar.host.id, "topic": webinar.topic,
+                   "type": 5, "start_time": iso(webinar.start), "duration": webinar.duration,
+                   "timezone": webinar.host.timezone, "agenda": webinar.agenda}
+    if webinar.registration_url:
+        obj["registration_url"] = webinar.registration_url
+    obj["settings"] = {"host_video": True, "panelists_video": webinar.ordinal % 2 == 1,
+                       "practice_session": webinar.ordinal % 3 == 1, "approval_type": webinar.approval_type,
+                       "registration_type": 1, "audio": "both", "auto_recording": "cloud"}
+    updated = _epoch_ms(iso(webinar.created), 3_600_000)
+    payload = {"account_id": account.account_id, "operator": webinar.host.email, "operator_id": webinar.host.id,
+               "object": obj, "time_stamp": updated,
+               "old_object": {"id": webinar.id, "agenda": webinar.topic}}
+    return {"event": "webinar.updated", "event_ts": updated, "payload": payload}
+
+
 def _own_side(account: Account, call: Record, side: str) -> Record:
     user = account.find_user(call[f"{side}_email"])
     party: Record = {"extension_id": call[f"{side}_ext_id"], "extension_number": int(call[f"{side}_ext_number"]),
@@ -122,7 +144,7 @@ def call_ended_event(account: Account, kind: str, call: Record) -> Record:
         obj["callee"] = _own_side(account, call, "callee") | {"name": call["callee_name"]}
     else:
         obj["caller"] = _own_side(account, call, "caller")
-        obj["callee"] = _external_side(call, "callee") | {"name": call["callee_name"]}
+        obj["callee"] = _external_side(call, "callee")  # phone.caller_ended's callee has no name (Rivet 0.3.0)
     obj["ringing_start_time"] = call["start_time"]
     if "answer_time" in call:
         obj["answer_start_time"] = call["answer_time"]
@@ -155,6 +177,8 @@ def build_event(account: Account, kind: str, index: int) -> Record:
         return registration_event(account, webinar, registrant)
     if kind in ("phone.callee_ended", "phone.caller_ended"):
         return call_ended_event(account, kind, pick(lambda: _calls(account, kind), index, "call for " + kind))
+    if kind == "webinar.updated":
+        return webinar_updated_event(account, pick(account.all_webinars, index, "webinar"))
     raise ValueError(f"unknown event {kind!r}; known: {', '.join(EVENT_KINDS)}")
 
 
@@ -169,8 +193,9 @@ def pick(items: Callable[[], Iterable[Any]], index: int, what: str) -> Any:
 
 
 def default_event_plan(count: int) -> list[tuple[str, int]]:
-    """``count`` events cycling through :data:`EVENT_KINDS`: (kind, index of that kind)."""
-    return [(EVENT_KINDS[k % len(EVENT_KINDS)], k // len(EVENT_KINDS)) for k in range(count)]
+    """``count`` events cycling through :data:`STARTUP_EVENT_KINDS`: (kind, index of that kind)."""
+    kinds = STARTUP_EVENT_KINDS
+    return [(kinds[k % len(kinds)], k // len(kinds)) for k in range(count)]
 
 
 def event_key(event: Record) -> str:
