@@ -81,6 +81,7 @@ def served_cases() -> list[tuple[str, str, dict[str, Any]]]:
         ("GET /past_meetings/{meetingId}", f"/past_meetings/{quote(quote(slashed.uuid, safe=''), safe='')}", {}),
         ("GET /past_meetings/{meetingId}/instances", f"/past_meetings/{past.id}/instances", {}),
         ("GET /past_meetings/{meetingId}/participants", f"/past_meetings/{past.id}/participants", {"page_size": 2}),
+        ("GET /report/users/{userId}/meetings", f"/report/users/{host.id}/meetings", window | {"page_size": 1}),
         ("GET /report/meetings/{meetingId}", f"/report/meetings/{past.id}", {}),
         ("GET /report/meetings/{meetingId}/participants", f"/report/meetings/{past.id}/participants",
          {"page_size": 2}),

@@ -206,7 +206,7 @@ class SalesforceWriter:
         codes = Counter(r.errors[0][0] if r.errors else UNKNOWN_CODE for r in results
                         if not r.success and not r.superseded)
         detail = ", ".join(f"{code} {n}" for code, n in sorted(codes.items()))
-        self._log.info("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s, "
+        self._log.debug("salesforce upsert %s via %s: %d records, %d created, %d updated, %d failed%s, "
                        "%d superseded by a later record with the same key", sobject, path, len(results), created,
                        updated, sum(codes.values()), f" ({detail})" if detail else "", superseded)
 

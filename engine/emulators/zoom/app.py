@@ -470,7 +470,7 @@ def h_report_user_meetings(call: Call) -> Response:
     kind = call.query.get("type") or "past"
     if kind not in ("past", "pastOne", "pastJoined"):
         raise invalid_field("type")
-    meetings = [m.report_record() for m in user.meetings
+    meetings = [m.report_list_item() for m in user.meetings
                 if m.past and start <= m.actual_start <= end and m.unique_participants >= 2]
     meetings.sort(key=lambda r: r["start_time"])
     head = {"from": call.query["from"], "to": call.query["to"]}

@@ -421,6 +421,10 @@ class MeetingData:
                                            "start_time", "end_time", "duration", "total_minutes",
                                            "participants_count", "dept")} | {"custom_keys": [], "tracking_fields": []}
 
+    def report_list_item(self) -> Record:
+        """An item of ``GET /report/users/{userId}/meetings``: the report without what only the single one has."""
+        return {k: v for k, v in self.report_record().items() if k not in ("dept", "tracking_fields")}
+
     @cached_property
     def participants(self) -> list[Record]:
         """The rows of ``GET /past_meetings/{meetingId}/participants`` (a rejoin is a new row)."""
