@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from engine.describe import short
-from engine.errors import CoercionError
+from engine.errors import CoercionError, InvalidText
+from engine.language.safe_json import is_well_formed, well_formed, well_formed_deep
 from engine.language.value_types import VALUE_TYPES
 
 Coercer = Callable[[Any], Any]
@@ -38,18 +39,16 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _well_formed(text: str) -> str:
-    """Text that encodes as UTF-8: lone surrogates (from broken JSON escapes) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+def _exact_text(value: str, expected: str) -> str:
+    """`value` when it encodes as UTF-8; a lone surrogate cannot be repaired in an address, a link or an id."""
+    if not is_well_formed(value):
+        raise InvalidText(f"{expected} holds a lone surrogate (a broken \\u escape), which is not text")
+    return value
 
 
 def to_text(value: Any) -> str:
     if isinstance(value, str):
-        return _well_formed(value)
+        return well_formed(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -132,24 +131,27 @@ def to_date(value: Any) -> str:
 
 def to_email(value: Any) -> str:
     if isinstance(value, str) and _EMAIL.match(value.strip()):
-        return value.strip()
+        return _exact_text(value.strip(), "the e-mail address")
     raise _fail(value, "an e-mail address")
 
 
 def to_url(value: Any) -> str:
     if isinstance(value, str) and _URL.match(value.strip()):
-        return value.strip()
+        return _exact_text(value.strip(), "the link")
     raise _fail(value, "an http(s) URL")
 
 
 def to_id(value: Any) -> str:
     if isinstance(value, float):
         raise _fail(value, "an id (text or integer; a float would lose digits)")
+    if isinstance(value, str):
+        return _exact_text(value, "the id")
     return to_text(value)
 
 
 def passthrough(value: Any) -> Any:
-    return value
+    """No declared type: the value as is, its strings made to encode (lone surrogates become U+FFFD)."""
+    return well_formed_deep(value)
 
 
 _BY_NAME: dict[str, Coercer] = {

@@ -16,6 +16,7 @@ from engine.errors import CoercionError, EvaluationError, MissingValue, RecordEr
 from engine.language.coerce import COERCERS, Coercer, to_text
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.language.model import FieldSpec, Mapping, ParentSpec
+from engine.language.safe_json import TOO_DEEP, Oversized, check_record, well_formed
 from engine.secrets import redact_fields
 
 _SKIP = object()
@@ -180,6 +181,7 @@ class Plan:
         `event` names the event notification the record came from (its fields are read with their
         `events` expressions); None is a REST record (fields delivered only in real time are left out).
         """
+        check_record(record)
         context = context or RunContext()
         warnings: list[str] = []
         output: dict[str, Any] = {}
@@ -203,8 +205,12 @@ class Plan:
             plan = next((f for f in self.fields if f.target == key and f.scope == "record"), None)
             expression = plan.reader(event) if plan is not None else None
             value = None if expression is None else evaluate_or_none(expression, record)
-            if value not in (None, "") and not isinstance(value, dict | list | bool):
-                return str(value) if len(self.upsert_keys) <= 1 else f"{key}={value}"
+            if value not in (None, "", TOO_DEEP) and not isinstance(value, dict | list | bool | Oversized):
+                try:
+                    text = well_formed(str(value))[:255]
+                except ValueError:  # an integer too long to print: no key
+                    continue
+                return text if len(self.upsert_keys) <= 1 else f"{key}={text}"
         return None
 
     def _upsert_key(self, output: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.errors import ConfigError, PermanentEventError, StateError, WebhookRejected
+from engine.language.safe_json import loads
 from engine.serve.worker import LOGGER_NAME, InboxWorker, Processor
 from engine.sync.state.store import StateStore
 
@@ -129,8 +130,8 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float, max
 def parse_event(body: bytes) -> dict[str, Any]:
     """The notification as a dict; :class:`WebhookRejected` (400) unless a JSON object with an ``event``."""
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        document = loads(body)  # within the limits: a hostile value is its record's dead letter, later
+    except ValueError as error:  # UnicodeDecodeError is a ValueError
         raise WebhookRejected(400, "body is not JSON") from error
     if not isinstance(document, dict):
         raise WebhookRejected(400, "body is not a JSON object")
@@ -147,7 +148,8 @@ def event_id_for(headers: Mapping[str, str], document: Mapping[str, Any]) -> str
         return request_id
     core = {key: document.get(key) for key in ("event", "event_ts", "payload")}
     text = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: the same bytes as UTF-8 for any real text, and a hash for a lone surrogate too
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def read_body(request: Request, max_body: int) -> bytes:

@@ -36,6 +36,7 @@ from engine.language.expressions import CompiledExpression, compile_expression, 
 from engine.language.model import EventSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.language.plan import Plan, RunContext, event_readers, secret_names
+from engine.language.safe_json import loads
 from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import credential_keys, redact
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
@@ -127,7 +128,7 @@ class EventProcessor:
         safe = redact(document, self.unread_secrets)
         if safe == document:
             return body
-        return json.dumps(safe, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return json.dumps(safe, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
 
     # ---- processing --------------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class EventProcessor:
                 located = exc.located(index, mapping.entity)
                 LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
                             kind, index, located.kind)
-                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
+                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), exc.code,
                                             str(located), evidence, None, index, secret_fields=secret_names(mapping))
                 continue
             yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
@@ -202,8 +203,8 @@ class EventProcessor:
 
 def _document(event: InboxEvent) -> dict[str, Any]:
     try:
-        body = json.loads(event.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = loads(event.body)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
         raise PermanentEventError(f"event {event.event_id} is not JSON") from exc
     if not isinstance(body, dict):
         raise PermanentEventError(f"event {event.event_id} is not a JSON object")

@@ -88,7 +88,7 @@ def register_for_webinar(
                 counts.failed += 1
                 if not dry_run:
                     store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
-                                                  f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
+                                                  exc.code, str(exc.located(index - 1, entity)),
                                                   {"source": record}, report.run_id, index - 1, secret_fields=secrets)
                 continue
             person = str(mapped.record.get(match, "")).strip().lower()

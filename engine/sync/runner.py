@@ -224,7 +224,7 @@ class SyncRunner:
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
                 key = plan.key_of(item.record)
-                self.pipeline.dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome),
+                self.pipeline.dead(entity, key, outcome.code, str(outcome),
                            self.pipeline.evidence(mapping, item.record, item.parent), index,
                            secrets, counts, keep)
                 continue
@@ -276,7 +276,7 @@ class SyncRunner:
                                              event if isinstance(event, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
-                    self.store.dead_letters.bump(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
+                    self.store.dead_letters.bump(letter.id, exc.code, str(exc))
                     continue
                 # The letter is resolved when Salesforce confirms the write, in the same commit (its key
                 # may differ now that the mapping changed); a failure keeps it open.

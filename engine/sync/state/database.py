@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import StateError
+from engine.language.safe_json import well_formed_deep
 
 DEFAULT_PATH = Path("zoomforce.db")
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -136,8 +137,12 @@ def _utc_now() -> datetime:
 
 
 def to_json(value: Any) -> str:
-    """How the store writes a JSON column: sorted keys, UTF-8 kept, anything else as its ``str``."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    """How the store writes a JSON column: sorted keys, UTF-8 kept, anything else as its ``str``.
+
+    Lone surrogates become U+FFFD and nesting is cut at the limit (:func:`well_formed_deep`), so
+    that whatever a hostile record held can be stored.
+    """
+    return json.dumps(well_formed_deep(value), sort_keys=True, ensure_ascii=False, default=str)
 
 
 def columns(cls: type, row: sqlite3.Row) -> dict[str, Any]:
