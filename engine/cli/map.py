@@ -66,7 +66,7 @@ def map_command(
     else:
         records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
     context = RunContext(parent=parent, run=_run_document(run_time))
-    secrets = frozenset() if reveal_secrets else plan.secrets
+    secrets = None if reveal_secrets else plan.secrets
 
     def emit(index: int, outcome: Any) -> None:
         if isinstance(outcome, RecordError):

@@ -38,8 +38,14 @@ class MappedRecord:
     record: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
-    def as_json(self, secrets: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``."""
+    def as_json(self, secrets: frozenset[str] | None = frozenset()) -> dict[str, Any]:
+        """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``.
+
+        Credential links are masked (``?pwd=***``) even with no secret named; None reveals everything.
+        """
+        if secrets is None:
+            return {"entity": self.entity, "object": self.object, "upsert_key": dict(self.upsert_key),
+                    "record": dict(self.record)}
         return {
             "entity": self.entity,
             "object": self.object,
@@ -75,21 +81,26 @@ class FieldPlan:
             return self.events[event]
         return self.expression if self.scope == "run" else None
 
-    def value(self, record: Any, context: RunContext, warnings: list[str], event: str | None = None) -> Any:
+    def value(
+        self, record: Any, context: RunContext, warnings: list[str], event: str | None = None, skip_masked: bool = False
+    ) -> Any:
         if not self.secret:
-            return self._value(record, context, warnings, event)
+            return self._value(record, context, warnings, event, skip_masked)
         try:
-            return self._value(record, context, warnings, event)
+            return self._value(record, context, warnings, event, skip_masked)
         except (CoercionError, EvaluationError) as exc:  # their reasons quote the value: a credential never
             reason = f"its value cannot be used as a {self.type_name} (a secret: not shown)"  # reaches a log
             raise type(exc)(reason, field=exc.field or self.target, source=exc.source) from None
 
-    def _value(self, record: Any, context: RunContext, warnings: list[str], event: str | None) -> Any:
+    def _value(self, record: Any, context: RunContext, warnings: list[str], event: str | None,
+               skip_masked: bool) -> Any:
         expression = self.reader(event)
         if expression is None:
             return _SKIP
         document = record if self.scope == "record" else context.parent if self.scope == "parent" else context.run
         raw = evaluate_safely(expression, document, self.target)
+        if skip_masked and secrets.is_masked(raw):
+            return _SKIP  # the state kept *** in its place: Salesforce keeps its value, the next sync writes it
         if raw is None:
             return self._missing()
         try:
@@ -174,6 +185,7 @@ class Plan:
     fields: tuple[FieldPlan, ...]
     parent: ParentPlan | None
     secrets: frozenset[str]
+    skip_masked: bool = False  # a record the state kept (a dead letter, an event): a *** value is left out
 
     def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None) -> MappedRecord:
         """Map one source record; raise a RecordError (without index) if it cannot be mapped.
@@ -186,7 +198,7 @@ class Plan:
         warnings: list[str] = []
         output: dict[str, Any] = {}
         for plan in self.fields:
-            value = plan.value(record, context, warnings, event)
+            value = plan.value(record, context, warnings, event, self.skip_masked)
             if value is not _SKIP:
                 output[plan.target] = value
         if self.parent is not None:

@@ -260,9 +260,10 @@ class SyncRunner:
                 continue
             mapping = self.mapping_set.get(entity)
             full = self.pipeline.plan(entity)
-            # Dead letters keep secrets as ***: the retry leaves those fields out, and the next sync,
-            # whose record then differs from the hash kept now, writes them from Zoom.
-            plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets))
+            # Dead letters keep secrets as *** (and links as ?pwd=***): the retry leaves those fields out,
+            # and the next sync, whose record then differs from the hash kept now, writes them from Zoom.
+            plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets),
+                           skip_masked=True)
             counts = report.entities.setdefault(entity, EntityCounts())
             pending: list[PendingRecord] = []
             for letter in letters:

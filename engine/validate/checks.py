@@ -247,12 +247,18 @@ def check_categories(mapping: Mapping, context: CheckContext) -> Iterator[Findin
 
 
 def check_secrets(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """A credential is secret, or a link whose credentials are masked (``type: credential_url``)."""
     for spec in mapping.fields:
-        if is_credential(spec.category) and not spec.secret:
+        if is_credential(spec.category) and not spec.secret and spec.type != "credential_url":
             yield Finding(
                 (*spec.path, "category"),
-                f"category '{spec.category}' is a credential: the field must say 'secret: true'",
+                f"category '{spec.category}' is a credential: the field must say 'secret: true' "
+                "(or, for a link whose query carries it, 'type: credential_url')",
             )
+        if spec.credential_params and spec.type != "credential_url":
+            yield Finding((*spec.path, "credential_params"),
+                          "credential_params names the credential parameters of a link: give 'type: credential_url'",
+                          at_key=True)
 
 
 # ---- across files ----------------------------------------------------------------------------

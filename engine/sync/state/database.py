@@ -264,8 +264,18 @@ class Database:
 
     def close(self) -> None:
         """Close the connection; an open transaction is rolled back. Safe to call twice."""
-        with self._lock:
+        with self.locked():
             self._conn.close()
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the file and empty it (``wal_checkpoint(TRUNCATE)``).
+
+        With ``secure_delete``, what a transaction removed (an event's body) is then gone from
+        both files; False when another connection's read kept the log from being emptied.
+        """
+        with self.locked():
+            row = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return row is None or int(row[0]) == 0
 
     # ---- the lock and transactions ---------------------------------------------------------
 
