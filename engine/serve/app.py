@@ -41,7 +41,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -159,10 +159,13 @@ async def read_body(request: Request, max_body: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         raise too_large
     received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > max_body:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            received += chunk
+            if len(received) > max_body:
+                raise too_large
+    except ClientDisconnect:
+        raise WebhookRejected(400, "the client disconnected before the whole body arrived") from None
     return bytes(received)
 
 

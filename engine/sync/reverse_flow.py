@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from engine.errors import ConfigError, RecordError, ZoomApiError, ZoomNotFound
+from engine.errors import ConfigError, PathParameterError, RecordError, ZoomApiError, ZoomNotFound
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
@@ -46,7 +46,10 @@ def _registrants_path(endpoint: str, webinar: str) -> str:
     names = placeholders(endpoint)
     if len(names) != 1:
         raise ConfigError(f"{endpoint}: the reverse flow's endpoint must take exactly one path parameter (the webinar)")
-    return endpoint_path(split_endpoint(endpoint)[1], {names[0]: webinar})
+    try:
+        return endpoint_path(split_endpoint(endpoint)[1], {names[0]: webinar})
+    except PathParameterError as exc:
+        raise ConfigError(f"--webinar {webinar!r}: {exc.reason}") from exc
 
 
 def register_for_webinar(

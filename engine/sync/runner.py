@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from engine.errors import ConfigError, RecordError
+from engine.errors import ConfigError, RecordError, StateError
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
@@ -194,7 +194,11 @@ class SyncRunner:
         if options.since is not None:
             since = options.since
         elif cursor:
-            since = date.fromisoformat(cursor[:10])
+            try:
+                since = date.fromisoformat(cursor[:10])
+            except ValueError:
+                raise StateError(f"state database {self.store.path}: the cursor of {mapping.entity} is not a date "
+                                 f"({cursor[:40]!r}); give --since DATE to read from a date of your choice") from None
         else:
             since = until - timedelta(days=DEFAULT_WINDOW_DAYS)
         return Window(min(since, until), until)

@@ -163,7 +163,9 @@ def _describe(path: str, error: sqlite3.Error) -> str:
     elif "unable to open" in lowered:
         hint = "it cannot be opened; check that its folder exists and is writable"
     elif "disk" in lowered and "full" in lowered:
-        hint = "the disk is full"
+        hint = "the disk is full (or the file is over its size limit)"
+    elif "disk i/o" in lowered:
+        hint = "it cannot be written: the disk may be full or failing"
     else:
         hint = ""
     detail = f"{hint} ({text})" if hint else text

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from engine.errors import StateError
 from engine.secrets import redact, scrub_message
 from engine.sync.state.database import Database, Key, columns, to_json
 
@@ -36,9 +37,13 @@ class DeadLetter:
     resolved_run_id: int | None
 
 
-def _dead_letter_row(row: sqlite3.Row) -> DeadLetter:
+def _dead_letter_row(row: sqlite3.Row, path: str) -> DeadLetter:
     values = columns(DeadLetter, row)
-    values["record"] = json.loads(values["record"])
+    try:
+        values["record"] = json.loads(values["record"])
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"state database {path}: dead letter {values['id']} holds a record that is not JSON "
+                         "(the file was altered?)") from exc
     return DeadLetter(**values)
 
 
@@ -118,11 +123,11 @@ class DeadLetters:
         """Dead letters, oldest first; ``status=None`` for all of them."""
         where, params = self._filter(entity, status)
         rows = self._db.all(f"SELECT * FROM dead_letters{where} ORDER BY id", params)
-        return [_dead_letter_row(row) for row in rows]
+        return [_dead_letter_row(row, self._db.path) for row in rows]
 
     def get(self, dead_id: int) -> DeadLetter | None:
         row = self._db.one("SELECT * FROM dead_letters WHERE id = ?", (dead_id,))
-        return _dead_letter_row(row) if row else None
+        return _dead_letter_row(row, self._db.path) if row else None
 
     @staticmethod
     def _filter(entity: str | None, status: str | None) -> tuple[str, list[Any]]:
