@@ -184,6 +184,9 @@ def _key_text(value: Any) -> str:
     return str(value)
 
 
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 class _Builder:
     """Turns a composed node tree into plain data, recording positions and duplicate keys."""
 
@@ -204,6 +207,10 @@ class _Builder:
             return None
         if id(node) in self._active:
             self.doc.problems.append(self.doc.problem(path, "recursive YAML alias is not allowed"))
+            return None
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTION_TAGS:
+            self.doc.problems.append(self.doc.problem(path, f"malformed YAML: the tag {node.tag} is not allowed "
+                                                            "(a mapping file holds plain lists and mappings)"))
             return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -270,6 +277,8 @@ def load_yaml_text(text: str, file: str) -> LoadedDocument:
         doc.data = _Builder(loader, doc).build(node, ())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "end of stream" in str(exc.problem):
+            mark = exc.context_mark  # a quote or a bracket never closed: where it opened, not the file's end
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "malformed YAML"
         context = ""
