@@ -97,3 +97,20 @@ def test_an_event_given_up_on_becomes_dead_letters_and_keeps_no_body(tmp_path: P
         assert (letter.key, letter.code) == ("R1", "EVENT_ATTEMPTS_EXHAUSTED")
         assert letter.record["event"] == "webinar.registration_created" and "Salesforce said no" in letter.message
         assert store.inbox.requeue_dead() == 0
+
+
+def test_a_dead_event_an_earlier_version_kept_with_its_body_becomes_dead_letters_not_a_requeue(
+    tmp_path: Path,
+) -> None:
+    body = (b'{"event":"webinar.registration_created","payload":{"object":{"id":7,"registrant":'
+            b'{"id":"R7","email":"old@example.com"}}}}')
+    with StateStore.open(tmp_path / "state.db") as store:
+        store.inbox.add("evt-old", "webinar.registration_created", body)
+        store.inbox.claim(1, 30)
+        store._db.change("UPDATE inbox SET status = 'dead', last_error = 'gave up' WHERE id = 1", (), "event 1")
+        processor = EventProcessor(load_mapping_set([MAPPINGS]).raise_if_invalid(), store, None)
+        InboxWorker(store, processor, idle_wait=0.01).drain(10)
+        event = store.inbox.get(1)
+        assert event is not None and (event.status, event.body) == ("dead", b"")
+        (letter,) = store.dead_letters.find("registrants")
+        assert (letter.key, letter.code, letter.record["event_id"]) == ("R7", "EVENT_ATTEMPTS_EXHAUSTED", "evt-old")
