@@ -158,7 +158,10 @@ class EventProcessor:
         safe = redact(sealed, self.unread_secrets)
         if safe == document:
             return body
-        return json.dumps(safe, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+        try:
+            return json.dumps(safe, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: kept as the escape it came as, for its record's dead letter
+            return json.dumps(safe, separators=(",", ":"), default=str).encode("ascii")
 
     # ---- processing --------------------------------------------------------------------------
 
