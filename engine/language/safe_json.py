@@ -30,10 +30,13 @@ from engine.language import limits
 # The text a container nested too deep is replaced with (a JSON string, so the document stays JSON).
 TOO_DEEP = "\u0000zoomforce: nested too deep"
 _TOO_DEEP_JSON = json.dumps(TOO_DEEP)
-_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
-_STRINGS = re.compile(_STRING)
+_SPECIAL = re.compile(r'[\[\]{}"\\]')
+# A string, or an unterminated one up to the end of the text (a lone backslash may end it): the
+# pattern cannot fail where it starts, so removing strings is one linear pass whatever the text.
+# (A pattern that can fail is retried at every later quote: quadratic on '"\\"\\"\\...'.)
+_STRINGS = re.compile(r'"[^"\\]*(?:\\[\s\S][^"\\]*)*\\?(?:"|\Z)')
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
-_TOKENS = re.compile(_STRING + r"|[\[\]{}]")
+_LONG_DIGITS = re.compile(rf"\d{{{limits.MAX_INTEGER_DIGITS + 1},}}")
 _OPEN = frozenset("[{")
 _LOG10_2 = math.log10(2)
 
@@ -56,20 +59,35 @@ def _parse_int(text: str) -> int | Oversized:
     return int(text)
 
 
-def _parse_float(text: str) -> float | Oversized:
-    value = float(text)
-    return value if math.isfinite(value) else Oversized("not-finite", f"{text[:20]} (not a finite number)")
-
-
 def _parse_constant(text: str) -> Oversized:
     return Oversized("not-finite", text)
 
 
-def nesting_depth(text: str) -> int:
-    """How deep objects and arrays nest in the JSON `text` (strings skipped), without parsing it."""
-    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+def _brackets(text: str) -> Iterator[tuple[int, str]]:
+    """(position, bracket) of every bracket outside strings, in one linear pass (no backtracking)."""
+    in_string = False
+    skip = -1  # the position of a character escaped by a backslash
+    for match in _SPECIAL.finditer(text):
+        position = match.start()
+        if position == skip:
+            continue
+        char = match.group()
+        if in_string:
+            if char == "\\":
+                skip = position + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char != "\\":
+            yield position, char
+
+
+def _depth_of_skeleton(skeleton: str) -> int:
+    if skeleton.count("[") + skeleton.count("{") <= limits.MAX_NESTING_DEPTH:
+        return min(limits.MAX_NESTING_DEPTH, skeleton.count("[") + skeleton.count("{"))  # cannot be deeper
     depth = deepest = 0
-    for char in brackets:
+    for char in _NOT_BRACKETS.sub("", skeleton):
         if char in _OPEN:
             depth += 1
             deepest = max(deepest, depth)
@@ -78,24 +96,29 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+def nesting_depth(text: str) -> int:
+    """How deep objects and arrays nest in the JSON `text` (strings skipped), without parsing it.
+
+    At most ``MAX_NESTING_DEPTH`` is reported for a text with no more brackets than that.
+    """
+    return _depth_of_skeleton(_STRINGS.sub("", text))
+
+
 def _cut_too_deep(text: str, limit: int) -> str:
     """`text` with every object or array at depth ``limit + 1`` replaced by :data:`TOO_DEEP`."""
     parts: list[str] = []
     depth = 0
     start: int | None = None
     kept = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token[0] == '"':
-            continue
-        if token in _OPEN:
+    for position, char in _brackets(text):
+        if char in _OPEN:
             depth += 1
             if depth == limit + 1:
-                start = match.start()
+                start = position
         else:
             if depth == limit + 1 and start is not None:
                 parts += [text[kept:start], _TOO_DEEP_JSON]
-                kept = match.end()
+                kept = position + 1
                 start = None
             depth -= 1
     if start is not None:  # never closed: not JSON anyway, and the parser says where
@@ -112,9 +135,12 @@ def loads(text: str | bytes) -> Any:
     """
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8")
-    if nesting_depth(text) > limits.MAX_NESTING_DEPTH:
+    skeleton = _STRINGS.sub("", text)  # what is outside strings: brackets, numbers, literals
+    if _depth_of_skeleton(skeleton) > limits.MAX_NESTING_DEPTH:
         text = _cut_too_deep(text, limits.MAX_NESTING_DEPTH)
-    return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    if _LONG_DIGITS.search(skeleton):  # only then pay for a Python call per integer
+        return json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
+    return json.loads(text, parse_constant=_parse_constant)  # 1e999 is inf: check_record refuses it
 
 
 # ---- records -------------------------------------------------------------------------------------

@@ -34,8 +34,10 @@ def test_a_document_deeper_than_the_limit_parses_with_a_marker_and_no_recursion(
 def test_huge_integers_nan_and_infinity_become_markers() -> None:
     document = loads('{"n": ' + "9" * 5000 + ', "x": NaN, "y": -Infinity, "z": 1e999, "ok": 12345678901234567890}')
     assert isinstance(document["n"], Oversized) and document["n"].kind == "integer"
-    assert all(isinstance(document[k], Oversized) and document[k].kind == "not-finite" for k in "xyz")
-    assert document["ok"] == 12345678901234567890
+    assert all(isinstance(document[k], Oversized) and document[k].kind == "not-finite" for k in "xy")
+    assert document["z"] == float("inf") and document["ok"] == 12345678901234567890
+    with pytest.raises(RecordError, match="JSON numbers are finite"):
+        check_record({"z": document["z"]})
 
 
 @pytest.mark.parametrize(("text", "code", "fragment"), [
@@ -111,3 +113,12 @@ def test_a_lone_surrogate_in_a_text_field_is_repaired_and_printed() -> None:
 def test_a_hostile_parent_is_one_usage_error() -> None:
     result = _map("registrants", ['{"id": "R1"}'], "--parent", '{"id": ' + DEEP + "}")
     assert result.returncode == 2 and result.stderr.startswith("zoomforce: error: --parent: the record is nested too")
+
+
+@pytest.mark.parametrize("text", ['"\\' * 500_000, '"' * 1_000_001, '["' + "a\\" * 300_000, "[" * 1_000_000],
+                         ids=["escaped quotes", "quotes", "unterminated escapes", "open brackets"])
+def test_a_pathological_text_is_scanned_in_one_pass_and_refused_as_not_json(text: str) -> None:
+    """Half a million escaped quotes: a string pattern that could fail would rescan from every quote
+    (hours); the scanner's cannot, so this returns at once as the JSON error it is."""
+    with pytest.raises(json.JSONDecodeError):
+        loads(text)
