@@ -37,7 +37,7 @@ LINK_PARAMETER_PREFIX = "?"
 _MIN_SCRUBBED_LENGTH = 3
 # Any run of this many characters of a secret is scrubbed wherever it stands in a message.
 MIN_FRAGMENT_LENGTH = 8
-_MASKED = re.compile(r"[?&;][^=&#\s]+=\*\*\*(?=[&#;\s]|$)")
+_MASKED = re.compile(r"[?&;][^=&#\s?;]+=\*\*\*(?=[&#;\s]|$)")  # a name stops at the next separator: linear
 
 
 @cache

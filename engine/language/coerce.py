@@ -17,15 +17,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from engine.describe import short
-from engine.errors import CoercionError, InvalidText
+from engine.errors import CoercionError, InvalidText, NumberTooLarge
+from engine.language import limits
 from engine.language.safe_json import is_well_formed, well_formed, well_formed_deep
 from engine.language.value_types import VALUE_TYPES
 
 Coercer = Callable[[Any], Any]
 
 _INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
-_NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No two quantifiers may compete for the same characters: a value can be a megabyte of digits.
+_NUMBER_TEXT = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_SPACE = re.compile(r"\s")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -58,6 +60,20 @@ def to_text(value: Any) -> str:
     raise _fail(value, "text")
 
 
+def _is_email(text: str) -> bool:
+    """``local@domain.tld``: one ``@``, no space, a dot inside the domain (checked in linear time)."""
+    local, at, domain = text.partition("@")
+    return bool(at and local and "@" not in domain and "." in domain[1:-1] and not _SPACE.search(text))
+
+
+def _digits_within_limit(text: str) -> str:
+    """An integer's text, refused past ``MAX_INTEGER_DIGITS`` (Python's own int() stops at 4300, with a ValueError)."""
+    digits = len(text.lstrip("+-"))
+    if digits > limits.MAX_INTEGER_DIGITS:
+        raise NumberTooLarge(f"a number of {digits} digits ({limits.limit_text('MAX_INTEGER_DIGITS')})")
+    return text
+
+
 def to_integer(value: Any) -> int:
     if isinstance(value, bool):
         raise _fail(value, "an integer")
@@ -66,7 +82,7 @@ def to_integer(value: Any) -> int:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
-        return int(value.strip())
+        return int(_digits_within_limit(value.strip()))
     raise _fail(value, "an integer")
 
 
@@ -77,7 +93,12 @@ def to_number(value: Any) -> int | float:
         return value
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
         text = value.strip()
-        return int(text) if _INTEGER_TEXT.match(text) else float(text)
+        if _INTEGER_TEXT.match(text):
+            return int(_digits_within_limit(text))
+        number = float(text)
+        if not math.isfinite(number):
+            raise _fail(value, "a finite number")
+        return number
     raise _fail(value, "a number")
 
 
@@ -130,7 +151,7 @@ def to_date(value: Any) -> str:
 
 
 def to_email(value: Any) -> str:
-    if isinstance(value, str) and _EMAIL.match(value.strip()):
+    if isinstance(value, str) and _is_email(value.strip()):
         return _exact_text(value.strip(), "the e-mail address")
     raise _fail(value, "an e-mail address")
 

@@ -105,7 +105,7 @@ class FieldPlan:
             return self._missing()
         try:
             value = self.coerce(self._lookup(raw))
-        except CoercionError as exc:
+        except RecordError as exc:  # CoercionError, or a number over the limit
             exc.field, exc.source = self.target, self.expression.text
             raise
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:

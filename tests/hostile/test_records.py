@@ -15,7 +15,10 @@ import pytest
 
 from engine.errors import RecordError
 from engine.language import limits
+from engine.language.coerce import COERCERS
 from engine.language.safe_json import TOO_DEEP, Oversized, check_record, loads, nesting_depth, well_formed_deep
+from engine.language.value_types import VALUE_TYPES
+from engine.secrets import is_masked
 from tests.helpers import REPO
 
 DEEP = "[" * 3000 + "]" * 3000
@@ -122,3 +125,29 @@ def test_a_pathological_text_is_scanned_in_one_pass_and_refused_as_not_json(text
     (hours); the scanner's cannot, so this returns at once as the JSON error it is."""
     with pytest.raises(json.JSONDecodeError):
         loads(text)
+
+
+PATHOLOGICAL_TEXT = ["1" * 200_000 + "x", "9" * 5_000, "a@" + "." * 200_000 + " b", "?" * 200_000 + "=***",
+                     "." * 200_000, "1" * 200_000 + ".5e", "https://" + "?" * 200_000]
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL_TEXT, ids=[f"text{i}" for i in range(len(PATHOLOGICAL_TEXT))])
+@pytest.mark.parametrize("type_name", sorted(n for n in VALUE_TYPES))
+def test_every_coercer_takes_a_pathological_string_in_linear_time(type_name: str, text: str) -> None:
+    """Each of these made a backtracking pattern quadratic, or int() raise past 4300 digits."""
+    try:
+        COERCERS[type_name](text)
+    except RecordError as exc:
+        assert exc.code.startswith("MAPPING_")
+
+
+def test_a_numeric_string_over_the_digit_limit_is_that_field_s_error() -> None:
+    from engine.language.plan import compile_plan
+    from engine.validate.mapping_set import load_mapping_set
+    from tests.helpers import MAPPINGS
+
+    plan = compile_plan(load_mapping_set([MAPPINGS]).raise_if_invalid().get("meetings"))
+    with pytest.raises(RecordError) as caught:
+        plan.map_record({"id": 1, "duration": "9" * 5_000})
+    assert caught.value.code == "MAPPING_NUMBER_TOO_LARGE" and caught.value.field == "zoom_app__Duration_mins__c"
+    assert is_masked("https://x/?" + "?" * 100_000 + "pwd=***") and not is_masked("?" * 200_000)
