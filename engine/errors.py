@@ -15,9 +15,14 @@
     ├── RecordError                      exit 1: one source record could not be mapped
     │   ├── MissingValue                 a field whose ``on_missing`` is ``reject`` had no value
     │   ├── CoercionError                a value that cannot become the field's type
+    │   │   └── InvalidText              a lone surrogate where text must be exact (e-mail, link, id)
     │   ├── TooLong                      a string over its maximum with ``on_overflow: reject``
     │   ├── EvaluationError              an expression failed on this record (wrong types, ...)
     │   ├── BadLine                      a JSON Lines input line that is not JSON
+    │   ├── InputTooDeep                 a record nested deeper than the limit (engine/language/limits.py)
+    │   ├── InputTooLarge                a record, string or key over its size limit
+    │   ├── NumberTooLarge               an integer with more digits than the limit
+    │   ├── InvalidNumber                NaN or Infinity, which JSON has not
     │   └── PathParameterError           a Zoom path parameter (``{meetingId}``) the record cannot fill
     ├── RemoteError                      a remote API refused or failed (Zoom, Salesforce)
     │   ├── Unreachable                  exit 2: no connection to the host (DNS, refused, TLS)
@@ -218,6 +223,11 @@ class RecordError(ZoomforceError):
             parts.append(f"field {self.field}{origin}")
         return ": ".join([*parts, self.reason])
 
+    @property
+    def code(self) -> str:
+        """The dead letter's code: ``MAPPING_`` and the kind (``MAPPING_INPUT_TOO_DEEP``)."""
+        return "MAPPING_" + self.kind.upper().replace("-", "_")
+
     def as_json(self) -> dict[str, object]:
         return {
             "entity": self.entity,
@@ -249,6 +259,36 @@ class BadLine(RecordError):
     """A JSON Lines line that is not JSON: reported at its index, the other lines are still mapped."""
 
     kind = "input"
+
+
+class InputTooDeep(RecordError):
+    """A record whose objects and arrays nest deeper than ``MAX_NESTING_DEPTH``."""
+
+    kind = "input-too-deep"
+
+
+class InputTooLarge(RecordError):
+    """A record, string or key over ``MAX_RECORD_SIZE`` or ``MAX_STRING_LENGTH``."""
+
+    kind = "input-too-large"
+
+
+class NumberTooLarge(RecordError):
+    """An integer with more than ``MAX_INTEGER_DIGITS`` digits."""
+
+    kind = "number-too-large"
+
+
+class InvalidNumber(RecordError):
+    """``NaN`` or ``Infinity``: not a JSON number."""
+
+    kind = "invalid-number"
+
+
+class InvalidText(CoercionError):
+    """Text with a lone surrogate where it cannot be repaired: an e-mail address, a link, an id."""
+
+    kind = "invalid-text"
 
 
 class PathParameterError(RecordError):

@@ -23,6 +23,7 @@ from engine.emulators.zoom.webhooks import build_event, serialize
 from engine.errors import MissingValue
 from engine.language.plan import Plan, RunContext, compile_plan
 from engine.serve.events import EventProcessor, subscriptions
+from engine.sync.state.cipher import StateCipher
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
@@ -173,9 +174,13 @@ def test_an_event_is_kept_byte_for_byte_unless_it_carries_a_credential_nobody_re
 ) -> None:
     call = build_event(account, "phone.callee_ended", 0)
     assert processor.inbox_body(call["event"], call, serialize(call)) == serialize(call)
-    # The registrant's join link is a secret that a mapping writes: it is kept for the worker.
+    # The registrant's join link carries a credential that a mapping writes: without ZOOMFORCE_STATE_KEY
+    # the inbox keeps *** in its place (the event writes the other fields, the next sync the link).
     registration = build_event(account, "webinar.registration_created", 0)
-    assert processor.inbox_body(registration["event"], registration, serialize(registration)) == serialize(registration)
+    token = registration["payload"]["object"]["registrant"]["join_url"].split("tk=")[1]
+    kept_registration = processor.inbox_body(registration["event"], registration, serialize(registration))
+    assert kept_registration is not None and token.encode() not in kept_registration
+    assert json.loads(kept_registration)["payload"]["object"]["registrant"]["join_url"] == "***"
     ended = build_event(account, "meeting.ended", 0)
     ended["payload"]["object"] |= {"password": "Pw-1234-x", "h323_password": "778899"}
     kept = processor.inbox_body(ended["event"], ended, serialize(ended))
@@ -189,6 +194,23 @@ def test_an_event_is_kept_byte_for_byte_unless_it_carries_a_credential_nobody_re
     assert kept is not None and b"Wb-5566" not in kept and b"registration_url" in kept
     chat = {"event": "chat_message.sent", "payload": {"object": {"message": "hello"}}}
     assert processor.inbox_body(chat["event"], chat, serialize(chat)) is None  # no mapping reads it
+
+
+def test_with_a_state_key_the_inbox_seals_what_the_mappings_read_and_the_worker_opens_it(
+    tmp_path: Path, mapping_set: MappingSet, account: Account
+) -> None:
+    cipher = StateCipher([StateCipher.generate_key().encode()])
+    with StateStore.open(tmp_path / "state.db") as store:
+        processor = EventProcessor(mapping_set, store, None, cipher=cipher)
+        registration = build_event(account, "webinar.registration_created", 0)
+        link = registration["payload"]["object"]["registrant"]["join_url"]
+        kept = processor.inbox_body(registration["event"], registration, serialize(registration))
+        assert kept is not None and link.split("tk=")[1].encode() not in kept
+        sealed = json.loads(kept)["payload"]["object"]["registrant"]["join_url"]
+        assert sealed.startswith("zoomforce:sealed:v1:") and cipher.open(sealed) == link
+        other = StateCipher([StateCipher.generate_key().encode()])
+        with pytest.raises(ValueError, match="cannot be opened"):
+            other.open(sealed)  # authenticated: another key does not misread it
 
 
 def test_a_record_that_cannot_be_mapped_is_a_dead_letter_keyed_as_its_event_reads_the_key(

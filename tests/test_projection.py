@@ -59,3 +59,24 @@ def test_a_projected_record_maps_exactly_as_the_whole_one(extra: dict) -> None:
               "participants_count": 3, "attendance": {"participants": [{"name": "Ada", "id": "x"}], "total": 1}}
     tree, _ = read_tree(mapping)
     assert plan.map_record(project(record, tree)).record == plan.map_record(record).record
+
+
+def test_a_parent_the_mapping_does_not_read_is_not_kept_at_all() -> None:
+    user = {"id": "U1", "phone_numbers": [{"number": "+33 1 23 45 67 89"}], "settings": {"extension": "42"}}
+    assert project(user, tree_of([])) is None
+    assert project(user, tree_of(["settings.extension"])) == {"settings": {"extension": "42"}}
+
+
+def test_a_mapping_that_reads_a_whole_record_keeps_it_whole() -> None:
+    record = {"id": 1, "settings": {"a": 1, "b": 2}, "agenda": "private"}
+    for expression in ("@", "keys(@)", "to_string(@)", "*", "[*].id", "@ | keys(@)", "length(@) || id"):
+        assert project(record, tree_of(["id", expression])) == record, expression
+    for expression in ("@.id", "settings.a", "[id, settings.a]", "join(', ', tags[*].name)"):
+        assert "agenda" not in (project(record, tree_of([expression])) or {}), expression
+
+
+def test_a_meeting_dead_letter_keeps_nothing_of_its_user() -> None:
+    mapping_set = load_mapping_set([MAPPINGS]).raise_if_invalid()
+    _, parent_tree = read_tree(mapping_set.get("meetings"))
+    user = {"id": "U1", "phone_numbers": [{"number": "+33 1 23 45 67 89"}], "settings": {"extension": "42"}}
+    assert project(user, parent_tree) is None

@@ -21,7 +21,7 @@ def test_every_value_type_has_its_coercer() -> None:
 
 def test_text_types_take_max_length_and_come_from_tables() -> None:
     text = {name for name, value_type in VALUE_TYPES.items() if value_type.text}
-    assert text == {"string", "picklist", "id", "email", "url"}
+    assert text == {"string", "picklist", "id", "email", "url", "credential_url"}
     assert {name for name, value_type in VALUE_TYPES.items() if not value_type.in_tables} == {"datetime", "date"}
 
 

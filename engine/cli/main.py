@@ -51,6 +51,11 @@ class ZoomforceGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(1)
+        except OSError as exc:  # the environment, not zoomforce: a full disk, an output that cannot be written
+            where = exc.filename or "standard output"
+            click.echo(f"zoomforce: error: {where}: {exc.strerror or exc}", err=True)
+            _drop_stdout()
+            ctx.exit(2)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug: still one line, and a distinct exit code
@@ -59,6 +64,16 @@ class ZoomforceGroup(click.Group):
             say(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", level="error",
                 event="internal_error", exit_code=70)
             ctx.exit(70)
+
+
+def _drop_stdout() -> None:
+    """Standard output failed: what it still buffers is dropped, so that exiting prints no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 @click.group(cls=ZoomforceGroup, context_settings={"help_option_names": ["-h", "--help"]})

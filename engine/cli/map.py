@@ -18,11 +18,17 @@ from engine.errors import CoercionError, InputError, RecordError
 def _parse_parent(text: str | None) -> Any:
     if text is None:
         return None
+    from engine.language.safe_json import check_record, loads  # deferred: start-up speed
+
     source = read_input(text[1:]) if text.startswith("@") else text
     try:
-        return json.loads(source)
+        parent = loads(source)
+        check_record(parent)
     except json.JSONDecodeError as exc:
         raise InputError(f"--parent is not JSON: {exc.msg} at column {exc.colno}") from exc
+    except RecordError as exc:
+        raise InputError(f"--parent: {exc.reason}") from exc
+    return parent
 
 
 @click.command("map")
@@ -61,7 +67,7 @@ def map_command(
     else:
         records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
     context = RunContext(parent=parent, run=_run_document(run_time))
-    secrets = frozenset() if reveal_secrets else plan.secrets
+    secrets = None if reveal_secrets else plan.secrets
 
     def emit(index: int, outcome: Any) -> None:
         if isinstance(outcome, RecordError):

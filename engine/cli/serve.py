@@ -19,7 +19,7 @@ from engine.errors import MissingCredential, RetriesExhausted, Unreachable
 @MAPPINGS_OPTION
 @STATE_OPTION
 @click.option("--max-attempts", type=click.IntRange(1), default=20, show_default=True,
-              help="Attempts at processing one event before it is set aside as dead (kept in the inbox).")
+              help="Attempts at processing one event before it is given up on (its records become dead letters).")
 def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: Path, max_attempts: int) -> None:
     """Receive Zoom event notifications at POST /zoom/webhook and sync them through the mappings."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
@@ -28,6 +28,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
     from engine.serve.events import EventProcessor, subscriptions
     from engine.serve.worker import InboxWorker
     from engine.serving import check_listen, serve_foreground
+    from engine.sync.state.cipher import StateCipher  # deferred, as the imports above
     from engine.sync.state.store import StateStore
     from engine.validate.mapping_set import load_mapping_set
 
@@ -38,8 +39,9 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
     check_listen(host, port)
     salesforce = salesforce_from_env(os.environ)
     assert salesforce is not None
+    cipher = StateCipher.from_env(os.environ)
     store = StateStore.open(state_path)
-    processor = EventProcessor(mapping_set, store, salesforce)
+    processor = EventProcessor(mapping_set, store, salesforce, cipher=cipher)
     worker = InboxWorker(store, processor, max_attempts=max_attempts, backoff_max=600.0)
     try:  # a state written for another org refuses at once (exit 2); an org out of reach is checked later
         processor.check_binding()
@@ -56,10 +58,9 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
             subscriptions=subscriptions(mapping_set))
         sys.stdout.flush()
 
-    requeued = store.inbox.requeue_dead()
-    if requeued:
-        say(f"zoomforce: {requeued} event(s) set aside after too many failed attempts are tried again",
-            level="warning", event="inbox.requeued", requeued=requeued)
+    if cipher is None:
+        say("zoomforce: ZOOMFORCE_STATE_KEY is not set: secrets that events deliver are not kept in the "
+            "inbox; they are written at the next sync", level="warning", event="serve.no_state_key")
     worker.start()
     try:
         with sigterm_as_interrupt():

@@ -51,6 +51,8 @@ def _window(since: str | None, until: str | None) -> tuple[date | None, date | N
 
 def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: str | None) -> None:
     """Usage errors of the entity list, before any credential is read: the user fixes these first."""
+    if webinar is not None and webinar.strip() in (".", ".."):
+        raise ConfigError(f"--webinar {webinar!r}: not a webinar id (a dot segment would name another endpoint)")
     for name in entities:
         mapping = mapping_set.get(name)  # UnknownEntity, with a suggestion
         if mapping.source.system == "salesforce" and not webinar:

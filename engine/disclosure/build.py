@@ -38,6 +38,7 @@ class Item:
     realtime: str | None
     description: str | None
     also_rest: bool = False  # read from a REST response too (the event updates it sooner)
+    credential_link: bool = False  # a link shown in Salesforce whose credential (pwd=, tk=) is kept out of logs
 
 
 @dataclass
@@ -107,6 +108,7 @@ def _item(mapping: Mapping, spec: FieldSpec, language: str) -> Item:
         realtime=realtime,
         description=_text(spec.description, language),
         also_rest=bool(realtime) and not spec.realtime and bool(source.endpoint),
+        credential_link=spec.type == "credential_url" and not spec.secret,
     )
 
 
@@ -290,6 +292,7 @@ def disclosure_json(disclosure: Disclosure) -> dict[str, Any]:
                         "target": {"system": i.target_system, "object": i.target_object, "field": i.target_field},
                         "category": i.category,
                         "secret": i.secret,
+                        "credential_link": i.credential_link,
                         "realtime": i.realtime,
                     }
                     for i in s.items

@@ -17,14 +17,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from engine.describe import short
-from engine.errors import CoercionError
+from engine.errors import CoercionError, InvalidText, NumberTooLarge
+from engine.language import limits
+from engine.language.safe_json import is_well_formed, well_formed, well_formed_deep
 from engine.language.value_types import VALUE_TYPES
 
 Coercer = Callable[[Any], Any]
 
 _INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
-_NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No two quantifiers may compete for the same characters: a value can be a megabyte of digits.
+_NUMBER_TEXT = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_SPACE = re.compile(r"\s")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -38,18 +41,16 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _well_formed(text: str) -> str:
-    """Text that encodes as UTF-8: lone surrogates (from broken JSON escapes) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+def _exact_text(value: str, expected: str) -> str:
+    """`value` when it encodes as UTF-8; a lone surrogate cannot be repaired in an address, a link or an id."""
+    if not is_well_formed(value):
+        raise InvalidText(f"{expected} holds a lone surrogate (a broken \\u escape), which is not text")
+    return value
 
 
 def to_text(value: Any) -> str:
     if isinstance(value, str):
-        return _well_formed(value)
+        return well_formed(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -57,6 +58,20 @@ def to_text(value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     raise _fail(value, "text")
+
+
+def _is_email(text: str) -> bool:
+    """``local@domain.tld``: one ``@``, no space, a dot inside the domain (checked in linear time)."""
+    local, at, domain = text.partition("@")
+    return bool(at and local and "@" not in domain and "." in domain[1:-1] and not _SPACE.search(text))
+
+
+def _digits_within_limit(text: str) -> str:
+    """An integer's text, refused past ``MAX_INTEGER_DIGITS`` (Python's own int() stops at 4300, with a ValueError)."""
+    digits = len(text.lstrip("+-"))
+    if digits > limits.MAX_INTEGER_DIGITS:
+        raise NumberTooLarge(f"a number of {digits} digits ({limits.limit_text('MAX_INTEGER_DIGITS')})")
+    return text
 
 
 def to_integer(value: Any) -> int:
@@ -67,7 +82,7 @@ def to_integer(value: Any) -> int:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
-        return int(value.strip())
+        return int(_digits_within_limit(value.strip()))
     raise _fail(value, "an integer")
 
 
@@ -78,7 +93,12 @@ def to_number(value: Any) -> int | float:
         return value
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
         text = value.strip()
-        return int(text) if _INTEGER_TEXT.match(text) else float(text)
+        if _INTEGER_TEXT.match(text):
+            return int(_digits_within_limit(text))
+        number = float(text)
+        if not math.isfinite(number):
+            raise _fail(value, "a finite number")
+        return number
     raise _fail(value, "a number")
 
 
@@ -131,25 +151,28 @@ def to_date(value: Any) -> str:
 
 
 def to_email(value: Any) -> str:
-    if isinstance(value, str) and _EMAIL.match(value.strip()):
-        return value.strip()
+    if isinstance(value, str) and _is_email(value.strip()):
+        return _exact_text(value.strip(), "the e-mail address")
     raise _fail(value, "an e-mail address")
 
 
 def to_url(value: Any) -> str:
     if isinstance(value, str) and _URL.match(value.strip()):
-        return value.strip()
+        return _exact_text(value.strip(), "the link")
     raise _fail(value, "an http(s) URL")
 
 
 def to_id(value: Any) -> str:
     if isinstance(value, float):
         raise _fail(value, "an id (text or integer; a float would lose digits)")
+    if isinstance(value, str):
+        return _exact_text(value, "the id")
     return to_text(value)
 
 
 def passthrough(value: Any) -> Any:
-    return value
+    """No declared type: the value as is, its strings made to encode (lone surrogates become U+FFFD)."""
+    return well_formed_deep(value)
 
 
 _BY_NAME: dict[str, Coercer] = {

@@ -19,9 +19,11 @@ from typing import Any
 import jmespath
 from jmespath import exceptions as jmes_errors
 from jmespath import visitor
+from jmespath.lexer import Lexer
 
 from engine.describe import json_type, short
 from engine.errors import EvaluationError, ExpressionError, TransformValueError
+from engine.language import limits
 from engine.language.functions import RETURN_TYPES, function_arities, function_options
 from engine.suggest import close_matches, did_you_mean
 
@@ -96,8 +98,16 @@ _BUILTIN_RETURN_TYPES = {
 
 
 def compile_expression(text: str) -> CompiledExpression:
-    """Parse `text` and check its function calls; raise ExpressionError with the column."""
+    """Parse `text` and check its function calls; raise ExpressionError with the column.
+
+    Within the limits (:mod:`engine.language.limits`): an expression longer than
+    ``MAX_EXPRESSION_LENGTH`` is not parsed, one whose brackets or negations nest deeper than
+    ``MAX_EXPRESSION_DEPTH`` is refused before the (recursive) parser sees it, and so is a parse
+    tree deeper than that (a long chain of ``||``), which evaluation would walk recursively.
+    """
+    _check_size(text)
     ast = _parse(text)
+    _check_tree_depth(text, ast)
     _check_functions(text, ast)
     names = _plain_field_chain(ast)
     if names is not None:
@@ -105,6 +115,39 @@ def compile_expression(text: str) -> CompiledExpression:
     if ast["type"] == "current":
         return CompiledExpression(text, ast, _identity)
     return CompiledExpression(text, ast, _interpreting(ast))
+
+
+_OPENING = frozenset({"lparen", "lbracket", "lbrace", "filter"})
+_CLOSING = frozenset({"rparen", "rbracket", "rbrace"})
+
+
+def _check_size(text: str) -> None:
+    if len(text) > limits.MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(text, f"the expression has {len(text)} characters "
+                                    f"({limits.limit_text('MAX_EXPRESSION_LENGTH')})", "invalid-value")
+    depth = negations = 0
+    try:
+        for token in Lexer().tokenize(text):
+            kind = token["type"]
+            negations = negations + 1 if kind == "not" else 0
+            depth += 1 if kind in _OPENING else -1 if kind in _CLOSING else 0
+            if depth + negations > limits.MAX_EXPRESSION_DEPTH:
+                column = int(token["start"]) + 1
+                raise ExpressionError(text, f"the expression nests deeper than {limits.MAX_EXPRESSION_DEPTH} levels "
+                                            f"at column {column} ({limits.limit_text('MAX_EXPRESSION_DEPTH')})",
+                                      "invalid-value", column)
+    except jmes_errors.LexerError:
+        return  # the parser reports it, with its column
+
+
+def _check_tree_depth(text: str, ast: AstNode) -> None:
+    stack: list[tuple[AstNode, int]] = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(text, f"the expression nests deeper than {limits.MAX_EXPRESSION_DEPTH} levels "
+                                        f"({limits.limit_text('MAX_EXPRESSION_DEPTH')})", "invalid-value")
+        stack.extend((child, depth + 1) for child in node.get("children", ()) if isinstance(child, dict))
 
 
 def _parse(text: str) -> AstNode:

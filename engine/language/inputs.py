@@ -13,6 +13,7 @@ from typing import Any
 from engine.errors import BadLine, InputError
 from engine.language.expressions import CompiledExpression, compile_expression
 from engine.language.model import Mapping
+from engine.language.safe_json import loads
 
 
 def _records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
@@ -31,7 +32,7 @@ def read_records(text: str, records: CompiledExpression | None = None) -> list[A
     if not stripped:
         return []
     try:
-        return _records_of(json.loads(stripped), records)
+        return _records_of(loads(stripped), records)
     except json.JSONDecodeError as whole_error:
         lines = [line for line in stripped.splitlines() if line.strip()]
         if len(lines) < 2:
@@ -43,7 +44,7 @@ def read_records(text: str, records: CompiledExpression | None = None) -> list[A
         if not line.strip():
             continue
         try:
-            found.extend(_records_of(json.loads(line), records))
+            found.extend(_records_of(loads(line), records))
         except json.JSONDecodeError as exc:
             found.append(BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"))
     return found
@@ -61,7 +62,7 @@ def read_event_records(text: str, mapping: Mapping, event_type: str, parent: Any
         known = ", ".join(e.event for e in mapping.source.events) or "none"
         raise InputError(f"{mapping.entity}: event {event_type!r} does not feed this entity (its events: {known})")
     try:
-        document = json.loads(text)
+        document = loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"input is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if isinstance(document, dict) and "payload" in document and "event" in document:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.language.loader import LoadedDocument
+from engine.secrets import link_parameter
 
 DEFAULT_LANGUAGES = ("en", "fr")
 PAYLOAD_OBJECT = "payload.object"  # where an event notification holds its record, unless `records` says otherwise
@@ -53,6 +54,7 @@ class FieldSpec:
     realtime: str | None
     description: Text | None
     events: MappingProxyType[str, str] = field(default_factory=lambda: _EMPTY)
+    credential_params: tuple[str, ...] = ()
 
     @property
     def path(self) -> tuple[str | int, ...]:
@@ -186,7 +188,10 @@ class Mapping:
 
     @property
     def secret_targets(self) -> frozenset[str]:
-        return frozenset(f.target for f in self.fields if f.secret)
+        """The target fields marked secret, and the link parameters its credential links name (``?sig``)."""
+        names = {f.target for f in self.fields if f.secret}
+        names |= {link_parameter(p) for f in self.fields if f.type == "credential_url" for p in f.credential_params}
+        return frozenset(names)
 
 
 def _frozen(value: dict[str, Any] | None) -> MappingProxyType[str, Any]:
@@ -216,6 +221,7 @@ def _field(index: int, data: dict[str, Any], defaults: dict[str, Any]) -> FieldS
         realtime=data.get("realtime"),
         description=Text.of(data.get("description")),
         events=_frozen(data.get("events")),
+        credential_params=tuple(data.get("credential_params") or ()),
     )
 
 

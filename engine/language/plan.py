@@ -16,6 +16,7 @@ from engine.errors import CoercionError, EvaluationError, MissingValue, RecordEr
 from engine.language.coerce import COERCERS, Coercer, to_text
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.language.model import FieldSpec, Mapping, ParentSpec
+from engine.language.safe_json import TOO_DEEP, Oversized, check_record, well_formed
 from engine.secrets import redact_fields
 
 _SKIP = object()
@@ -37,8 +38,14 @@ class MappedRecord:
     record: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
-    def as_json(self, secrets: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``."""
+    def as_json(self, secrets: frozenset[str] | None = frozenset()) -> dict[str, Any]:
+        """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``.
+
+        Credential links are masked (``?pwd=***``) even with no secret named; None reveals everything.
+        """
+        if secrets is None:
+            return {"entity": self.entity, "object": self.object, "upsert_key": dict(self.upsert_key),
+                    "record": dict(self.record)}
         return {
             "entity": self.entity,
             "object": self.object,
@@ -74,26 +81,31 @@ class FieldPlan:
             return self.events[event]
         return self.expression if self.scope == "run" else None
 
-    def value(self, record: Any, context: RunContext, warnings: list[str], event: str | None = None) -> Any:
+    def value(
+        self, record: Any, context: RunContext, warnings: list[str], event: str | None = None, skip_masked: bool = False
+    ) -> Any:
         if not self.secret:
-            return self._value(record, context, warnings, event)
+            return self._value(record, context, warnings, event, skip_masked)
         try:
-            return self._value(record, context, warnings, event)
+            return self._value(record, context, warnings, event, skip_masked)
         except (CoercionError, EvaluationError) as exc:  # their reasons quote the value: a credential never
             reason = f"its value cannot be used as a {self.type_name} (a secret: not shown)"  # reaches a log
             raise type(exc)(reason, field=exc.field or self.target, source=exc.source) from None
 
-    def _value(self, record: Any, context: RunContext, warnings: list[str], event: str | None) -> Any:
+    def _value(self, record: Any, context: RunContext, warnings: list[str], event: str | None,
+               skip_masked: bool) -> Any:
         expression = self.reader(event)
         if expression is None:
             return _SKIP
         document = record if self.scope == "record" else context.parent if self.scope == "parent" else context.run
         raw = evaluate_safely(expression, document, self.target)
+        if skip_masked and secrets.is_masked(raw):
+            return _SKIP  # the state kept *** in its place: Salesforce keeps its value, the next sync writes it
         if raw is None:
             return self._missing()
         try:
             value = self.coerce(self._lookup(raw))
-        except CoercionError as exc:
+        except RecordError as exc:  # CoercionError, or a number over the limit
             exc.field, exc.source = self.target, self.expression.text
             raise
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
@@ -173,6 +185,7 @@ class Plan:
     fields: tuple[FieldPlan, ...]
     parent: ParentPlan | None
     secrets: frozenset[str]
+    skip_masked: bool = False  # a record the state kept (a dead letter, an event): a *** value is left out
 
     def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None) -> MappedRecord:
         """Map one source record; raise a RecordError (without index) if it cannot be mapped.
@@ -180,11 +193,12 @@ class Plan:
         `event` names the event notification the record came from (its fields are read with their
         `events` expressions); None is a REST record (fields delivered only in real time are left out).
         """
+        check_record(record)
         context = context or RunContext()
         warnings: list[str] = []
         output: dict[str, Any] = {}
         for plan in self.fields:
-            value = plan.value(record, context, warnings, event)
+            value = plan.value(record, context, warnings, event, self.skip_masked)
             if value is not _SKIP:
                 output[plan.target] = value
         if self.parent is not None:
@@ -203,8 +217,12 @@ class Plan:
             plan = next((f for f in self.fields if f.target == key and f.scope == "record"), None)
             expression = plan.reader(event) if plan is not None else None
             value = None if expression is None else evaluate_or_none(expression, record)
-            if value not in (None, "") and not isinstance(value, dict | list | bool):
-                return str(value) if len(self.upsert_keys) <= 1 else f"{key}={value}"
+            if value not in (None, "", TOO_DEEP) and not isinstance(value, dict | list | bool | Oversized):
+                try:
+                    text = well_formed(str(value))[:255]
+                except ValueError:  # an integer too long to print: no key
+                    continue
+                return text if len(self.upsert_keys) <= 1 else f"{key}={text}"
         return None
 
     def _upsert_key(self, output: dict[str, Any]) -> dict[str, Any]:

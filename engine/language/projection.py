@@ -4,7 +4,9 @@ A dead letter keeps the record that failed so that it can be retried, but only t
 mapping reads: a field that is not in a mapping file is never kept either (the privacy disclosure
 lists only what the mappings read). :func:`read_tree` gathers the paths of every expression that
 reads a record (fields, event expressions, links, include parameters, the listed key) into a tree;
-:func:`project` keeps those paths of a document and nothing else.
+:func:`project` keeps those paths of a document and nothing else. A mapping that reads nothing of
+a record (of the parent, typically) keeps nothing of it; one that reads the whole record (``@``,
+``keys(@)``, ``*``) keeps it whole (:data:`WHOLE`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from engine.language.expressions import FieldPath, compile_expression
+from engine.language.expressions import AstNode, FieldPath, compile_expression
 from engine.language.model import Mapping
 from engine.language.plan import event_readers
 
 Tree = dict[Any, "Tree"]  # step (a name; None for every item of a list) -> what is read below it; {} = all
+WHOLE: Tree = {}  # the tree of a document read whole (by identity: an empty tree at the top reads nothing)
+
+# Nodes whose first child is evaluated against the document and the others against its result.
+_CHAINS = frozenset({"subexpression", "index_expression", "projection", "filter_projection", "pipe",
+                     "value_projection", "flatten"})
+
+
+def _reads_whole(node: AstNode) -> bool:
+    """Whether an expression may read the whole document it is given (``@``, ``keys(@)``, ``@[*]``, ``*``).
+
+    Conservative: a chain that starts from ``@`` (``@.a``) counts as a whole read only when every
+    step is ``@``; anything else that holds ``@`` where the document is used counts as whole.
+    """
+    kind = node["type"]
+    if kind in ("current", "identity"):
+        return True
+    if kind in ("field", "literal", "expref"):
+        return False
+    children = [child for child in node.get("children", ()) if isinstance(child, dict)]
+    if kind == "subexpression":
+        return all(_reads_whole(child) for child in children)
+    if kind in _CHAINS:
+        return bool(children) and _reads_whole(children[0])
+    return any(_reads_whole(child) for child in children)
 
 
 def _maximal(paths: list[FieldPath]) -> list[FieldPath]:
@@ -32,7 +58,10 @@ def _add(tree: Tree, path: FieldPath) -> None:
 
 
 def tree_of(expressions: Iterable[str]) -> Tree:
-    paths = [path for text in expressions for path in compile_expression(text).field_paths()]
+    compiled = [compile_expression(text) for text in expressions]
+    if any(_reads_whole(expression.ast) for expression in compiled):
+        return WHOLE
+    paths = [path for expression in compiled for path in expression.field_paths()]
     tree: Tree = {}
     for path in _maximal(paths):
         _add(tree, path)
@@ -57,13 +86,24 @@ def read_tree(mapping: Mapping) -> tuple[Tree, Tree]:
 
 
 def project(document: Any, tree: Tree) -> Any:
-    """`document` with only the paths of `tree`; a value of an unexpected shape is kept as it is."""
+    """`document` with only the paths of `tree`: nothing (None) for an empty tree, all of it for :data:`WHOLE`.
+
+    A value of an unexpected shape on a read path is kept as it is.
+    """
+    if tree is WHOLE:
+        return document
+    if not tree or document is None:
+        return None
+    return _project(document, tree)
+
+
+def _project(document: Any, tree: Tree) -> Any:
     if not tree:
         return document
     if isinstance(document, dict):
-        return {key: project(document[key], below) for key, below in tree.items()
+        return {key: _project(document[key], below) for key, below in tree.items()
                 if isinstance(key, str) and key in document}
     if isinstance(document, list):
         items = tree.get(None, {})
-        return [project(item, items) for item in document]
+        return [_project(item, items) for item in document]
     return document

@@ -72,6 +72,11 @@ VALUE_TYPES: MappingProxyType[str, ValueType] = MappingProxyType({
     "url": ValueType(
         "to_url", True, _set("string", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("url"),
     ),
+    # A link that carries a credential in its query (a join link's pwd=, a registrant's tk=): written
+    # whole to Salesforce, its credential parameters masked everywhere else (engine.secrets).
+    "credential_url": ValueType(
+        "to_url", True, _set("string", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("url"),
+    ),
     "picklist": ValueType(
         "to_text", True, _set("string", "integer", "number", "boolean", "any"), _SCALAR,
         True, SALESFORCE_TEXT | _set("picklist", "multipicklist"),

@@ -133,8 +133,14 @@ class _TimeoutAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: bool | str = True, cert: Any = None, proxies: Any = None) -> requests.Response:
-        return super().send(request, stream=stream, timeout=self._timeout if timeout is None else timeout,
-                            verify=verify, cert=cert, proxies=proxies)
+        try:
+            return super().send(request, stream=stream, timeout=self._timeout if timeout is None else timeout,
+                                verify=verify, cert=cert, proxies=proxies)
+        except requests.RequestException:
+            raise
+        except OSError as exc:  # requests reads the CA bundle here: REQUESTS_CA_BUNDLE names a file it cannot use
+            raise ConfigError(f"REQUESTS_CA_BUNDLE {verify}: cannot use it as a CA bundle: "
+                              f"{exc.strerror or exc}") from exc
 
 
 def build_session(timeout: float) -> requests.Session:

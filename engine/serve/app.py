@@ -47,12 +47,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine import metrics
 from engine.errors import ConfigError, PermanentEventError, StateError, WebhookRejected, ZoomforceError
+from engine.language.safe_json import loads
 from engine.serve.worker import LOGGER_NAME, InboxWorker, Processor
 from engine.sync.observe import observe_state
 from engine.sync.state.store import StateStore
@@ -140,8 +141,8 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float, max
 def parse_event(body: bytes) -> dict[str, Any]:
     """The notification as a dict; :class:`WebhookRejected` (400) unless a JSON object with an ``event``."""
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        document = loads(body)  # within the limits: a hostile value is its record's dead letter, later
+    except ValueError as error:  # UnicodeDecodeError is a ValueError
         raise WebhookRejected(400, "body is not JSON") from error
     if not isinstance(document, dict):
         raise WebhookRejected(400, "body is not a JSON object")
@@ -158,7 +159,8 @@ def event_id_for(headers: Mapping[str, str], document: Mapping[str, Any]) -> str
         return request_id
     core = {key: document.get(key) for key in ("event", "event_ts", "payload")}
     text = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: the same bytes as UTF-8 for any real text, and a hash for a lone surrogate too
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def read_body(request: Request, max_body: int) -> bytes:
@@ -168,10 +170,13 @@ async def read_body(request: Request, max_body: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         raise too_large
     received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > max_body:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            received += chunk
+            if len(received) > max_body:
+                raise too_large
+    except ClientDisconnect:
+        raise WebhookRejected(400, "the client disconnected before the whole body arrived") from None
     return bytes(received)
 
 

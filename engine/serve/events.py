@@ -18,7 +18,16 @@ Outcomes, so that nothing is lost and nothing is retried in vain:
 - a body that is not a Zoom event: :class:`~engine.errors.PermanentEventError`;
 - a type no mapping reads: done, nothing written. The receiver does not even keep such an event
   (:meth:`EventProcessor.inbox_body` answers None), nor, in the events it keeps, a credential that
-  no mapping reads from them (a meeting password): the inbox is in the state file.
+  no mapping reads from them (a meeting password): the inbox is in the state file;
+- an event that used up its attempts (or cannot be read): :meth:`EventProcessor.bury` files a dead
+  letter of each record it holds, for ``sync --retry-dead-letters``, and the inbox drops its body.
+
+Secrets at rest. A credential the mappings do read from an event (a registrant's personal join
+link, a password) is sealed in the inbox body with ``ZOOMFORCE_STATE_KEY`` (:mod:`engine.sync.state.cipher`)
+and opened when the event is processed. Without a key it is kept as ``***`` and the event writes
+the other fields: a value that reads ``***`` (or a link whose credential reads ``***``) is left out
+of the write, and the next REST sync writes it from Zoom. Either way no secret is in clear in the
+state file, and a done or dead event keeps no body at all.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,11 +46,13 @@ from engine.language.expressions import CompiledExpression, compile_expression, 
 from engine.language.model import EventSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.language.plan import Plan, RunContext, event_readers, secret_names
+from engine.language.safe_json import check_record, loads
 from engine.salesforce.writer import SalesforceWriter
-from engine.secrets import credential_keys, redact
+from engine.secrets import REDACTED, credential_keys, redact, replace_secrets
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.report import EntityCounts, SyncReport
 from engine.sync.state.binding import SALESFORCE_ORG
+from engine.sync.state.cipher import StateCipher, Unsealable, is_sealed
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
@@ -86,6 +97,20 @@ def keys_read(feeds: Mapping[str, list[Feed]]) -> frozenset[str]:
     return frozenset(name for name in names if isinstance(name, str))
 
 
+def secrets_read(feeds: Mapping[str, list[Feed]]) -> frozenset[str]:
+    """The keys whose values the state must not keep in clear: secrets and credential links the mappings read."""
+    names: set[str] = set()
+    for fed in feeds.values():
+        for mapping, _ in fed:
+            names |= secret_names(mapping)
+            for spec in mapping.enabled_fields:
+                if spec.type == "credential_url":
+                    for text in {spec.source, *event_readers(spec, mapping).values()}:
+                        names |= {path[-1] for path in compile_expression(text).field_paths()
+                                  if path and isinstance(path[-1], str)}
+    return frozenset(names) & keys_read(feeds)
+
+
 @dataclass
 class _Group:
     """The records of one mapping met in a batch, and the events they came from."""
@@ -114,13 +139,16 @@ class EventProcessor:
         salesforce: SalesforceWriter | None,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cipher: StateCipher | None = None,
     ):
         self.feeds = event_feeds(mapping_set)
         self.store = store
         self.pipeline = WritePipeline(mapping_set, store, salesforce)
         self.now = now
+        self.cipher = cipher
         self._expressions: dict[str, CompiledExpression] = {}
         self.unread_secrets = {kind: credential_keys() - keys_read({kind: fed}) for kind, fed in self.feeds.items()}
+        self.sealed_secrets = secrets_read(self.feeds)
         self.binding_checked = salesforce is None
 
     def check_binding(self) -> None:
@@ -135,15 +163,21 @@ class EventProcessor:
     def inbox_body(self, event_type: str, document: Mapping[str, Any], body: bytes) -> bytes | None:
         """The body to keep in the inbox: None for a type no mapping reads (nothing to keep).
 
-        Credentials that no mapping reads from events (a meeting password) are replaced with
-        ``***``; a body without any is kept byte for byte.
+        Secrets and credential links a mapping reads are sealed with the state key (``***``
+        without one); credentials that no mapping reads (a meeting password) are replaced with
+        ``***``, and so is the credential of any other link. A body without any is kept byte for byte.
         """
         if event_type not in self.feeds:
             return None
-        safe = redact(document, self.unread_secrets[event_type])
+        seal = self.cipher.seal if self.cipher is not None else (lambda value: REDACTED)
+        sealed = replace_secrets(document, self.sealed_secrets, seal)
+        safe = redact(sealed, self.unread_secrets[event_type])
         if safe == document:
             return body
-        return json.dumps(safe, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            return json.dumps(safe, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: kept as the escape it came as, for its record's dead letter
+            return json.dumps(safe, separators=(",", ":"), default=str).encode("ascii")
 
     # ---- processing --------------------------------------------------------------------------
 
@@ -159,7 +193,7 @@ class EventProcessor:
         run = {"run_time": format_sf_datetime(self.now())}
         for event in events:
             try:
-                body = _document(event)
+                body = self._opened(_document(event))
             except PermanentEventError as error:
                 outcomes[event.id] = error
                 continue
@@ -168,7 +202,8 @@ class EventProcessor:
             for mapping, spec in self.feeds.get(kind, []):
                 group = groups.get(mapping.entity)
                 if group is None:
-                    group = groups[mapping.entity] = _Group(mapping, self.pipeline.plan(mapping.entity))
+                    plan = replace(self.pipeline.plan(mapping.entity), skip_masked=True)  # *** kept: left out
+                    group = groups[mapping.entity] = _Group(mapping, plan)
                 for item in self._map(group, spec, kind, body, event, run):
                     group.add(item, event.id)
         for group in groups.values():
@@ -191,6 +226,15 @@ class EventProcessor:
         found = evaluate_or_none(self._expression(spec.records), body)
         records = found if isinstance(found, list) else [] if found is None else [found]
         parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
+        try:
+            check_record(parent)
+        except RecordError as exc:  # every record of the event stands on that parent: each is a dead letter
+            for index, record in enumerate(records):
+                evidence = self.pipeline.evidence(mapping, record, None, event=kind, event_id=event.event_id)
+                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), exc.code,
+                                            f"{mapping.entity}: record {index}: the parent: {exc.reason}", evidence,
+                                            None, index, secret_fields=secret_names(mapping))
+            return
         context = RunContext(parent=parent, run=run)
         for index, record in enumerate(records):
             evidence = self.pipeline.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
@@ -200,10 +244,57 @@ class EventProcessor:
                 located = exc.located(index, mapping.entity)
                 LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
                             kind, index, located.kind)
-                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
+                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), exc.code,
                                             str(located), evidence, None, index, secret_fields=secret_names(mapping))
                 continue
             yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
+
+    # ---- opening sealed values, burying events -----------------------------------------------
+
+    def _opened(self, value: Any) -> Any:
+        """`value` with every sealed secret opened (``***`` when there is no key, or not the right one)."""
+        if isinstance(value, dict):
+            return {key: self._opened(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._opened(item) for item in value]
+        if is_sealed(value):
+            if self.cipher is None:
+                LOG.warning("an event holds a sealed secret but ZOOMFORCE_STATE_KEY is not set: the field is left out")
+                return REDACTED
+            try:
+                return self.cipher.open(value)
+            except Unsealable as exc:
+                LOG.warning("%s: the field is left out", exc)
+                return REDACTED
+        return value
+
+    def bury(self, event: InboxEvent, reason: str) -> None:
+        """An event given up on: a dead letter of each record it holds, as a failed mapping would file it.
+
+        ``sync --retry-dead-letters`` maps them again as the event they came from. An event that
+        cannot be read at all is one dead letter of the first entity it feeds (or ``webhook``).
+        """
+        code = "EVENT_ATTEMPTS_EXHAUSTED"
+        try:
+            body = self._opened(_document(event))
+        except PermanentEventError as error:
+            fed = self.feeds.get(event.event_type, [])
+            entity = fed[0][0].entity if fed else "webhook"
+            self.store.dead_letters.add(entity, f"event:{event.event_id}", "EVENT_UNREADABLE", str(error),
+                                        {"event": event.event_type, "event_id": event.event_id}, None,
+                                        secret_fields=credential_keys())
+            return
+        kind = str(body.get("event", ""))
+        for mapping, spec in self.feeds.get(kind, []):
+            plan = self.pipeline.plan(mapping.entity)
+            found = evaluate_or_none(self._expression(spec.records), body)
+            records = found if isinstance(found, list) else [] if found is None else [found]
+            parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
+            for index, record in enumerate(records):
+                evidence = self.pipeline.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
+                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), code,
+                                            f"event {event.event_id} ({kind}) given up: {reason}", evidence, None,
+                                            index, secret_fields=secret_names(mapping))
 
     def _write(self, group: _Group) -> None:
         pending = list(group.pending.values())
@@ -220,8 +311,8 @@ class EventProcessor:
 
 def _document(event: InboxEvent) -> dict[str, Any]:
     try:
-        body = json.loads(event.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = loads(event.body)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
         raise PermanentEventError(f"event {event.event_id} is not JSON") from exc
     if not isinstance(body, dict):
         raise PermanentEventError(f"event {event.event_id} is not a JSON object")

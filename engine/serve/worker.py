@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from engine.errors import PermanentEventError, StateError
+from engine.secrets import mask_link
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 
@@ -57,8 +58,8 @@ def backoff_seconds(attempt: int, base: float, maximum: float, rand: Callable[[]
 
 
 def _error_text(error: BaseException) -> str:
-    """The text kept in the inbox row: class and message, cut to a bounded length."""
-    message = str(error)
+    """The text kept in the inbox row: class and message, credential links masked, cut to a bounded length."""
+    message = mask_link(str(error))
     text = f"{type(error).__name__}: {message}" if message else type(error).__name__
     return text[:MAX_ERROR_TEXT]
 
@@ -171,8 +172,17 @@ class InboxWorker:
         return finished
 
     def _process_batch(self) -> tuple[int, int]:
-        """Claim one batch and process it; (events claimed, events finished)."""
+        """Claim one batch and process it; (events claimed, events finished). The log is emptied after it."""
         events = self._store.inbox.claim(self._batch, self._lease_seconds, self._max_attempts)
+        for buried in self._store.inbox.dead_with_body():  # an expired lease with no attempts left, an old state
+            self._bury(buried, buried.last_error or "no attempts left")
+        try:
+            return self._process(events)
+        finally:
+            if events:
+                self._store.checkpoint()
+
+    def _process(self, events: Sequence[InboxEvent]) -> tuple[int, int]:
         together: Callable[[Sequence[InboxEvent]], BatchOutcomes] | None = getattr(
             self._processor, "process_batch", None)
         if events and together is not None:
@@ -198,11 +208,26 @@ class InboxWorker:
             self._store.inbox.done(event.id)
             return self._report(event, "done")
         if isinstance(error, PermanentEventError) or event.attempts >= self._max_attempts:
-            self._store.inbox.dead(event.id, _error_text(error))
+            self._bury(event, _error_text(error))
             return self._report(event, "dead", error)
         delay = backoff_seconds(event.attempts, self._backoff_base, self._backoff_max, self._rand)
         self._store.inbox.failed(event.id, _error_text(error), delay)
         return self._report(event, "retry", error, delay)
+
+    def _bury(self, event: InboxEvent, reason: str) -> None:
+        """Dead: the processor files what the event held as dead letters (``bury``), and the body is dropped."""
+        bury: Callable[[InboxEvent, str], None] | None = getattr(self._processor, "bury", None)
+        with self._store.transaction():
+            if bury is not None:
+                try:
+                    with self._store.transaction():
+                        bury(event, reason)
+                except StateError:
+                    raise
+                except Exception as error:  # its dead letters are lost, not the worker: say so
+                    self._log.error("webhook event not kept as a dead letter: type=%s id=%s error=%s",
+                                    event.event_type, event.event_id, type(error).__name__)
+            self._store.inbox.dead(event.id, reason)
 
     def _report(
         self, event: InboxEvent, outcome: Outcome, error: BaseException | None = None, delay: float = 0.0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from engine.errors import ConfigError, RecordError, ZoomApiError, ZoomNotFound
+from engine.errors import ConfigError, PathParameterError, RecordError, ZoomApiError, ZoomNotFound
 from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
@@ -56,7 +56,10 @@ def _webinar_path(endpoint: str, webinar: str) -> str:
     names = placeholders(endpoint)
     if len(names) != 1:
         raise ConfigError(f"{endpoint}: the reverse flow's endpoint must take exactly one path parameter (the webinar)")
-    return endpoint_path(split_endpoint(endpoint)[1], {names[0]: webinar})
+    try:
+        return endpoint_path(split_endpoint(endpoint)[1], {names[0]: webinar})
+    except PathParameterError as exc:
+        raise ConfigError(f"--webinar {webinar!r}: {exc.reason}") from exc
 
 
 def registered_already(client: ZoomClient, mapping: Mapping, webinar: str) -> set[str]:
@@ -120,7 +123,7 @@ def register_for_webinar(
                                 scrub_message(exc.reason, record, secrets), kept=not dry_run)
                 if not dry_run:
                     store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
-                                           f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
+                                           exc.code, str(exc.located(index - 1, entity)),
                                            {"source": record}, report.run_id, index - 1, secret_fields=secrets)
                 continue
             person = str(mapped.record.get(match, "")).strip().lower()

@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from engine import logs, metrics
-from engine.errors import ConfigError, DailyLimitReached, RecordError
+from engine.errors import ConfigError, DailyLimitReached, RecordError, StateError
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
@@ -283,7 +283,11 @@ class SyncRunner:
         if options.since is not None:
             since = options.since
         elif cursor:
-            since = date.fromisoformat(cursor[:10])
+            try:
+                since = date.fromisoformat(cursor[:10])
+            except ValueError:
+                raise StateError(f"state database {self.store.path}: the cursor of {mapping.entity} is not a date "
+                                 f"({cursor[:40]!r}); give --since DATE to read from a date of your choice") from None
         else:
             since = until - timedelta(days=DEFAULT_WINDOW_DAYS)
         return Window(min(since, until), until)
@@ -366,7 +370,7 @@ class SyncRunner:
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
                 key = plan.key_of(item.record)
-                self.pipeline.dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome),
+                self.pipeline.dead(entity, key, outcome.code, str(outcome),
                            self.pipeline.evidence(mapping, item.record, item.parent), index,
                            secrets, counts, keep)
                 continue
@@ -398,9 +402,10 @@ class SyncRunner:
                 continue
             mapping = self.mapping_set.get(entity)
             full = self.pipeline.plan(entity)
-            # Dead letters keep secrets as ***: the retry leaves those fields out, and the next sync,
-            # whose record then differs from the hash kept now, writes them from Zoom.
-            plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets))
+            # Dead letters keep secrets as *** (and links as ?pwd=***): the retry leaves those fields out,
+            # and the next sync, whose record then differs from the hash kept now, writes them from Zoom.
+            plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets),
+                           skip_masked=True)
             counts = report.entities.setdefault(entity, EntityCounts())
             pending: list[PendingRecord] = []
             for letter in letters:
@@ -422,7 +427,7 @@ class SyncRunner:
                                 extra={"event": "dead_letter.retry_failed", "entity": entity,
                                        "dead_letter": letter.id})
                     if not dry_run:
-                        self.store.dead_letters.bump(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc),
+                        self.store.dead_letters.bump(letter.id, exc.code, str(exc),
                                                      report.run_id)
                     continue
                 # The letter is resolved when Salesforce confirms the write, in the same commit (its key

@@ -74,7 +74,8 @@ def check_expressions(mapping: Mapping, context: CheckContext) -> Iterator[Findi
         try:
             compile_expression(text)
         except ExpressionError as exc:
-            yield Finding(path, f"'{text}': {exc}", offset=exc.column)
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            yield Finding(path, f"'{shown}': {exc}", offset=exc.column)
 
 
 # ---- targets and keys -------------------------------------------------------------------------
@@ -257,12 +258,18 @@ def check_categories(mapping: Mapping, context: CheckContext) -> Iterator[Findin
 
 
 def check_secrets(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """A credential is secret, or a link whose credentials are masked (``type: credential_url``)."""
     for spec in mapping.fields:
-        if is_credential(spec.category) and not spec.secret:
+        if is_credential(spec.category) and not spec.secret and spec.type != "credential_url":
             yield Finding(
                 (*spec.path, "category"),
-                f"category '{spec.category}' is a credential: the field must say 'secret: true'",
+                f"category '{spec.category}' is a credential: the field must say 'secret: true' "
+                "(or, for a link whose query carries it, 'type: credential_url')",
             )
+        if spec.credential_params and spec.type != "credential_url":
+            yield Finding((*spec.path, "credential_params"),
+                          "credential_params names the credential parameters of a link: give 'type: credential_url'",
+                          at_key=True)
 
 
 # ---- across files ----------------------------------------------------------------------------
@@ -315,6 +322,49 @@ def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator
     yield from _findings(salesforce_source_findings(mapping, context.catalog_dir))
 
 
+def _parent_edges(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
+    if mapping.source.parent:
+        yield ("source", "parent"), mapping.source.parent
+    if mapping.parent is not None and mapping.parent.entity != mapping.source.parent:
+        yield ("parent", "entity"), mapping.parent.entity
+
+
+def _path_between(edges: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+    """The entities from `start` to `goal` along parent edges (breadth first), or None."""
+    came: dict[str, str | None] = {start: None}
+    queue = [start]
+    while queue:
+        current = queue.pop(0)
+        if current == goal:
+            path = [current]
+            while came[path[-1]] is not None:
+                path.append(str(came[path[-1]]))
+            return path[::-1]
+        for parent in sorted(edges.get(current, ())):
+            if parent not in came:
+                came[parent] = current
+                queue.append(parent)
+    return None
+
+
+def check_parent_cycle(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """The parent edge (``source.parent``, ``parent.entity``) that closes a cycle, taking the files in order.
+
+    The sync reads and writes a parent before its children, so a cycle has no order; the edge
+    reported is the first one, in file order, whose addition makes the cycle.
+    """
+    edges: dict[str, set[str]] = {}
+    for other in context.mappings.values():
+        for path, parent in _parent_edges(other):
+            loop = _path_between(edges, parent, other.entity) if parent in context.mappings else None
+            if loop is not None:
+                if other is mapping:
+                    cycle = " -> ".join([other.entity, *loop])
+                    yield Finding(path, f"the parents form a cycle: {cycle}; a parent is synced before its children")
+                continue  # the closing edge is left out: each cycle is reported once
+            edges.setdefault(other.entity, set()).add(parent)
+
+
 CHECKS: tuple[Check, ...] = (
     check_system_shape,
     check_expressions,
@@ -328,6 +378,7 @@ CHECKS: tuple[Check, ...] = (
     check_categories,
     check_secrets,
     check_parent_entity,
+    check_parent_cycle,
     check_zoom_source,
     check_zoom_target,
     check_salesforce_target,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import MappingInvalid, Problem, UnknownEntity
+from engine.language import limits
 from engine.language.loader import LoadedDocument, iter_mapping_files, load_yaml_file
 from engine.language.model import Mapping, build_mapping
 from engine.suggest import close_matches
@@ -57,24 +58,29 @@ def _load_document(path: Path) -> tuple[LoadedDocument, Mapping | None]:
     if not isinstance(document.data, dict):
         document.problems.append(document.problem((), "expected a mapping with entity, source, target, fields"))
         return document, None
+    fields = document.data.get("fields")
+    if isinstance(fields, list) and len(fields) > limits.MAX_FIELDS:
+        document.problems.append(document.problem(("fields",), f"{len(fields)} fields, more than "
+                                                  f"{limits.MAX_FIELDS} ({limits.limit_text('MAX_FIELDS')})",
+                                                  at_key=True))
+        return document, None
     document.problems.extend(schema_problems(document))
     if document.problems:
         return document, None
     return document, build_mapping(document)
 
 
-def _sibling_entities(paths: list[Path]) -> frozenset[str]:
-    """Entity names declared by the mapping files beside the given ones (for cross-references)."""
-    import yaml
+def _sibling_entities(paths: list[Path], loaded: dict[Path, LoadedDocument]) -> frozenset[str]:
+    """Entity names declared by the mapping files beside the given ones (for cross-references).
 
+    Read with the same bounded loader as the files themselves (a hostile sibling is no worse).
+    """
     folders = {p.parent if p.is_file() else p for p in paths}
     names: set[str] = set()
     for folder in folders:
         for candidate in iter_mapping_files([folder]) if folder.is_dir() else ():
-            try:
-                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-            except (yaml.YAMLError, OSError, UnicodeDecodeError):
-                continue
+            document = loaded.get(candidate.resolve()) or load_yaml_file(candidate)
+            data = document.data
             if isinstance(data, dict) and isinstance(data.get("entity"), str):
                 names.add(data["entity"])
     return frozenset(names)
@@ -84,8 +90,10 @@ def load_mapping_set(paths: list[Path], catalog_dir: Path | None = None) -> Mapp
     """Load and validate the mappings; `catalog_dir` replaces the shipped Salesforce catalog."""
     result = MappingSet()
     models: list[Mapping] = []
+    loaded: dict[Path, LoadedDocument] = {}
     for path in iter_mapping_files(paths):
         document, mapping = _load_document(path)
+        loaded[path.resolve()] = document
         result.files.append(document.file)
         result.problems.extend(document.problems)
         if mapping is not None:
@@ -98,7 +106,7 @@ def load_mapping_set(paths: list[Path], catalog_dir: Path | None = None) -> Mapp
             )
             continue
         result.mappings[mapping.entity] = mapping
-    context = CheckContext(result.mappings, _sibling_entities(paths), catalog_dir)
+    context = CheckContext(result.mappings, _sibling_entities(paths, loaded), catalog_dir)
     for mapping in result.mappings.values():
         for check in CHECKS:
             for finding in check(mapping, context):

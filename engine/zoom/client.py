@@ -28,6 +28,7 @@ import math
 import os
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -52,6 +53,7 @@ from engine.errors import (
     ZoomApiError,
     ZoomNotFound,
 )
+from engine.language.safe_json import loads
 
 LOGGER_NAME = "zoomforce.zoom"
 DEFAULT_API_URL = "https://api.zoom.us/v2"
@@ -154,6 +156,8 @@ def _path_segment(name: str, values: Mapping[str, Any], template: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise _path_error(name, template, f"must be a string or an integer, not {type(value).__name__} {value!r}")
     text = str(value)
+    if text in (".", ".."):  # a dot segment: the URL would name another endpoint
+        raise _path_error(name, template, f"cannot be {text!r} (a dot segment of the path)")
     encoded = quote(text, safe="")
     if text.startswith("/") or "//" in text:
         encoded = quote(encoded, safe="")
@@ -286,7 +290,7 @@ class ZoomClient:
         self._sleep = sleep
         self._clock = clock
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=self._timeout)
+        self._http = http if http is not None else _http_client(self._timeout)
         self._log = logger or logging.getLogger(LOGGER_NAME)
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
@@ -529,6 +533,16 @@ class ZoomClient:
 # ---- responses ------------------------------------------------------------------------------
 
 
+def _http_client(timeout: httpx.Timeout) -> httpx.Client:
+    """An httpx client; a CA bundle (``SSL_CERT_FILE``, ``SSL_CERT_DIR``) that cannot be read is a ConfigError."""
+    try:
+        return httpx.Client(timeout=timeout)
+    except (OSError, ssl.SSLError) as exc:
+        where = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR") or "the system CA bundle"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"SSL_CERT_FILE {where}: cannot use it as a CA bundle: {reason}") from exc
+
+
 def _page_records(page: dict[str, Any], records: str, path: str) -> list[dict[str, Any]]:
     items = page.get(records)
     if items is None:
@@ -540,7 +554,7 @@ def _page_records(page: dict[str, Any], records: str, path: str) -> list[dict[st
 
 def _json_or_none(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return loads(response.content)
     except ValueError:
         return None
 
@@ -549,7 +563,7 @@ def _json_object(path: str, response: httpx.Response) -> dict[str, Any]:
     if response.status_code == 204 or not response.content:
         return {}
     try:
-        body = response.json()
+        body = loads(response.content)  # within the limits: one hostile record is that record's error
     except ValueError as exc:
         kind = response.headers.get("content-type", "no Content-Type")
         raise ZoomApiError(f"the response is not JSON ({kind})", status=response.status_code, path=path) from exc

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import StateError
+from engine.language.safe_json import well_formed_deep
 
 DEFAULT_PATH = Path("zoomforce.db")
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
@@ -187,8 +188,12 @@ def _utc_now() -> datetime:
 
 
 def to_json(value: Any) -> str:
-    """How the store writes a JSON column: sorted keys, UTF-8 kept, anything else as its ``str``."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    """How the store writes a JSON column: sorted keys, UTF-8 kept, anything else as its ``str``.
+
+    Lone surrogates become U+FFFD and nesting is cut at the limit (:func:`well_formed_deep`), so
+    that whatever a hostile record held can be stored.
+    """
+    return json.dumps(well_formed_deep(value), sort_keys=True, ensure_ascii=False, default=str)
 
 
 def columns(cls: type, row: sqlite3.Row) -> dict[str, Any]:
@@ -209,7 +214,9 @@ def _describe(path: str, error: sqlite3.Error) -> str:
     elif "unable to open" in lowered:
         hint = "it cannot be opened; check that its folder exists and is writable"
     elif "disk" in lowered and "full" in lowered:
-        hint = "the disk is full"
+        hint = "the disk is full (or the file is over its size limit)"
+    elif "disk i/o" in lowered:
+        hint = "it cannot be written: the disk may be full or failing"
     else:
         hint = ""
     detail = f"{hint} ({text})" if hint else text
@@ -357,8 +364,18 @@ class Database:
 
     def close(self) -> None:
         """Close the connection; an open transaction is rolled back. Safe to call twice."""
-        with self._lock:
+        with self.locked():
             self._conn.close()
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the file and empty it (``wal_checkpoint(TRUNCATE)``).
+
+        With ``secure_delete``, what a transaction removed (an event's body) is then gone from
+        both files; False when another connection's read kept the log from being emptied.
+        """
+        with self.locked():
+            row = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return row is None or int(row[0]) == 0
 
     # ---- the lock and transactions ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from engine.errors import StateError
 from engine.secrets import redact, scrub_message
 from engine.sync.state.database import Database, Key, columns, to_json, utc_iso
 
@@ -68,9 +69,13 @@ class Attempt:
         return {"at": self.at, "code": self.code, "message": self.message, "run_id": self.run_id}
 
 
-def _dead_letter_row(row: sqlite3.Row) -> DeadLetter:
+def _dead_letter_row(row: sqlite3.Row, path: str) -> DeadLetter:
     values = columns(DeadLetter, row)
-    values["record"] = json.loads(values["record"])
+    try:
+        values["record"] = json.loads(values["record"])
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"state database {path}: dead letter {values['id']} holds a record that is not JSON "
+                         "(the file was altered?)") from exc
     return DeadLetter(**values)
 
 
@@ -161,7 +166,7 @@ class DeadLetters:
         """Dead letters, oldest first; ``status=None`` for all of them, ``code`` and ``ids`` to narrow."""
         where, params = self._filter(entity, status, code, ids)
         rows = self._db.all(f"SELECT * FROM dead_letters{where} ORDER BY id", params)
-        return [_dead_letter_row(row) for row in rows]
+        return [_dead_letter_row(row, self._db.path) for row in rows]
 
     def attempts(self, dead_id: int) -> list[Attempt]:
         """Every recorded attempt at the letter's record, oldest first."""
@@ -173,7 +178,7 @@ class DeadLetters:
 
     def get(self, dead_id: int) -> DeadLetter | None:
         row = self._db.one("SELECT * FROM dead_letters WHERE id = ?", (dead_id,))
-        return _dead_letter_row(row) if row else None
+        return _dead_letter_row(row, self._db.path) if row else None
 
     @staticmethod
     def _filter(

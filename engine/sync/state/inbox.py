@@ -136,12 +136,23 @@ class Inbox:
         )
 
     def dead(self, event_id: int, error: str) -> None:
-        """Give up on an event (after the caller's N attempts); it stays for inspection."""
+        """Give up on an event (after the caller's N attempts): its body is dropped, its row stays.
+
+        What it held is the processor's to keep first, as dead letters (the worker's ``bury``);
+        the row, with its id, body hash and last error, still recognises a redelivery.
+        """
         self._db.change(
-            "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, lease_until = NULL WHERE id = ?",
+            "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, lease_until = NULL, body = X'' "
+            "WHERE id = ?",
             (error, self._db.now(), event_id),
             f"inbox event {event_id}",
         )
+
+    def dead_with_body(self, limit: int = 100) -> list[InboxEvent]:
+        """Dead events that still hold a body: buried by an expired lease, or by an earlier zoomforce."""
+        rows = self._db.all("SELECT * FROM inbox WHERE status = 'dead' AND length(body) > 0 ORDER BY id LIMIT ?",
+                            (limit,))
+        return [_inbox_row(row) for row in rows]
 
     def pending_count(self) -> int:
         """Events not finished yet: pending (due or waiting for their retry) and in progress."""

@@ -69,8 +69,14 @@ class RecordState:
     last_record: str | None = None
 
     def snapshot(self) -> dict[str, Any] | None:
-        """What was last written (secrets as ``***``), when it was kept."""
-        return json.loads(self.last_record) if self.last_record else None
+        """What was last written (secrets as ``***``), when it was kept; None if it was not (or is unreadable)."""
+        if not self.last_record:
+            return None
+        try:
+            value = json.loads(self.last_record)
+        except ValueError:
+            return None  # only the dry run's "before" is lost: the hash still decides what is written
+        return value if isinstance(value, dict) else None
 
 
 def _written(item: WrittenLike) -> WrittenItem:

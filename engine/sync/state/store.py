@@ -104,6 +104,10 @@ class StateStore:
         """Close the connection; an open transaction is rolled back. Safe to call twice."""
         self._db.close()
 
+    def checkpoint(self) -> bool:
+        """Empty the write-ahead log into the file, so that no copy of a dropped row lingers in ``-wal``."""
+        return self._db.checkpoint()
+
     def __enter__(self) -> StateStore:
         return self
 

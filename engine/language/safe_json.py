@@ -1,0 +1,244 @@
+"""JSON from outside (input files, Zoom's answers, webhook bodies) parsed within the limits, and records checked.
+
+:func:`loads` never fails because of what a value holds, only because the text is not JSON: an
+object or array nested deeper than :data:`~engine.language.limits.MAX_NESTING_DEPTH` is replaced by
+a marker before the text is parsed (so no parser ever recurses past the limit, whatever Python's
+recursion limit is), an integer longer than ``MAX_INTEGER_DIGITS`` digits and ``NaN``/``Infinity``
+become :class:`Oversized` markers. :func:`check_record` then refuses a record that holds a marker or
+is over a limit with a typed :class:`~engine.errors.RecordError` (``MAPPING_INPUT_TOO_DEEP``,
+``MAPPING_NUMBER_TOO_LARGE``, ``MAPPING_INVALID_NUMBER``, ``MAPPING_INPUT_TOO_LARGE``), so that one
+hostile record is one per-record error and the others go on.
+
+Duplicate keys in an object keep the last value, as every JSON parser does. Lone surrogates
+(``"\\ud800"``) are kept here; the coercers repair them in text fields and refuse them in e-mail
+addresses, links and ids (``MAPPING_INVALID_TEXT``), and :func:`well_formed_deep` repairs what is
+stored or hashed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import InputTooDeep, InputTooLarge, InvalidNumber, NumberTooLarge
+from engine.language import limits
+
+# The text a container nested too deep is replaced with (a JSON string, so the document stays JSON).
+TOO_DEEP = "\u0000zoomforce: nested too deep"
+_TOO_DEEP_JSON = json.dumps(TOO_DEEP)
+_SPECIAL = re.compile(r'[\[\]{}"\\]')
+# A string, or an unterminated one up to the end of the text (a lone backslash may end it): the
+# pattern cannot fail where it starts, so removing strings is one linear pass whatever the text.
+# (A pattern that can fail is retried at every later quote: quadratic on '"\\"\\"\\...'.)
+_STRINGS = re.compile(r'"[^"\\]*(?:\\[\s\S][^"\\]*)*\\?(?:"|\Z)')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_LONG_DIGITS = re.compile(rf"\d{{{limits.MAX_INTEGER_DIGITS + 1},}}")
+_OPEN = frozenset("[{")
+_LOG10_2 = math.log10(2)
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A JSON number the engine will not compute with: too many digits, NaN or Infinity."""
+
+    kind: str  # "integer" or "not-finite"
+    text: str  # what it was: "an integer of 5000 digits", "NaN"
+
+    def __str__(self) -> str:
+        return f"<{self.text}>"
+
+
+def _parse_int(text: str) -> int | Oversized:
+    digits = len(text) - (1 if text[:1] == "-" else 0)
+    if digits > limits.MAX_INTEGER_DIGITS:
+        return Oversized("integer", f"an integer of {digits} digits")
+    return int(text)
+
+
+def _parse_constant(text: str) -> Oversized:
+    return Oversized("not-finite", text)
+
+
+def _brackets(text: str) -> Iterator[tuple[int, str]]:
+    """(position, bracket) of every bracket outside strings, in one linear pass (no backtracking)."""
+    in_string = False
+    skip = -1  # the position of a character escaped by a backslash
+    for match in _SPECIAL.finditer(text):
+        position = match.start()
+        if position == skip:
+            continue
+        char = match.group()
+        if in_string:
+            if char == "\\":
+                skip = position + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char != "\\":
+            yield position, char
+
+
+def _depth_of_skeleton(skeleton: str) -> int:
+    if skeleton.count("[") + skeleton.count("{") <= limits.MAX_NESTING_DEPTH:
+        return min(limits.MAX_NESTING_DEPTH, skeleton.count("[") + skeleton.count("{"))  # cannot be deeper
+    depth = deepest = 0
+    for char in _NOT_BRACKETS.sub("", skeleton):
+        if char in _OPEN:
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def nesting_depth(text: str) -> int:
+    """How deep objects and arrays nest in the JSON `text` (strings skipped), without parsing it.
+
+    At most ``MAX_NESTING_DEPTH`` is reported for a text with no more brackets than that.
+    """
+    return _depth_of_skeleton(_STRINGS.sub("", text))
+
+
+def _cut_too_deep(text: str, limit: int) -> str:
+    """`text` with every object or array at depth ``limit + 1`` replaced by :data:`TOO_DEEP`."""
+    parts: list[str] = []
+    depth = 0
+    start: int | None = None
+    kept = 0
+    for position, char in _brackets(text):
+        if char in _OPEN:
+            depth += 1
+            if depth == limit + 1:
+                start = position
+        else:
+            if depth == limit + 1 and start is not None:
+                parts += [text[kept:start], _TOO_DEEP_JSON]
+                kept = position + 1
+                start = None
+            depth -= 1
+    if start is not None:  # never closed: not JSON anyway, and the parser says where
+        parts += [text[kept:start], _TOO_DEEP_JSON]
+        kept = len(text)
+    parts.append(text[kept:])
+    return "".join(parts)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON from outside within the limits; ``json.JSONDecodeError`` (a ValueError) if it is not JSON.
+
+    Bytes must be UTF-8 (``UnicodeDecodeError``, also a ValueError, otherwise).
+    """
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text).decode("utf-8")
+    skeleton = _STRINGS.sub("", text)  # what is outside strings: brackets, numbers, literals
+    if _depth_of_skeleton(skeleton) > limits.MAX_NESTING_DEPTH:
+        text = _cut_too_deep(text, limits.MAX_NESTING_DEPTH)
+    if _LONG_DIGITS.search(skeleton):  # only then pay for a Python call per integer
+        return json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
+    return json.loads(text, parse_constant=_parse_constant)  # 1e999 is inf: check_record refuses it
+
+
+# ---- records -------------------------------------------------------------------------------------
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    shown = path[:6]
+    text = ""
+    for step in shown:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    if len(path) > len(shown):
+        text += "..."
+    return f" at {text}" if text else ""
+
+
+def _integer_digits(value: int) -> int:
+    return int(abs(value).bit_length() * _LOG10_2) + 1
+
+
+def check_record(record: Any) -> None:
+    """Raise a RecordError if `record` holds a marker of :func:`loads` or is over a limit (no recursion)."""
+    size = 0
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(record, 0, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= limits.MAX_NESTING_DEPTH:
+                raise InputTooDeep(f"the record is nested too deep{_where(path)} "
+                                   f"({limits.limit_text('MAX_NESTING_DEPTH')})")
+            items: Iterator[tuple[str | int, Any]] = (
+                iter(value.items()) if isinstance(value, dict) else enumerate(value))
+            for key, item in items:
+                if isinstance(key, str):
+                    size += len(key)
+                    if len(key) > limits.MAX_STRING_LENGTH:
+                        raise InputTooLarge(f"a key of {len(key)} characters{_where(path)} "
+                                            f"({limits.limit_text('MAX_STRING_LENGTH')})")
+                stack.append((item, depth + 1, (*path, key)))
+            size += 8
+        elif isinstance(value, str):
+            if value == TOO_DEEP:
+                raise InputTooDeep(f"the record is nested too deep{_where(path)} "
+                                   f"({limits.limit_text('MAX_NESTING_DEPTH')})")
+            if len(value) > limits.MAX_STRING_LENGTH:
+                raise InputTooLarge(f"a string of {len(value)} characters{_where(path)} "
+                                    f"({limits.limit_text('MAX_STRING_LENGTH')})")
+            size += len(value)
+        elif isinstance(value, Oversized):
+            if value.kind == "integer":
+                raise NumberTooLarge(f"{value.text}{_where(path)} ({limits.limit_text('MAX_INTEGER_DIGITS')})")
+            raise InvalidNumber(f"{value.text}{_where(path)}: JSON numbers are finite")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidNumber(f"{value}{_where(path)}: JSON numbers are finite")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            digits = _integer_digits(value)
+            if digits > limits.MAX_INTEGER_DIGITS:
+                raise NumberTooLarge(f"an integer of about {digits} digits{_where(path)} "
+                                     f"({limits.limit_text('MAX_INTEGER_DIGITS')})")
+            size += 8
+        else:
+            size += 8
+        if size > limits.MAX_RECORD_SIZE:
+            raise InputTooLarge(f"the record is larger than {limits.MAX_RECORD_SIZE} characters "
+                                f"({limits.limit_text('MAX_RECORD_SIZE')})")
+
+
+# ---- text that encodes ---------------------------------------------------------------------------
+
+
+def well_formed(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates (from broken JSON escapes) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def is_well_formed(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def well_formed_deep(value: Any, depth: int = 0) -> Any:
+    """A copy of a JSON value whose strings (keys too) encode as UTF-8, cut at the nesting limit.
+
+    What a dead letter or a snapshot stores: a container deeper than ``MAX_NESTING_DEPTH`` becomes
+    :data:`TOO_DEEP`, so that no encoder recurses past the limit either.
+    """
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, dict | list | tuple) and depth >= limits.MAX_NESTING_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {well_formed(k) if isinstance(k, str) else k: well_formed_deep(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [well_formed_deep(item, depth + 1) for item in value]
+    return value
