@@ -467,7 +467,8 @@ def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapp
     from engine.salesforce.auth import MAX_ATTEMPTS
 
     with StateStore.open(tmp_path / "state.db") as store:
-        fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS})
+        fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS,
+                                            "route": "collections_upsert"})
         with pytest.raises(RetriesExhausted):
             run_sync(fresh, store, mapping_set, entities=("calls",))
         assert store.cursors.get("calls") is None, "Salesforce never confirmed: the window is read again"

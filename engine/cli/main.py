@@ -24,7 +24,7 @@ from engine.cli.map import map_command
 from engine.cli.serve import serve_command
 from engine.cli.sync import sync_command
 from engine.cli.validate import validate
-from engine.errors import MappingInvalid, ZoomforceError
+from engine.errors import MappingInvalid, PreflightFailed, ProjectInvalid, ZoomforceError
 
 
 class ZoomforceGroup(click.Group):
@@ -33,9 +33,13 @@ class ZoomforceGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except MappingInvalid as exc:
+        except (MappingInvalid, ProjectInvalid) as exc:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
+            ctx.exit(exc.exit_code)
+        except PreflightFailed as exc:
+            for line in exc.lines:
+                click.echo(f"zoomforce: error: {line}", err=True)
             ctx.exit(exc.exit_code)
         except ZoomforceError as exc:
             click.echo(f"zoomforce: error: {exc}", err=True)

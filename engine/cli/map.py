@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from engine.cli.options import MAPPINGS_OPTION, read_input, resolve_mappings_dir
+from engine.cli.options import MAPPINGS_OPTION, read_input
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import CoercionError, InputError, RecordError
 
 
@@ -28,6 +29,8 @@ def _parse_parent(text: str | None) -> Any:
 @click.argument("entity")
 @click.option("--input", "input_path", default="-", show_default=True, help="JSON or JSON Lines file; - for stdin.")
 @MAPPINGS_OPTION
+@CATALOG_OPTION
+@PROJECT_OPTION
 @click.option(
     "--parent", "parent_json", help="The parent's Zoom record as JSON (or @FILE), e.g. a registrant's webinar."
 )
@@ -38,6 +41,8 @@ def map_command(
     entity: str,
     input_path: str,
     mappings_dir: Path | None,
+    catalog_dir: Path | None,
+    project_file: Path | None,
     parent_json: str | None,
     event_type: str | None,
     reveal_secrets: bool,
@@ -50,7 +55,8 @@ def map_command(
     from engine.language.plan import RunContext, compile_plan, run_batch
     from engine.validate.mapping_set import load_mapping_set
 
-    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir).usable()
+    mapping_set = load_mapping_set([settings.mappings], settings.catalog, settings.languages).raise_if_invalid()
     mapping = mapping_set.get(entity)
     plan = compile_plan(mapping)
     parent = _parse_parent(parent_json)

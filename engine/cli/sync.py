@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, resolve_mappings_dir, sigterm_as_interrupt
+from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, sigterm_as_interrupt
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
 @click.command("sync")
 @click.argument("entities", nargs=-1)
 @MAPPINGS_OPTION
+@CATALOG_OPTION
+@PROJECT_OPTION
 @STATE_OPTION
 @click.option("--since", help="Read from this date (YYYY-MM-DD) instead of each entity's cursor.")
 @click.option("--until", help="Read up to this date (YYYY-MM-DD); default today (UTC).")
@@ -64,7 +67,8 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
 @click.option("--bulk-threshold", type=click.IntRange(1), default=2000, show_default=True,
               help="From this many records of one object in a run, write through Bulk API 2.0.")
 def sync_command(
-    entities: tuple[str, ...], mappings_dir: Path | None, state_path: Path, since: str | None, until: str | None,
+    entities: tuple[str, ...], mappings_dir: Path | None, catalog_dir: Path | None, project_file: Path | None,
+    state_path: Path | None, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
 ) -> None:
     """Read Zoom as the mappings declare and upsert into Salesforce. Exit 0 all written, 1 some failed."""
@@ -76,18 +80,20 @@ def sync_command(
     from engine.validate.mapping_set import load_mapping_set
 
     first, last = _window(since, until)
-    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir, state=state_path).usable()
+    mapping_set = load_mapping_set([settings.mappings], settings.catalog, settings.languages).raise_if_invalid()
     check_entities(mapping_set, entities, webinar)
     options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar)
     zoom = zoom_from_env(os.environ)
     try:
-        salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
+        salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run,
+                                         api_version=settings.api_version)
     except ConfigError:
         zoom.client.close()
         raise
     progress = ProgressLines(sys.stderr, sys.stderr.isatty())
     try:
-        with sigterm_as_interrupt(), StateStore.open(state_path) as store:
+        with sigterm_as_interrupt(), StateStore.open(settings.state) as store:
             report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
     finally:
         progress.close()

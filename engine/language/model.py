@@ -111,6 +111,8 @@ class TargetSpec:
     upsert_keys: tuple[str, ...]
     endpoint: str | None
     match_key: str | None
+    match: tuple[tuple[str, ...], ...] = ()  # sets of fields that together identify a record, tried in order
+    match_nested: bool = False  # `match` was written as a list of lists (positions differ)
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,11 @@ def _source(data: dict[str, Any]) -> SourceSpec:
 def _target(data: dict[str, Any]) -> TargetSpec:
     keys = data.get("upsert_key")
     upsert_keys = (keys,) if isinstance(keys, str) else tuple(keys or ())
-    return TargetSpec(data["system"], data.get("object"), upsert_keys, data.get("endpoint"), data.get("match_key"))
+    match = data.get("match") or []
+    nested = bool(match) and all(isinstance(item, list) for item in match)
+    sets = tuple(tuple(item) for item in match) if nested else ((tuple(match),) if match else ())
+    return TargetSpec(data["system"], data.get("object"), upsert_keys, data.get("endpoint"), data.get("match_key"),
+                      sets, nested)
 
 
 def _parent(data: dict[str, Any] | None) -> ParentSpec | None:

@@ -24,6 +24,7 @@ from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
 from engine.salesforce.writer import SalesforceWriter
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
+from engine.sync.preflight import OrgDescribes, preflight
 from engine.sync.report import EntityCounts, Progress, SyncReport, no_progress
 from engine.sync.reverse_flow import register_for_webinar
 from engine.sync.state.store import StateStore
@@ -139,6 +140,9 @@ class SyncRunner:
         if reverse and not options.webinar:
             raise ConfigError(f"{reverse[0]}: the reverse flow registers people for one webinar: give --webinar ID")
         self._authenticate(options)
+        if self.salesforce is not None and not options.dry_run:  # before Zoom is read, before any write
+            preflight(self.mapping_set, [*written_entities(self.mapping_set, forward), *reverse],
+                      OrgDescribes(self.salesforce))
         self.store.runs.recover_interrupted()
         report = SyncReport()
         command = "sync --retry-dead-letters" if options.retry_dead_letters else "sync"

@@ -41,6 +41,7 @@ class CheckContext:
     mappings: dict[str, Mapping]
     known_entities: frozenset[str] = frozenset()
     catalog_dir: Path | None = None  # the Salesforce target catalog (default: the shipped one)
+    languages: tuple[str, ...] = ()  # the project's languages: every mapping must declare them
 
 
 Check = Callable[[Mapping, CheckContext], Iterator[Finding]]
@@ -217,6 +218,16 @@ def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Find
                 )
 
 
+def check_project_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """The project publishes its disclosure in `context.languages`: every mapping must give its texts in them."""
+    missing = [language for language in context.languages if language not in mapping.languages]
+    if missing:
+        them = "it" if len(missing) == 1 else "them"
+        yield Finding(("languages",), f"the project's languages include {', '.join(missing)} (zoomforce.yaml): "
+                      f"add {them} to this file's languages ({', '.join(mapping.languages)}) and give every text "
+                      f"in {them}")
+
+
 def check_disclosure_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     """Every language of a mapping needs the disclosure's fixed sentences too."""
 
@@ -313,6 +324,7 @@ CHECKS: tuple[Check, ...] = (
     check_missing_policy,
     check_scope_parent,
     check_translations,
+    check_project_languages,
     check_disclosure_languages,
     check_categories,
     check_secrets,

@@ -26,6 +26,15 @@ def _object(name: str, where: PathKey, directory: Path | None) -> tuple[ObjectCa
         return None, [SourceFinding(where, str(exc))]
 
 
+def unknown_field_message(name: str, catalog: ObjectCatalog) -> str:
+    """A `to` the catalog lacks: the file looked in, the nearest names, and the two ways out."""
+    hint = did_you_mean(catalog.suggest(name))
+    where = catalog.path or f"{catalog.name}.json"
+    return (f"'{name}' is not a field of {catalog.name} in {where}{hint}. If the org has it, refresh the catalog "
+            f"(zoomforce catalog pull); if not, declare it in {where} (marked x-zoomforce-added) and create it "
+            f"(zoomforce catalog missing --out DIR)")
+
+
 def value_type(spec: FieldSpec) -> str | None:
     """What the field writes: its declared type, else the expression's result type if it is known."""
     if spec.type is not None:
@@ -57,8 +66,7 @@ def _field_findings(spec: FieldSpec, catalog: ObjectCatalog) -> Iterator[SourceF
     where = (*spec.path, "to")
     field = catalog.field(spec.target)
     if field is None:
-        hint = did_you_mean(catalog.suggest(spec.target))
-        yield SourceFinding(where, f"'{spec.target}' is not a field of {catalog.name}{hint}")
+        yield SourceFinding(where, unknown_field_message(spec.target, catalog))
         return
     if not (field.createable or field.updateable):
         yield SourceFinding(where, f"{catalog.name}.{field.name} is read-only ({field.type}); it cannot be written")

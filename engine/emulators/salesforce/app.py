@@ -157,17 +157,26 @@ class Failures:
     def __init__(self, rate: float, seed: int) -> None:
         self.rate = rate
         self._rng = random.Random(seed)
-        self._forced: deque[str] = deque()
+        self._forced: deque[tuple[str, str | None]] = deque()
         self._lock = threading.Lock()
 
-    def force(self, code: str, count: int) -> None:
+    def force(self, code: str, count: int, route: str | None = None) -> None:
+        """The next `count` data requests (of the route named `route` only, when given) fail with `code`."""
         with self._lock:
-            self._forced.extend([code] * count)
+            self._forced.extend([(code, route)] * count)
 
-    def draw(self) -> SfRequestError | None:
+    def _forced_code(self, route: str) -> str | None:
+        for entry in self._forced:
+            if entry[1] in (None, route):
+                self._forced.remove(entry)
+                return entry[0]
+        return None
+
+    def draw(self, route: str = "") -> SfRequestError | None:
         with self._lock:
-            if self._forced:
-                code = self._forced.popleft()
+            forced = self._forced_code(route)
+            if forced is not None:
+                code = forced
             elif self.rate > 0 and self._rng.random() < self.rate:
                 code = self._rng.choice(["SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"])
             else:
@@ -478,7 +487,7 @@ async def _serve_data(request: Request, name: str, handler: Handler) -> Response
     emu: Emulator = request.app.state.emulator
     version = request.path_params.get("version", "")
     try:
-        response = await _dispatch(request, emu, version, handler)
+        response = await _dispatch(request, emu, version, handler, name)
     except SfRequestError as exc:
         response = _error_response(exc)
     except MultipleRecords as exc:
@@ -489,13 +498,13 @@ async def _serve_data(request: Request, name: str, handler: Handler) -> Response
     return response
 
 
-async def _dispatch(request: Request, emu: Emulator, version: str, handler: Handler) -> Response:
+async def _dispatch(request: Request, emu: Emulator, version: str, handler: Handler, name: str) -> Response:
     if version not in emu.versions:
         raise not_found()
     if not emu.sessions.valid(_bearer(request)):
         raise SfRequestError(401, SfError("INVALID_SESSION_ID", "Session expired or invalid"))
     emu.stats.count_call()
-    failure = emu.failures.draw()
+    failure = emu.failures.draw(name)
     if failure is not None:
         raise failure
     params = {k: str(v) for k, v in request.path_params.items()}
@@ -603,18 +612,23 @@ async def hook_expire_sessions(request: Request) -> Response:
 
 
 async def hook_fail_next(request: Request) -> Response:
-    """Force the next data requests to fail: ``{"errorCode": "REQUEST_LIMIT_EXCEEDED", "count": 1}``."""
+    """Force the next data requests to fail: ``{"errorCode": "REQUEST_LIMIT_EXCEEDED", "count": 1}``, with
+    ``"route": NAME`` (``collections_upsert``, ``describe``, ``query`` ...) only the requests of that route."""
     emu: Emulator = request.app.state.emulator
     try:
         body = json.loads(await request.body() or b"{}")
         code = str(body.get("errorCode", "REQUEST_LIMIT_EXCEEDED"))
         count = int(body.get("count", 1))
+        route = body.get("route")
     except (ValueError, AttributeError, TypeError):
-        return JSONResponse({"error": "expected {errorCode, count}"}, status_code=400)
+        return JSONResponse({"error": "expected {errorCode, count, route?}"}, status_code=400)
     if code not in FAILURES:
         return JSONResponse({"error": f"errorCode must be one of {sorted(FAILURES)}"}, status_code=400)
-    emu.failures.force(code, count)
-    return JSONResponse({"forced": code, "count": count})
+    if route is not None and route not in {name for _, name, _, _ in DATA_ROUTES}:
+        return JSONResponse({"error": f"route must be one of {sorted({n for _, n, _, _ in DATA_ROUTES})}"},
+                            status_code=400)
+    emu.failures.force(code, count, route)
+    return JSONResponse({"forced": code, "count": count, "route": route})
 
 
 async def hook_stats(request: Request) -> Response:
