@@ -11,6 +11,9 @@ REFERENCE = REPO / "reference"
 FIXTURES = REPO / "tests" / "fixtures"
 MAPPINGS = REPO / "mappings"
 CASES = Path(__file__).resolve().parent / "cases"
+# The shipped catalog as it is: an org with the fields zoomforce adds deployed. The Salesforce
+# emulator serves a stock org (Zoom's package without them) unless given this folder (or another).
+ORG_WITH_ADDITIONS = REPO / "schemas" / "salesforce"
 
 
 def copy_mappings(tmp_path: Path) -> Path:

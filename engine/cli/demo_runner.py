@@ -31,7 +31,7 @@ from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app
 from engine.emulators.zoom.app import create_app as zoom_app
 from engine.emulators.zoom.data import Account
 from engine.errors import InputError
-from engine.resources import default_mappings_dir
+from engine.resources import default_mappings_dir, schemas_dir
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.serving import RunningServer, start_in_thread
 from engine.sync.report import Progress, SyncReport
@@ -64,7 +64,8 @@ def running_emulators(users: int) -> Iterator[Emulators]:
     """Both emulators on loopback, with the demo's people in the Salesforce org."""
     cert_dir = Path(tempfile.mkdtemp(prefix="zoomforce-demo-"))
     zoom = zoom_app(ZoomEmulatorConfig(users=users))
-    sf = salesforce_app(SalesforceEmulatorConfig())
+    # The org has the fields zoomforce adds deployed (the shipped catalog, as it is): the demo syncs everything.
+    sf = salesforce_app(SalesforceEmulatorConfig(catalog_dir=schemas_dir() / "salesforce"))
     zoom_server = salesforce_server = None
     try:
         tls = make_tls_files(cert_dir)

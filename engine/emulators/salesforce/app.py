@@ -65,7 +65,7 @@ class SalesforceEmulatorConfig:
     seed: int = 1
     client_id: str = "demo"
     client_secret: str = "demo"
-    catalog_dir: Path | None = None
+    catalog_dir: Path | None = None  # None: the shipped catalog without the fields zoomforce adds (a stock org)
     token_ttl: int | None = None  # seconds; None: sessions never expire
     query_page_size: int = 2000
     bulk_delay: float = 0.0
@@ -190,8 +190,9 @@ class Emulator:
 
     def __init__(self, config: SalesforceEmulatorConfig) -> None:
         self.config = config
+        # No catalog given: the shipped one, as an org that runs Zoom's package as it ships (no additions).
         catalog_dir = config.catalog_dir or schemas_dir() / "salesforce"
-        self.catalog: Catalog = load_catalog(catalog_dir)
+        self.catalog: Catalog = load_catalog(catalog_dir, stock=config.catalog_dir is None)
         self.org = Org(self.catalog)
         self.bulk = BulkIngest(self.org, delay=config.bulk_delay, seed=config.seed)
         self.sessions = Sessions(config.token_ttl)
