@@ -23,15 +23,17 @@ def demo_command(users: int, state_path: Path | None, output: Path, language: st
     """Run the whole sync on this machine, no account needed: local Zoom and Salesforce emulators."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.demo_runner import run_demo
-    from engine.sync.output import ProgressLines, summary_json, summary_text
+    from engine.sync.output import FailureLines, ProgressLines, summary_json, summary_text
 
     progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    failures = FailureLines(sys.stderr, before=progress.close)
     try:
         with sigterm_as_interrupt():
             result = run_demo(users=users, state_path=state_path, output=output, language=language,
-                              progress=progress, say=lambda line: click.echo(line, err=True))
+                              progress=progress, say=lambda line: click.echo(line, err=True), failures=failures)
     finally:
         progress.close()
+        failures.close()
     click.echo(summary_json(result.report) if summary_format == "json" else summary_text(result.report), nl=False)
     click.echo(f"zoomforce: disclosure written to {output}", err=True)
     sys.exit(1 if result.report.failed else 0)

@@ -34,7 +34,7 @@ from engine.errors import InputError
 from engine.resources import default_mappings_dir, schemas_dir
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.serving import RunningServer, start_in_thread
-from engine.sync.report import Progress, SyncReport
+from engine.sync.report import Failures, Progress, SyncReport, no_failures
 from engine.sync.runner import SyncOptions, SyncRunner, default_entities
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
@@ -129,7 +129,7 @@ def _write_disclosure(mapping_set: MappingSet, language: str, output: Path) -> N
 
 def run_demo(
     *, users: int, state_path: Path | None, output: Path, language: str, progress: Progress,
-    say: Callable[[str], object],
+    say: Callable[[str], object], failures: Failures = no_failures,
 ) -> DemoResult:
     _fresh_state(state_path)
     mapping_set = load_mapping_set([default_mappings_dir()]).raise_if_invalid()
@@ -146,7 +146,8 @@ def run_demo(
                                                                 client_secret=DEMO_CREDENTIAL))
             try:
                 with StateStore.open(state_path or work / "zoomforce.db") as store:
-                    runner = SyncRunner(mapping_set, store, ZoomSource(zoom), salesforce, progress=progress)
+                    runner = SyncRunner(mapping_set, store, ZoomSource(zoom), salesforce, progress=progress,
+                                        failures=failures)
                     entities = (*default_entities(mapping_set), "registrations")
                     report = runner.run(SyncOptions(entities=entities, webinar=webinar))
             finally:

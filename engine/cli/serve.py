@@ -31,7 +31,8 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, catalog_dir: 
     from engine.serve.events import EventProcessor, event_feeds, subscriptions
     from engine.serve.worker import InboxWorker
     from engine.serving import check_listen, serve_foreground
-    from engine.sync.preflight import OrgDescribes, preflight  # deferred, as the imports above
+    from engine.sync.output import FailureLines  # deferred, as the imports above
+    from engine.sync.preflight import OrgDescribes, preflight
     from engine.sync.state.store import StateStore
     from engine.validate.mapping_set import load_mapping_set
 
@@ -50,8 +51,9 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, catalog_dir: 
         salesforce.close()
         raise
     store = StateStore.open(settings.state)
-    worker = InboxWorker(store, EventProcessor(mapping_set, store, salesforce), max_attempts=max_attempts,
-                         backoff_max=600.0)
+    failures = FailureLines(sys.stderr, limit=None)  # a service: every failed record is a line of its log
+    worker = InboxWorker(store, EventProcessor(mapping_set, store, salesforce, failures=failures),
+                         max_attempts=max_attempts, backoff_max=600.0)
     app = create_app(store, secret, None, worker=worker)
 
     def announce(url: str) -> None:

@@ -74,7 +74,7 @@ def sync_command(
     """Read Zoom as the mappings declare and upsert into Salesforce. Exit 0 all written, 1 some failed."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env, zoom_from_env
-    from engine.sync.output import ProgressLines, planned_lines, summary_json, summary_text
+    from engine.sync.output import FailureLines, ProgressLines, planned_lines, summary_json, summary_text
     from engine.sync.runner import SyncOptions, SyncRunner
     from engine.sync.state.store import StateStore
     from engine.validate.mapping_set import load_mapping_set
@@ -92,11 +92,14 @@ def sync_command(
         zoom.client.close()
         raise
     progress = ProgressLines(sys.stderr, sys.stderr.isatty())
+    failures = FailureLines(sys.stderr, kept=not dry_run, before=progress.close)
     try:
         with sigterm_as_interrupt(), StateStore.open(settings.state) as store:
-            report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+            report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress,
+                                failures=failures).run(options)
     finally:
         progress.close()
+        failures.close()
         zoom.client.close()
         if salesforce is not None:
             salesforce.close()

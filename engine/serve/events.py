@@ -37,9 +37,9 @@ from engine.language.model import EventSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.language.plan import Plan, RunContext, event_readers, secret_names
 from engine.salesforce.writer import SalesforceWriter
-from engine.secrets import credential_keys, redact
+from engine.secrets import credential_keys, redact, scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
-from engine.sync.report import EntityCounts, SyncReport
+from engine.sync.report import EntityCounts, Failures, SyncReport, no_failures
 from engine.sync.state.inbox import InboxEvent
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
@@ -106,10 +106,11 @@ class EventProcessor:
         salesforce: SalesforceWriter | None,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        failures: Failures = no_failures,
     ):
         self.feeds = event_feeds(mapping_set)
         self.store = store
-        self.pipeline = WritePipeline(mapping_set, store, salesforce)
+        self.pipeline = WritePipeline(mapping_set, store, salesforce, failures=failures)
         self.now = now
         self._expressions: dict[str, CompiledExpression] = {}
         self.unread_secrets = credential_keys() - keys_read(self.feeds)
@@ -184,8 +185,11 @@ class EventProcessor:
                 located = exc.located(index, mapping.entity)
                 LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
                             kind, index, located.kind)
-                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), f"MAPPING_{exc.kind.upper()}",
-                                            str(located), evidence, None, index, secret_fields=secret_names(mapping))
+                code, secrets, key = f"MAPPING_{exc.kind.upper()}", secret_names(mapping), plan.key_of(record, kind)
+                self.pipeline.failures(mapping.entity, key or f"event {event.event_id} record {index}", code,
+                                       scrub_message(str(located), evidence, secrets))
+                self.store.dead_letters.add(mapping.entity, key, code, str(located), evidence, None, index,
+                                            secret_fields=secrets)
                 continue
             yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
 

@@ -22,7 +22,7 @@ from engine.language.projection import Tree, project, read_tree
 from engine.salesforce.bulk import NO_REASON, UNKNOWN_CODE
 from engine.salesforce.writer import SalesforceWriter, UpsertResult
 from engine.secrets import redact_fields, scrub_message
-from engine.sync.report import EntityCounts, PlannedChange, Progress, SyncReport, no_progress
+from engine.sync.report import EntityCounts, Failures, PlannedChange, Progress, SyncReport, no_failures, no_progress
 from engine.sync.state.record_hashes import WrittenItem, payload_hash
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
@@ -63,11 +63,13 @@ class WritePipeline:
         salesforce: SalesforceWriter | None,
         *,
         progress: Progress = no_progress,
+        failures: Failures = no_failures,
     ):
         self.mapping_set = mapping_set
         self.store = store
         self.salesforce = salesforce
         self.progress = progress
+        self.failures = failures
         self.plans: dict[str, Plan] = {}
         self.run_id: int | None = None
         self.trees: dict[str, tuple[Tree, Tree]] = {}
@@ -90,7 +92,9 @@ class WritePipeline:
     ) -> None:
         counts.failed += 1
         safe = scrub_message(message, evidence, secrets)
-        LOG.warning("%s: record %s: %s: %s", entity, index if key is None else key, code, safe)
+        shown = key if key is not None else f"record {index}"
+        LOG.info("%s: record %s: %s: %s", entity, shown, code, safe)
+        self.failures(entity, shown, code, safe)
         if write:
             self.store.dead_letters.add(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
 
@@ -185,6 +189,9 @@ class WritePipeline:
                 code, message = result.errors[0] if result.errors else (UNKNOWN_CODE, NO_REASON)
                 detail = "; ".join(f"{c}: {m}" for c, m in result.errors) or message
                 counts.failed += 1
+                shown = "; ".join(m for _, m in result.errors) or message
+                self.failures(entity, item.key, code,
+                              scrub_message(shown, {**item.evidence, "record": item.mapped.record}, secrets))
                 if item.dead_letter_id is not None:
                     self.store.dead_letters.bump(item.dead_letter_id, code, detail)
                 else:

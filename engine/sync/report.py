@@ -1,4 +1,4 @@
-"""What a sync reports: counts per entity, the dry-run plan, API calls; and how progress is told."""
+"""What a sync reports: counts per entity, the dry-run plan, API calls; and how progress and failures are told."""
 
 from __future__ import annotations
 
@@ -49,4 +49,15 @@ class Progress(Protocol):
 
 
 def no_progress(entity: str, stage: str, counts: EntityCounts) -> None:
+    return None
+
+
+class Failures(Protocol):
+    """Told each record that failed: its entity, its key (``record N`` when it has none), the error code
+    and the reason, secrets already scrubbed out."""
+
+    def __call__(self, entity: str, key: str, code: str, reason: str) -> None: ...
+
+
+def no_failures(entity: str, key: str, code: str, reason: str) -> None:
     return None

@@ -17,6 +17,7 @@ from engine.language.coerce import format_sf_datetime
 from engine.language.expressions import compile_expression
 from engine.language.model import Mapping
 from engine.language.plan import RunContext, secret_names
+from engine.secrets import scrub_message
 from engine.sync.pipeline import WritePipeline
 from engine.sync.report import EntityCounts, PlannedChange, SyncReport
 from engine.sync.state.record_hashes import WrittenItem
@@ -86,6 +87,8 @@ def register_for_webinar(
                 mapped = plan.map_record(record, RunContext(run=run))
             except RecordError as exc:
                 counts.failed += 1
+                pipeline.failures(entity, f"{webinar}:{record.get('Id')}", f"MAPPING_{exc.kind.upper()}",
+                                  scrub_message(str(exc), {"source": record}, secrets))
                 if not dry_run:
                     store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
                                                   f"MAPPING_{exc.kind.upper()}", str(exc.located(index - 1, entity)),
@@ -108,6 +111,8 @@ def register_for_webinar(
                 if exc.status is not None and exc.status >= 500:
                     raise
                 counts.failed += 1
+                pipeline.failures(entity, key, f"ZOOM_{exc.code or exc.status}",
+                                  scrub_message(str(exc), {"source": record, "record": mapped.record}, secrets))
                 store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
                                               {"source": record, "record": mapped.record}, report.run_id, index - 1,
                                               secret_fields=secrets)

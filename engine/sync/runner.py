@@ -23,9 +23,10 @@ from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
 from engine.salesforce.writer import SalesforceWriter
+from engine.secrets import scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.preflight import OrgDescribes, preflight
-from engine.sync.report import EntityCounts, Progress, SyncReport, no_progress
+from engine.sync.report import EntityCounts, Failures, Progress, SyncReport, no_failures, no_progress
 from engine.sync.reverse_flow import register_for_webinar
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
@@ -118,6 +119,7 @@ class SyncRunner:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = no_progress,
+        failures: Failures = no_failures,
     ):
         self.mapping_set = mapping_set
         self.store = store
@@ -125,7 +127,7 @@ class SyncRunner:
         self.salesforce = salesforce
         self.now = now
         self.progress = progress
-        self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress)
+        self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress, failures=failures)
         self.read_records: dict[str, list[dict[str, Any]]] = {}
 
     # ---- the whole run ---------------------------------------------------------------------
@@ -268,6 +270,7 @@ class SyncRunner:
             # whose record then differs from the hash kept now, writes them from Zoom.
             plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets))
             counts = report.entities.setdefault(entity, EntityCounts())
+            secrets = secret_names(mapping)
             pending: list[PendingRecord] = []
             for letter in letters:
                 if letter.code.startswith("ZOOM_") or letter.code == "MISSING_KEY":
@@ -280,7 +283,10 @@ class SyncRunner:
                                              event if isinstance(event, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
-                    self.store.dead_letters.bump(letter.id, f"MAPPING_{exc.kind.upper()}", str(exc))
+                    code = f"MAPPING_{exc.kind.upper()}"
+                    self.pipeline.failures(entity, letter.key or f"record {letter.source_index}", code,
+                                           scrub_message(str(exc), letter.record, secrets))
+                    self.store.dead_letters.bump(letter.id, code, str(exc))
                     continue
                 # The letter is resolved when Salesforce confirms the write, in the same commit (its key
                 # may differ now that the mapping changed); a failure keeps it open.
