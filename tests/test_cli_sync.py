@@ -599,7 +599,8 @@ def test_sync_registrations_without_a_webinar_says_so_in_one_line(failing: Concu
 
 def test_sync_of_an_unknown_entity_suggests_the_nearest_even_without_credentials(failing: Concurrent) -> None:
     line = one_error_line(failing.result("unknown"))
-    assert line.startswith("zoomforce: error: no mapping for entity 'meetngs' (known: calls, meetings, ")
+    assert line.startswith("zoomforce: error: no mapping for entity 'meetngs' (known: calls, campaign_members, "
+                           "campaigns, meetings, ")
     assert line.endswith("; did you mean 'meetings'?")
 
 

@@ -51,7 +51,7 @@ def map_command(
     """Map Zoom records read from --input (one record, an API response, or JSON Lines) to JSON Lines."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.language.expressions import compile_expression
-    from engine.language.inputs import read_event_records, read_records
+    from engine.language.inputs import read_event_records, read_records, split_each
     from engine.language.plan import RunContext, compile_plan, run_batch
     from engine.validate.mapping_set import load_mapping_set
 
@@ -60,9 +60,12 @@ def map_command(
     mapping = mapping_set.get(entity)
     plan = compile_plan(mapping)
     parent = _parse_parent(parent_json)
+    parents = None
     if event_type is None:
         records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
         records = read_records(read_input(input_path), records_expression)
+        if mapping.source.each:  # a recorded meeting's files: each one with its meeting as parent
+            records, parents = split_each(records, mapping.source.each, parent)
     else:
         records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
     context = RunContext(parent=parent, run=_run_document(run_time))
@@ -76,7 +79,7 @@ def map_command(
             click.echo(f"zoomforce: warning: {plan.entity}: record {index}: {warning}", err=True)
         click.echo(json.dumps(outcome.as_json(secrets), ensure_ascii=False))
 
-    result = run_batch(plan, records, context, on_record=emit, event=event_type)
+    result = run_batch(plan, records, context, on_record=emit, event=event_type, parents=parents)
     if result.errors:
         click.echo(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", err=True)
         sys.exit(1)

@@ -53,6 +53,7 @@ class FieldSpec:
     realtime: str | None
     description: Text | None
     events: MappingProxyType[str, str] = field(default_factory=lambda: _EMPTY)
+    lists: MappingProxyType[str, str | None] = field(default_factory=lambda: _EMPTY)  # per named listing (None: not)
 
     @property
     def path(self) -> tuple[str | int, ...]:
@@ -81,6 +82,13 @@ class ListSpec:
     window_max_days: int | None
     detail: bool
     key: str | None
+    name: str | None = None  # `as`: a second or later listing's name (None for the first)
+    index: int = 0  # its place in `source.list`
+    nested: bool = False  # `source.list` was written as a list of listings (positions differ)
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        return ("source", "list", self.index) if self.nested else ("source", "list")
 
 
 @dataclass(frozen=True)
@@ -97,11 +105,20 @@ class SourceSpec:
     endpoint: str | None
     records: str | None
     include: tuple[IncludeSpec, ...]
-    listing: ListSpec | None
+    listings: tuple[ListSpec, ...]
     parent: str | None
     objects: tuple[str, ...]
     where: str | None
     events: tuple[EventSpec, ...]
+    each: str | None = None  # the key of the list, in each record, whose items are the records
+
+    @property
+    def listing(self) -> ListSpec | None:
+        """The first listing (the one whose records are read with every field's `from`)."""
+        return self.listings[0] if self.listings else None
+
+    def named_listing(self, name: str) -> ListSpec | None:
+        return next((listing for listing in self.listings if listing.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,21 @@ class LinkSpec:
     match: str
     source: str
     label: Text | None
+    scope: str = "record"  # `from` over the record or its parent
+    entity: str | None = None  # the mapping that writes the linked records (synced first)
+    unless_set: str | None = None  # left out for a record that has a value for this field
+    on_unmatched: str = "write"  # write (without the lookup), skip, reject
+    lists: MappingProxyType[str, str | None] = field(default_factory=lambda: _EMPTY)
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        return ("links", self.index)
+
+    def reader(self, listing: str | None) -> str | None:
+        """The expression for a record of `listing` (None: the first); None when that listing gives none."""
+        if listing is not None and listing in self.lists:
+            return self.lists[listing]
+        return self.source
 
 
 @dataclass(frozen=True)
@@ -198,12 +230,31 @@ def _field(index: int, data: dict[str, Any], defaults: dict[str, Any]) -> FieldS
         realtime=data.get("realtime"),
         description=Text.of(data.get("description")),
         events=_frozen(data.get("events")),
+        lists=_frozen(data.get("lists")),
+    )
+
+
+def _listing(listing: dict[str, Any], index: int, nested: bool) -> ListSpec:
+    window = listing.get("window") or {}
+    return ListSpec(
+        endpoint=listing["endpoint"],
+        records=listing.get("records"),
+        params=_frozen(listing.get("params")),
+        window_from=window.get("from"),
+        window_to=window.get("to"),
+        window_max_days=window.get("max_days"),
+        detail=bool(listing.get("detail", False)),
+        key=listing.get("key"),
+        name=listing.get("as"),
+        index=index,
+        nested=nested,
     )
 
 
 def _source(data: dict[str, Any]) -> SourceSpec:
-    listing = data.get("list")
-    window = (listing or {}).get("window") or {}
+    listed = data.get("list")
+    nested = isinstance(listed, list)
+    listings = [] if listed is None else listed if nested else [listed]
     return SourceSpec(
         system=data["system"],
         endpoint=data.get("endpoint"),
@@ -212,18 +263,7 @@ def _source(data: dict[str, Any]) -> SourceSpec:
             IncludeSpec(item["endpoint"], item["as"], _frozen(item.get("params")), bool(item.get("optional", False)))
             for item in data.get("include", ())
         ),
-        listing=None
-        if listing is None
-        else ListSpec(
-            endpoint=listing["endpoint"],
-            records=listing.get("records"),
-            params=_frozen(listing.get("params")),
-            window_from=window.get("from"),
-            window_to=window.get("to"),
-            window_max_days=window.get("max_days"),
-            detail=bool(listing.get("detail", False)),
-            key=listing.get("key"),
-        ),
+        listings=tuple(_listing(item, i, nested) for i, item in enumerate(listings)),
         parent=data.get("parent"),
         objects=(data["object"],) if isinstance(data.get("object"), str) else tuple(data.get("object", ())),
         where=data.get("where"),
@@ -231,6 +271,7 @@ def _source(data: dict[str, Any]) -> SourceSpec:
             EventSpec(e["event"], e.get("records", PAYLOAD_OBJECT), e.get("parent"), bool(e.get("all_fields")))
             for e in data.get("events", ())
         ),
+        each=data.get("each"),
     )
 
 
@@ -254,6 +295,17 @@ def _parent(data: dict[str, Any] | None) -> ParentSpec | None:
         data["from"],
         data.get("type", "string"),
         bool(data.get("required", True)),
+    )
+
+
+def _link(index: int, link: dict[str, Any]) -> LinkSpec:
+    return LinkSpec(
+        index, link["to"], link["object"], link["match"], link["from"], Text.of(link.get("label")),
+        scope=link.get("scope", "record"),
+        entity=link.get("entity"),
+        unless_set=link.get("unless_set"),
+        on_unmatched=link.get("on_unmatched", "write"),
+        lists=_frozen(link.get("lists")),
     )
 
 
@@ -285,10 +337,7 @@ def build_mapping(document: LoadedDocument) -> Mapping:
         source=_source(data["source"]),
         target=_target(data["target"]),
         parent=_parent(data.get("parent")),
-        links=tuple(
-            LinkSpec(i, link["to"], link["object"], link["match"], link["from"], Text.of(link.get("label")))
-            for i, link in enumerate(data.get("links", ()))
-        ),
+        links=tuple(_link(i, link) for i, link in enumerate(data.get("links", ()))),
         disclosure=_disclosure(data.get("disclosure")),
         fields=tuple(_field(i, item, defaults) for i, item in enumerate(data["fields"])),
         document=document,

@@ -91,7 +91,8 @@ class FailureLines:
 
 
 def _counts_text(counts: EntityCounts) -> str:
-    return (f"read {counts.read}, written {counts.written}, unchanged {counts.unchanged}, "
+    skipped = f" ({counts.skipped} skipped)" if counts.skipped else ""
+    return (f"read {counts.read}, written {counts.written}, unchanged {counts.unchanged}{skipped}, "
             f"failed {counts.failed}")
 
 

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 class EntityCounts:
     read: int = 0
     written: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # nothing to write: as last written, the same record twice, or skipped
     failed: int = 0
+    skipped: int = 0  # of `unchanged`: left out by a link's `on_unmatched: skip`
 
     def as_json(self) -> dict[str, int]:
         return {"read": self.read, "written": self.written, "unchanged": self.unchanged, "failed": self.failed}

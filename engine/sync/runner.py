@@ -53,14 +53,22 @@ def parent_of(mapping: Mapping) -> str | None:
     return mapping.source.parent or (mapping.parent.entity if mapping.parent else None)
 
 
+def dependencies(mapping: Mapping) -> list[str]:
+    """Every entity synced before this one: the one it is read under, its Salesforce parent, its links'."""
+    names = [mapping.source.parent, mapping.parent.entity if mapping.parent else None,
+             *(link.entity for link in mapping.links)]
+    return [name for name in dict.fromkeys(names) if name]
+
+
 def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str]:
-    """`wanted` and the ancestors they are read under, parents first; ties in name order."""
+    """`wanted` and the entities they depend on, each after those it depends on; ties in name order."""
     chosen: set[str] = set()
-    for name in wanted:
-        current: str | None = name
-        while current is not None and current not in chosen:
-            chosen.add(current)
-            current = parent_of(mapping_set.get(current))
+    queue = list(wanted)
+    while queue:
+        name = queue.pop()
+        if name not in chosen:
+            chosen.add(name)
+            queue += dependencies(mapping_set.get(name))
     order: list[str] = []
     visiting: set[str] = set()
 
@@ -70,9 +78,8 @@ def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str
         if name in visiting:
             raise ConfigError(f"mappings: the parent relation of '{name}' forms a cycle")
         visiting.add(name)
-        parent = parent_of(mapping_set.get(name))
-        if parent is not None:
-            visit(parent)
+        for dependency in dependencies(mapping_set.get(name)):
+            visit(dependency)
         visiting.discard(name)
         order.append(name)
 
@@ -82,16 +89,21 @@ def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str
 
 
 def written_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> set[str]:
-    """`wanted` and the parents their Salesforce records point at (a registrant's webinar).
+    """`wanted`, the parents their Salesforce records point at (a registrant's webinar), and the
+    entities whose records their links find (a campaign member's campaign), with theirs in turn.
 
     A parent the entity is only read under (a meeting's user) is read, not written.
     """
-    written = set(wanted)
-    for name in list(written):
+    written: set[str] = set()
+    queue = list(wanted)
+    while queue:
+        name = queue.pop()
+        if name in written:
+            continue
+        written.add(name)
         mapping = mapping_set.get(name)
-        while mapping.parent is not None:
-            written.add(mapping.parent.entity)
-            mapping = mapping_set.get(mapping.parent.entity)
+        queue += [mapping.parent.entity] if mapping.parent is not None else []
+        queue += [link.entity for link in mapping.links if link.entity]
     return written
 
 
@@ -222,21 +234,20 @@ class SyncRunner:
         self.progress(entity, "read", counts)
         for index, item in enumerate(self.zoom.read(mapping, parents, window)):
             counts.read += 1
+            listed = {"listing": item.listing} if item.listing else {}
+            evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
             if isinstance(item, SourceFailure):
                 key = plan.key_of(item.record)
-                evidence = self.pipeline.evidence(mapping, item.record, item.parent)
                 self.pipeline.dead(entity, key, item.code, item.message, evidence, index, secrets, counts, keep)
                 continue
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
                 key = plan.key_of(item.record)
-                self.pipeline.dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome),
-                           self.pipeline.evidence(mapping, item.record, item.parent), index,
-                           secrets, counts, keep)
+                self.pipeline.dead(entity, key, f"MAPPING_{outcome.kind.upper()}", str(outcome), evidence, index,
+                                   secrets, counts, keep)
                 continue
             kept.append(item.record)
-            pending.append(PendingRecord(record_key(outcome, plan), outcome,
-                                         self.pipeline.evidence(mapping, item.record, item.parent), index))
+            pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)
         self.read_records[entity] = kept
@@ -251,7 +262,7 @@ class SyncRunner:
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
         try:
-            return plan.map_record(item.record, RunContext(parent=item.parent, run=run))
+            return plan.map_record(item.record, RunContext(parent=item.parent, run=run), listing=item.listing)
         except RecordError as exc:
             return exc.located(index, plan.entity)
 
@@ -278,9 +289,11 @@ class SyncRunner:
                 counts.read += 1
                 source = letter.record.get("source")
                 event = letter.record.get("event")  # a dead letter of an event notification is mapped as one
+                listing = letter.record.get("listing")  # and one of a named listing as a record of it
                 try:
                     mapped = plan.map_record(source, RunContext(parent=letter.record.get("parent"), run=run),
-                                             event if isinstance(event, str) else None)
+                                             event if isinstance(event, str) else None,
+                                             listing if isinstance(listing, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
                     code = f"MAPPING_{exc.kind.upper()}"

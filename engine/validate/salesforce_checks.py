@@ -58,6 +58,7 @@ def target_findings(mapping: Mapping, mappings: dict[str, Mapping], directory: P
     for spec in mapping.enabled_fields:
         yield from _field_findings(spec, catalog)
     yield from _upsert_key_findings(mapping, catalog)
+    yield from _match_findings(mapping, catalog)
     yield from _parent_findings(mapping, catalog, mappings, directory)
     yield from _link_findings(mapping, catalog, directory)
 
@@ -98,6 +99,24 @@ def _upsert_key_findings(mapping: Mapping, catalog: ObjectCatalog) -> Iterator[S
                 where,
                 f"upsert key '{key}' is not an External ID field of {catalog.name} (its external ids: {known})",
             )
+
+
+UNFILTERABLE = frozenset({"textarea", "encryptedstring", "base64"})  # SOQL cannot compare these in WHERE
+
+
+def _match_findings(mapping: Mapping, catalog: ObjectCatalog) -> Iterator[SourceFinding]:
+    """Each `match` field is a field of the object that a SOQL look-up can compare."""
+    target = mapping.target
+    for i, fields in enumerate(target.match):
+        for j, name in enumerate(fields):
+            where: PathKey = ("target", "match", i, j) if target.match_nested else ("target", "match", j)
+            field = catalog.field(name)
+            if field is None:
+                yield SourceFinding(where, f"match field '{name}' is not a field of {catalog.name}"
+                                    + did_you_mean(catalog.suggest(name)))
+            elif field.type in UNFILTERABLE:
+                yield SourceFinding(where, f"{catalog.name}.{field.name} is a {field.type} field: a SOQL look-up "
+                                    "cannot compare it, so it cannot identify a record")
 
 
 def _parent_findings(

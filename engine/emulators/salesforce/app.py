@@ -397,6 +397,52 @@ def h_collection_upsert(call: Call) -> Response:
     return JSONResponse([_result_json(r) for r in results])
 
 
+def _collection_records(call: Call) -> list[Any]:
+    body = call.json()
+    records = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise SfRequestError(400, SfError("JSON_PARSER_ERROR", "The request body must have a records array"))
+    if len(records) > COLLECTION_LIMIT:
+        raise SfRequestError(400, SfError(
+            "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"))
+    if body.get("allOrNone"):  # the emulator writes each record on its own
+        raise SfRequestError(400, SfError("INVALID_FIELD", "this emulator supports allOrNone false only here"))
+    return records
+
+
+def _collection_write(call: Call, record: Any, creating: bool) -> WriteResult:
+    """One record of a Collections create (``POST composite/sobjects``) or update (``PATCH``)."""
+    if not isinstance(record, dict):
+        raise SfRequestError(400, SfError("JSON_PARSER_ERROR", "Cannot deserialize the records array"))
+    sobject = (record.get("attributes") or {}).get("type")
+    if not sobject:
+        return WriteResult(None, False, [SfError("INVALID_TYPE", "No SObject Type defined in the record")])
+    body = {k: v for k, v in record.items() if k != "attributes"}
+    try:
+        if creating:
+            if any(k.lower() == "id" for k in body):
+                return WriteResult(None, False, [SfError("INVALID_FIELD", "cannot specify Id in an insert call")])
+            return call.emu.org.create(str(sobject), body)
+        record_id = next((str(v) for k, v in body.items() if k.lower() == "id"), None)
+        if not record_id:
+            return WriteResult(None, False, [SfError("MISSING_ARGUMENT", "Id not specified in an update call")])
+        return call.emu.org.update(str(sobject), record_id, body)
+    except SfRequestError as exc:
+        return WriteResult(None, False, exc.errors[:1])
+
+
+def h_collection_create(call: Call) -> Response:
+    """sObject Collections create: ``POST composite/sobjects``, results in request order."""
+    results = [_collection_write(call, r, creating=True) for r in _collection_records(call)]
+    return JSONResponse([_result_json(r, created_key=False) for r in results])
+
+
+def h_collection_update(call: Call) -> Response:
+    """sObject Collections update: ``PATCH composite/sobjects``, each record by its ``id``."""
+    results = [_collection_write(call, r, creating=False) for r in _collection_records(call)]
+    return JSONResponse([_result_json(r, created_key=False) for r in results])
+
+
 def h_query(call: Call) -> Response:
     text = call.query.get("q")
     if not text:
@@ -535,6 +581,8 @@ DATA_ROUTES: list[tuple[str, str, Handler, list[str]]] = [
     ("/sobjects/{obj}/{field}/{value:path}", "upsert", h_upsert, ["PATCH"]),
     ("/sobjects/{obj}/{field}/{value:path}", "record_by_key", h_get_by_key, ["GET"]),
     ("/composite/sobjects/{obj}/{field}", "collections_upsert", h_collection_upsert, ["PATCH"]),
+    ("/composite/sobjects", "collections_create", h_collection_create, ["POST"]),
+    ("/composite/sobjects", "collections_update", h_collection_update, ["PATCH"]),
     ("/query", "query", h_query, ["GET"]),
     ("/query/", "query", h_query, ["GET"]),
     ("/queryAll", "query", h_query, ["GET"]),
