@@ -20,6 +20,7 @@ from engine.cli.catalog import catalog_group
 from engine.cli.demo import demo_command
 from engine.cli.disclose import disclose
 from engine.cli.emulator import emulator_group
+from engine.cli.init import init_command
 from engine.cli.map import map_command
 from engine.cli.serve import serve_command
 from engine.cli.sync import sync_command
@@ -66,7 +67,7 @@ def cli() -> None:
 
 
 for _command in (validate, map_command, disclose, sync_command, serve_command, demo_command, emulator_group,
-                 catalog_group):
+                 catalog_group, init_command):
     cli.add_command(_command)
 
 

@@ -189,7 +189,7 @@ class Mapping:
     source: SourceSpec
     target: TargetSpec
     parent: ParentSpec | None
-    links: tuple[LinkSpec, ...]
+    links: tuple[LinkSpec, ...]  # the enabled ones (`enabled: false` takes a link out of sync and disclosure)
     disclosure: DisclosureSpec | None
     fields: tuple[FieldSpec, ...]
     document: LoadedDocument
@@ -337,7 +337,7 @@ def build_mapping(document: LoadedDocument) -> Mapping:
         source=_source(data["source"]),
         target=_target(data["target"]),
         parent=_parent(data.get("parent")),
-        links=tuple(_link(i, link) for i, link in enumerate(data.get("links", ()))),
+        links=tuple(_link(i, link) for i, link in enumerate(data.get("links", ())) if link.get("enabled", True)),
         disclosure=_disclosure(data.get("disclosure")),
         fields=tuple(_field(i, item, defaults) for i, item in enumerate(data["fields"])),
         document=document,

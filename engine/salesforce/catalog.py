@@ -152,6 +152,14 @@ class ObjectCatalog:
         return sorted(f.name for f in self.fields.values() if f.external_id)
 
 
+    def as_shipped(self) -> ObjectCatalog | None:
+        """The object as an org has it before anything is added: None for an object zoomforce adds,
+        else without the fields marked ``x-zoomforce-added`` (the package as Zoom ships it)."""
+        if self.added:
+            return None
+        return replace(self, fields={n: f for n, f in self.fields.items() if not f.added})
+
+
 # ---------------------------------------------------------------------------------------- reading
 
 

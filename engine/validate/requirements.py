@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import ExpressionError
 from engine.language.expressions import compile_expression
@@ -42,6 +43,7 @@ class Need:
     entity: str
     at: str
     spec: FieldSpec | None = None
+    path: PathKey = ()  # the key path in the mapping file that needs it (``("fields", 3, "to")``)
     reference_to: str | None = None  # the object a lookup points at
     external_id: bool = False
     writable: bool = False
@@ -93,6 +95,11 @@ def _at(mapping: Mapping, path: PathKey) -> str:
     return f"{problem.file}:{problem.line}:{problem.column}"
 
 
+def _need(mapping: Mapping, path: PathKey, obj: str, field: str | None, use: str, **options: Any) -> Need:
+    """What `mapping` needs at `path` of its file."""
+    return Need(obj, field, use, mapping.entity, _at(mapping, path), path=path, **options)
+
+
 def needs(mapping_set: MappingSet, entities: Iterable[str] | None = None, declared: Lookup | None = None
           ) -> list[Need]:
     """Every object and field the enabled mappings (of `entities`, default all) need of the org."""
@@ -110,18 +117,18 @@ def _target_needs(mapping: Mapping, mapping_set: MappingSet, declared: Lookup | 
     target = mapping.target
     if target.system != "salesforce" or not target.object:
         return
-    obj, entity = target.object, mapping.entity
-    yield Need(obj, None, "object", entity, _at(mapping, ("target", "object")))
+    obj = target.object
+    yield _need(mapping, ("target", "object"), obj, None, "object")
     for spec in mapping.enabled_fields:
-        yield Need(obj, spec.target, "written", entity, _at(mapping, (*spec.path, "to")), spec=spec, writable=True)
+        yield _need(mapping, (*spec.path, "to"), obj, spec.target, "written", spec=spec, writable=True)
     keys = target.upsert_keys
     for i, key in enumerate(keys):
         where: PathKey = ("target", "upsert_key", i) if len(keys) > 1 else ("target", "upsert_key")
         key_spec = next((f for f in mapping.enabled_fields if f.target.lower() == key.lower()), None)
-        yield Need(obj, key, "upsert key", entity, _at(mapping, where), spec=key_spec, external_id=True)
+        yield _need(mapping, where, obj, key, "upsert key", spec=key_spec, external_id=True)
     for i, fields in enumerate(target.match):
         for j, name in enumerate(fields):
-            yield Need(obj, name, "matched on", entity, _at(mapping, _match_path(mapping, i, j)))
+            yield _need(mapping, _match_path(mapping, i, j), obj, name, "matched on")
     parent = mapping.parent
     if parent is not None:
         parent_mapping = mapping_set.mappings.get(parent.entity)
@@ -129,17 +136,17 @@ def _target_needs(mapping: Mapping, mapping_set: MappingSet, declared: Lookup | 
         known = declared(obj) if declared is not None else None
         reference = known.by_relationship(parent.relationship) if known is not None else None
         name = reference.name if reference is not None else _field_of_relationship(parent.relationship)
-        yield Need(obj, name, "parent lookup", entity, _at(mapping, ("parent", "relationship")),
+        yield _need(mapping, ("parent", "relationship"), obj, name, "parent lookup",
                    reference_to=parent_object, writable=True)
         if parent_object:
-            yield Need(parent_object, parent.key, "parent key", entity, _at(mapping, ("parent", "key")),
+            yield _need(mapping, ("parent", "key"), parent_object, parent.key, "parent key",
                        external_id=True)
     for link in mapping.links:
         base: PathKey = ("links", link.index)
-        yield Need(obj, link.target, "lookup", entity, _at(mapping, (*base, "to")), reference_to=link.object,
+        yield _need(mapping, (*base, "to"), obj, link.target, "lookup", reference_to=link.object,
                    writable=True)
-        yield Need(link.object, None, "object", entity, _at(mapping, (*base, "object")))
-        yield Need(link.object, link.match, "link match", entity, _at(mapping, (*base, "match")))
+        yield _need(mapping, (*base, "object"), link.object, None, "object")
+        yield _need(mapping, (*base, "match"), link.object, link.match, "link match")
 
 
 def _match_path(mapping: Mapping, i: int, j: int) -> PathKey:
@@ -159,7 +166,7 @@ def _reverse_needs(mapping: Mapping) -> Iterator[Need]:
         return
     for i, name in enumerate(mapping.source.objects):
         where: PathKey = ("source", "object", i) if len(mapping.source.objects) > 1 else ("source", "object")
-        yield Need(name, None, "object", mapping.entity, _at(mapping, where))
+        yield _need(mapping, where, name, None, "object")
         for spec in mapping.enabled_fields:
             if spec.scope != "record":
                 continue
@@ -168,7 +175,7 @@ def _reverse_needs(mapping: Mapping) -> Iterator[Need]:
             except ExpressionError:
                 continue
             for field_name in sorted({p[0] for p in paths if p and isinstance(p[0], str)}):
-                yield Need(name, field_name, "read", mapping.entity, _at(mapping, (*spec.path, "from")))
+                yield _need(mapping, (*spec.path, "from"), name, field_name, "read")
 
 
 # ---- what the org lacks -----------------------------------------------------------------------------------
