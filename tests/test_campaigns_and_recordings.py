@@ -17,7 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
+from engine.disclosure.build import zoom_endpoints
 from engine.project.project_file import PROJECT_ENV
+from engine.validate.mapping_set import load_mapping_set
 from tests.helpers import Emulated, copy_mappings, enable, replace_once
 
 
@@ -176,3 +178,27 @@ def test_map_recordings_maps_a_list_recordings_response(emulated: Emulated, tmp_
         assert line["object"] == "Zoom_Recording__c" and line["upsert_key"] == {"Recording_File_Id__c": file["id"]}
         assert line["record"]["Zoom_Event__r"] == {"zoom_app__Zoom_Meeting_Id__c": str(meeting["id"])}
         assert line["record"].get("Play_Url__c") in (None, "***")
+
+
+# ---- the disclosure ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("language", "title", "play"), [("en", "After the meeting", "Link to play the recording"),
+                                                         ("fr", "Après la réunion", "Lien pour lire l’enregistrement")])
+def test_recordings_are_disclosed_in_the_after_meeting_section(tmp_path: Path, language: str, title: str,
+                                                               play: str) -> None:
+    mappings = copy_mappings(tmp_path)
+    enable(mappings, "recordings", "campaigns", "campaign_members")
+    result = CliRunner().invoke(cli, ["disclose", "--mappings", str(mappings), "--lang", language, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    (section,) = [s for s in document["sections"] if "recordings" in s["entities"]]
+    assert section["title"] == title and section["entities"] == ["past_meetings", "recordings"]
+    items = {i["target"]["field"]: i for i in section["items"] if i["target"]["object"] == "Zoom_Recording__c"}
+    assert set(items) == {"Recording_File_Id__c", "Meeting_UUID__c", "Recording_Start__c", "Recording_End__c",
+                          "Play_Url__c", "Recording_Type__c", "File_Type__c"}
+    assert items["Play_Url__c"]["label"] == play and items["Play_Url__c"]["secret"] is True
+    assert "cloud_recording:read:list_user_recordings:admin" in json.dumps(document)
+    members = load_mapping_set([mappings]).get("campaign_members")
+    assert zoom_endpoints([members]) == ["GET /report/webinars/{webinarId}/participants",
+                                         "GET /webinars/{webinarId}/registrants"], "every listing's scopes"
