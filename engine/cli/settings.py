@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.errors import Problem, ProjectInvalid
-from engine.project.project_file import Project, find_project_file, load_project
 from engine.resources import default_mappings_dir
+
+if TYPE_CHECKING:
+    from engine.project.project_file import Project
 
 DEFAULT_STATE = Path("zoomforce.db")
 
@@ -68,7 +71,8 @@ def load_settings(
     `creates_catalog` (``catalog pull``): the project's catalog folder is written, not read: that it does
     not exist yet, or holds a file that is not JSON, is not a problem.
     """
-    # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
+    # Deferred for start-up speed: `zoomforce --help` loads none of the engine (nor jsonschema).
+    from engine.project.project_file import find_project_file, load_project
     from engine.salesforce.catalog import catalog_problems
 
     project = load_project(find_project_file(Path.cwd(), project_file))
