@@ -21,6 +21,7 @@ from engine.language.model import FieldSpec, Mapping, Text
 from engine.language.value_types import VALUE_TYPES
 from engine.suggest import suggestion
 from engine.validate.salesforce_checks import salesforce_source_findings, target_findings
+from engine.validate.scope_checks import scope_findings
 from engine.validate.taxonomy import data_categories, data_subjects, data_uses, is_credential
 from engine.validate.zoom_checks import SourceFinding, request_findings, source_index, zoom_source_findings
 
@@ -200,6 +201,8 @@ def _texts(mapping: Mapping) -> Iterator[tuple[PathKey, Text]]:
     for link in mapping.links:
         if link.label:
             yield ("links", link.index, "label"), link.label
+    for scope, justification in mapping.permissions.scopes.items():
+        yield ("permissions", "scopes", scope), justification
 
 
 def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -284,7 +287,7 @@ def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Fin
 
 def _findings(found: Iterator[SourceFinding]) -> Iterator[Finding]:
     for item in found:
-        yield Finding(item.path, item.message, severity=item.severity, offset=item.offset)
+        yield Finding(item.path, item.message, at_key=item.at_key, severity=item.severity, offset=item.offset)
 
 
 def check_zoom_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -304,6 +307,10 @@ def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator
     yield from _findings(salesforce_source_findings(mapping, context.catalog_dir))
 
 
+def check_scope_justifications(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(scope_findings(mapping))
+
+
 CHECKS: tuple[Check, ...] = (
     check_system_shape,
     check_expressions,
@@ -321,4 +328,5 @@ CHECKS: tuple[Check, ...] = (
     check_zoom_target,
     check_salesforce_target,
     check_salesforce_source,
+    check_scope_justifications,
 )
