@@ -9,6 +9,7 @@
     │   ├── InputError                   the input document is not JSON / JSON Lines
     │   └── StateError                   the state database cannot be opened or written
     ├── ExpressionError                  a JMESPath expression that does not compile
+    │   └── ConditionError               a ``source.where`` SOQL condition zoomforce cannot read
     ├── TransformValueError              a transform cannot handle a value (a ValueError too; becomes EvaluationError)
     ├── RecordError                      exit 1: one source record could not be mapped
     │   ├── MissingValue                 a field whose ``on_missing`` is ``reject`` had no value
@@ -148,6 +149,10 @@ class ExpressionError(ZoomforceError):
         self.kind = kind
         self.column = column
         super().__init__(message)
+
+
+class ConditionError(ExpressionError):
+    """A reverse flow's ``source.where`` that is not a SOQL condition zoomforce can read (``column`` is 1-based)."""
 
 
 class TransformValueError(ZoomforceError, ValueError):

@@ -20,7 +20,7 @@ from engine.language.messages import catalog_languages, missing_messages
 from engine.language.model import FieldSpec, Mapping, Text
 from engine.language.value_types import VALUE_TYPES
 from engine.suggest import suggestion
-from engine.validate.salesforce_checks import salesforce_source_findings, target_findings
+from engine.validate.salesforce_checks import salesforce_source_findings, target_findings, where_findings
 from engine.validate.scope_checks import scope_findings
 from engine.validate.taxonomy import data_categories, data_subjects, data_uses, is_credential
 from engine.validate.zoom_checks import SourceFinding, request_findings, source_index, zoom_source_findings
@@ -305,6 +305,7 @@ def check_salesforce_target(mapping: Mapping, context: CheckContext) -> Iterator
 
 def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     yield from _findings(salesforce_source_findings(mapping, context.catalog_dir))
+    yield from _findings(where_findings(mapping, context.catalog_dir))
 
 
 def check_scope_justifications(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
