@@ -282,6 +282,43 @@ def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Fin
                           f"disable this entity too, or enable it")
 
 
+def _kind(spec: FieldSpec) -> tuple[str, bool]:
+    return spec.category, spec.secret
+
+
+def _kind_findings(spec: FieldSpec, other: FieldSpec, where: str) -> Iterator[Finding]:
+    if spec.category != other.category:
+        yield Finding((*spec.path, "category"), f"category '{spec.category}' here, but '{other.category}' in {where}: "
+                      "one value, or one Salesforce field, holds one kind of data")
+    if spec.secret != other.secret:
+        here = "a secret here" if spec.secret else "not a secret here"
+        yield Finding((*spec.path, "secret") if spec.secret else (*spec.path, "to"),
+                      f"{here}, but secret: {str(other.secret).lower()} in {where}: "
+                      "the same value is a secret everywhere or nowhere")
+
+
+def check_one_kind_per_value(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """The disclosure lists one item per source value and per Salesforce field: each has one category
+    and one secret flag, whichever field or mapping writes it."""
+    seen: dict[tuple[str, str | None, str], FieldSpec] = {}
+    for spec in mapping.enabled_fields:
+        key = (spec.source, spec.realtime, spec.scope)
+        first = seen.setdefault(key, spec)
+        if first is not spec and _kind(first) != _kind(spec):
+            yield from _kind_findings(spec, first, f"fields[{first.index}], which reads the same value")
+    if mapping.target.system != "salesforce" or not mapping.enabled:
+        return
+    for other in sorted(context.mappings.values(), key=lambda m: m.entity):
+        if other.entity >= mapping.entity or not other.enabled or other.target.object != mapping.target.object:
+            continue  # each pair is reported once, in the file of the entity that sorts last
+        written = {f.target.lower(): f for f in other.enabled_fields}
+        for spec in mapping.enabled_fields:
+            found = written.get(spec.target.lower())
+            if found is not None and _kind(found) != _kind(spec):
+                where = f"fields[{found.index}] of {other.entity}, which writes the same field"
+                yield from _kind_findings(spec, found, where)
+
+
 # ---- against the official schemas and the target catalog -------------------------------------------
 
 
@@ -325,6 +362,7 @@ CHECKS: tuple[Check, ...] = (
     check_categories,
     check_secrets,
     check_parent_entity,
+    check_one_kind_per_value,
     check_zoom_source,
     check_zoom_target,
     check_salesforce_target,
