@@ -29,17 +29,21 @@ from engine.cli.options import resolve_mappings_dir
 def validate(paths: tuple[Path, ...], catalog_dir: Path | None, output_format: str) -> None:
     """Check mapping files or folders (default ./mappings). Exit 0 valid, 1 errors, 2 usage."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
+    from engine.disclosure.facts import validate_facts
     from engine.validate.mapping_set import load_mapping_set
     from engine.validate.report import RENDERERS
 
     targets = list(paths) or [resolve_mappings_dir(None)]
     result = load_mapping_set(targets, catalog_dir)
-    out = RENDERERS[output_format](result.problems)
+    facts_files, facts_problems = validate_facts(targets, result)
+    problems = sorted(result.problems + facts_problems)
+    errors = [p for p in problems if p.severity == "error"]
+    out = RENDERERS[output_format](problems)
     if output_format == "text":
         click.echo(out, nl=False, err=False)
-        summary = f"{len(result.files)} file(s), {len(result.errors)} error(s), "
-        summary += f"{len(result.problems) - len(result.errors)} warning(s)"
+        summary = f"{len(result.files) + len(facts_files)} file(s), {len(errors)} error(s), "
+        summary += f"{len(problems) - len(errors)} warning(s)"
         click.echo(summary, err=True)
     else:
         click.echo(out, nl=False)
-    sys.exit(0 if result.valid else 1)
+    sys.exit(1 if errors else 0)

@@ -73,7 +73,7 @@ def _sibling_entities(paths: list[Path]) -> frozenset[str]:
         for candidate in iter_mapping_files([folder]) if folder.is_dir() else ():
             try:
                 data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-            except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            except (yaml.YAMLError, OSError, UnicodeDecodeError, ValueError):  # reported when the file loads
                 continue
             if isinstance(data, dict) and isinstance(data.get("entity"), str):
                 names.add(data["entity"])

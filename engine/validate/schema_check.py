@@ -29,10 +29,19 @@ def mapping_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def schema_problems(document: LoadedDocument) -> list[Problem]:
-    """Every schema violation of `document`, one Problem each, sorted by position."""
+@cache
+def schema_validator(name: str) -> Draft202012Validator:
+    """The validator of ``schemas/NAME`` (checked once)."""
+    schema = json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_problems(document: LoadedDocument, validator: Draft202012Validator | None = None) -> list[Problem]:
+    """Every violation of `validator`'s schema (default: the mapping language's) by `document`, one
+    Problem each, sorted by position."""
     found: dict[tuple[int, int, str], Problem] = {}
-    for error in mapping_validator().iter_errors(document.data):
+    for error in (validator or mapping_validator()).iter_errors(document.data):
         for problem in _problems_for(error, document):
             found.setdefault((problem.line, problem.column, problem.message), problem)
     return sorted(found.values())
