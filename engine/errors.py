@@ -88,14 +88,16 @@ class Problem:
 
 
 class MappingInvalid(ConfigError):
-    """A mapping set failed validation; ``problems`` holds every finding, errors and warnings."""
+    """A mapping set failed validation; ``problems`` holds every finding, errors and warnings.
+    ``context`` says which set, when a command loads more than one (``disclose --diff``)."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], context: str = ""):
         self.problems = problems
+        self.context = context
         errors = [p for p in problems if p.severity == "error"]
         first = str(errors[0]) if errors else "no errors"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(first + more)
+        super().__init__((f"{context}: " if context else "") + first + more)
 
 
 class UnknownEntity(ConfigError):

@@ -34,6 +34,8 @@ class ZoomforceGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MappingInvalid as exc:
+            if exc.context:
+                click.echo(f"zoomforce: error: {exc.context}", err=True)
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             ctx.exit(exc.exit_code)

@@ -341,8 +341,10 @@ def format_problems(facts: DocumentFacts | None, sections: Iterable[str], output
 
 
 def disclosed_sections(mapping_set: MappingSet) -> list[str]:
-    """The section keys of the enabled mappings the disclosure covers, in no particular order."""
-    return sorted({m.disclosure.section for m in mapping_set.mappings.values() if m.enabled and m.disclosure})
+    """The section keys of the enabled mappings the disclosure covers, in document order."""
+    mappings = sorted((m for m in mapping_set.mappings.values() if m.enabled and m.disclosure),
+                      key=lambda m: (m.disclosure.order if m.disclosure else 0, m.entity))
+    return list(dict.fromkeys(m.disclosure.section for m in mappings if m.disclosure))
 
 
 def mapping_languages(mapping_set: MappingSet) -> list[str]:
