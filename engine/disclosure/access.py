@@ -89,12 +89,15 @@ class _Salesforce:
         self.catalog_dir = catalog_dir
         self.objects: dict[str, _Needs] = {}
         self.fields: dict[tuple[str, str], _FieldNeeds] = {}
+        self._catalogs: dict[str, ObjectCatalog | None] = {}
 
     def catalog(self, name: str) -> ObjectCatalog | None:
-        try:
-            return load_catalog(name, self.catalog_dir)
-        except UnknownObject:
-            return None  # validate reports it; the field is listed as written, with its name as given
+        if name not in self._catalogs:
+            try:
+                self._catalogs[name] = load_catalog(name, self.catalog_dir)
+            except UnknownObject:
+                self._catalogs[name] = None  # validate reports it; the field is listed with its name as given
+        return self._catalogs[name]
 
     def canonical(self, sobject: str, name: str) -> str:
         catalog = self.catalog(sobject)

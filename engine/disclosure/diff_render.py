@@ -13,12 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import jinja2
-
 from engine.disclosure.diff import AttributeChange, Change, DisclosureDiff
 from engine.disclosure.export import model_data
 from engine.disclosure.model import Disclosure, Item
-from engine.disclosure.render import TEMPLATES_DIR, code, duration, inline_code, long_date, wrap
+from engine.disclosure.render import TEMPLATES_DIR, code, duration, environment, long_date
 from engine.errors import ConfigError
 
 _TEMPLATES = {"markdown": "diff.md.j2", "html": "diff.html.j2"}
@@ -234,11 +232,5 @@ def render_diff(diff: DisclosureDiff, output_format: str) -> str:
         return json.dumps(diff_json(diff), ensure_ascii=False, indent=2) + "\n"
     if output_format not in _TEMPLATES:
         raise ConfigError(f"--diff renders markdown, json or html, not {output_format}")
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=output_format == "html",
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-    )
-    environment.filters["inline_code"] = inline_code
-    environment.filters["wrap"] = wrap
-    page = environment.get_template(_TEMPLATES[output_format])
+    page = environment(output_format == "html", TEMPLATES_DIR).get_template(_TEMPLATES[output_format])
     return page.render(diff=diff, entries=_entries(diff), versions=_versions(diff), m=diff.new.messages)

@@ -3,6 +3,7 @@ the Salesforce permission set. Every format renders the model and its messages o
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -68,30 +69,49 @@ def long_date(value: str, messages: dict[str, str]) -> str:
     return messages["date_format"].format(day=int(day), month=messages[f"month_{int(month)}"], year=year)
 
 
-def _environment(autoescape: bool, folder: Path, disclosure: Disclosure) -> jinja2.Environment:
-    environment = jinja2.Environment(
+def _messages(context: Any) -> dict[str, str]:
+    messages: dict[str, str] = context["m"]
+    return messages
+
+
+@jinja2.pass_context
+def _duration_filter(context: Any, period: str) -> str:
+    return duration(period, _messages(context))
+
+
+@jinja2.pass_context
+def _date_filter(context: Any, value: str) -> str:
+    return long_date(value, _messages(context))
+
+
+@jinja2.pass_context
+def _yesno_filter(context: Any, value: Any) -> str:
+    messages = _messages(context)
+    return messages["answer_yes"] if value else messages["answer_no"]
+
+
+@functools.cache
+def environment(autoescape: bool, folder: Path) -> jinja2.Environment:
+    """The Jinja2 environment of a template folder, built once: templates compile on first use.
+    Filters that need words take them from the ``m`` the template is rendered with."""
+    found = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
-    m = disclosure.messages
-    environment.filters["code"] = code
-    environment.filters["cell"] = cell
-    environment.filters["wrap"] = wrap
-    environment.filters["inline_code"] = inline_code
-    environment.filters["duration"] = lambda period: duration(period, m)
-    environment.filters["date"] = lambda value: long_date(value, m)
-    environment.filters["yesno"] = lambda value: m["answer_yes"] if value else m["answer_no"]
-    return environment
+    found.filters.update({"code": code, "cell": cell, "wrap": wrap, "inline_code": inline_code,
+                          "duration": _duration_filter, "date": _date_filter, "yesno": _yesno_filter})
+    return found
 
 
 def _render_template(disclosure: Disclosure, output_format: str, template: Path | None) -> str:
     folder, name = (template.parent, template.name) if template else (TEMPLATES_DIR, _TEMPLATE_NAMES[output_format])
     try:
-        page = _environment(output_format == "html", folder, disclosure).get_template(name)
+        page = environment(output_format == "html", folder.resolve()).get_template(name)
         return page.render(d=disclosure, m=disclosure.messages)
     except jinja2.TemplateNotFound as exc:
         raise ConfigError(f"template not found: {folder / name}") from exc
