@@ -63,7 +63,7 @@ TRIED: dict[str, tuple[list[tuple[str, str, str]], str, str]] = {
     "a data subject added": (
         [("calls.yaml", "  data_subjects: [customer, employee]\n",
           "  data_subjects: [customer, employee, prospect]\n")],
-        "section", "**data subjects**: `customer`, `employee` → `customer`, `employee`, `prospect`"),
+        "section", "**data subjects**: added `prospect`"),
     "a field relabelled": (
         [("meetings.yaml", "label: {en: Meeting topic, fr:", "label: {en: Subject, fr:")],
         "item", "› label**: “Meeting topic” → “Subject”"),
@@ -84,7 +84,7 @@ TRIED: dict[str, tuple[list[tuple[str, str, str]], str, str]] = {
          # the user's call history lacks these two: they are read from what it has instead
          ("calls.yaml", "  - from: duration\n", "  - from: answer_time\n"),
          ("calls.yaml", "  - from: call_result\n", "  - from: result\n")],
-        "scope", "**classic scope**: `phone_call_log:read:admin` → `phone:read:admin`"),
+        "scope", "**classic scope**: removed `phone_call_log:read:admin`; added `phone:read:admin`"),
 }
 
 

@@ -13,13 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.disclosure.diff import AttributeChange, Change, DisclosureDiff
+from engine.disclosure.diff import ORDER, ORDER_ATTRIBUTES, AttributeChange, Change, DisclosureDiff
 from engine.disclosure.export import model_data
 from engine.disclosure.model import Disclosure, Item
 from engine.disclosure.render import TEMPLATES_DIR, code, duration, environment, long_date
 from engine.errors import ConfigError
 
 _TEMPLATES = {"markdown": "diff.md.j2", "html": "diff.html.j2"}
+ORDERED = ORDER_ATTRIBUTES | {ORDER}  # lists whose order is what changed: shown whole, before and after
 _TRANSLATED = {"basis": "basis_", "role": "role_", "responsibility": "role_", "mechanism": "mechanism_",
                "direction": "direction_", "reasons": "reason_"}
 
@@ -154,7 +155,15 @@ def _line(attribute: AttributeChange, words: _Words, m: dict[str, str]) -> Line:
     prose = last in _PROSE or (last == "fields" and "selections" not in path)
     note = m["diff_in_language"].format(language=m[f"lang_{attribute.language}"]) if attribute.language else ""
     name = m["attr_order"] if path == ("#order",) else words.path(tuple(p for p in path if p != "#order"))
-    return Line(name, _words(last, attribute.before, words, prose), _words(last, attribute.after, words, prose), note)
+    before, after = attribute.before, attribute.after
+    if isinstance(before, list | tuple) and isinstance(after, list | tuple) and path[-1] not in ORDERED:
+        gone = [v for v in before if v not in after]
+        new = [v for v in after if v not in before]
+        if gone or new:  # a list that gained or lost elements: say which
+            parts = [m["diff_list_removed"].format(items=_words(last, gone, words, prose))] if gone else []
+            parts += [m["diff_list_added"].format(items=_words(last, new, words, prose))] if new else []
+            return Line(name, None, m["note_sep"].join(parts), note)
+    return Line(name, _words(last, before, words, prose), _words(last, after, words, prose), note)
 
 
 def _context_lines(context: dict[str, Any], words: _Words) -> tuple[Line, ...]:
