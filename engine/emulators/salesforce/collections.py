@@ -15,6 +15,7 @@ every write is rolled back when one fails, and the records that were valid fail 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine.emulators.salesforce.catalog import SfError, SfRequestError, normalize_id
@@ -63,38 +64,32 @@ def _finish(org: Org, results: list[WriteResult], journal: Journal, all_or_none:
     return [result_json(r) for r in results]
 
 
-def create(org: Org, body: Any) -> list[dict[str, Any]]:
-    """``POST /composite/sobjects``."""
+def _write_each(org: Org, body: Any, write: Callable[[str, dict[str, Any], Journal], WriteResult]
+                ) -> list[dict[str, Any]]:
+    """The records of a Collections body, each written by `write` under one journal (for ``allOrNone``)."""
     records, all_or_none = _records(body)
     with org.lock:
         journal = Journal()
         results = []
         for record in records:
             name = _type_of(org, record)
-            if isinstance(name, WriteResult):
-                results.append(name)
-                continue
-            if any(k.lower() == "id" for k in record):
-                results.append(WriteResult(None, False, [SfError(
-                    "INVALID_FIELD", "cannot specify Id in an insert call", ("Id",))]))
-                continue
-            results.append(org.create(name, _fields(record), journal))
+            results.append(name if isinstance(name, WriteResult) else write(name, record, journal))
         return _finish(org, results, journal, all_or_none)
+
+
+def create(org: Org, body: Any) -> list[dict[str, Any]]:
+    """``POST /composite/sobjects``."""
+    def create_one(name: str, record: dict[str, Any], journal: Journal) -> WriteResult:
+        if any(k.lower() == "id" for k in record):
+            return WriteResult(None, False, [SfError("INVALID_FIELD", "cannot specify Id in an insert call", ("Id",))])
+        return org.create(name, _fields(record), journal)
+
+    return _write_each(org, body, create_one)
 
 
 def update(org: Org, body: Any) -> list[dict[str, Any]]:
     """``PATCH /composite/sobjects``: each record by its Id."""
-    records, all_or_none = _records(body)
-    with org.lock:
-        journal = Journal()
-        results = []
-        for record in records:
-            name = _type_of(org, record)
-            if isinstance(name, WriteResult):
-                results.append(name)
-                continue
-            results.append(_update_one(org, name, record, journal))
-        return _finish(org, results, journal, all_or_none)
+    return _write_each(org, body, lambda name, record, journal: _update_one(org, name, record, journal))
 
 
 def _update_one(org: Org, name: str, record: dict[str, Any], journal: Journal) -> WriteResult:
