@@ -10,7 +10,10 @@ write, and ``disclose`` renders from the same validated model. One subpackage pe
     engine.validate     load and validate a mapping set: JSON Schema, then meaning against
                         engine.zoom.schemas, engine.salesforce.catalog and the Fides taxonomy
     engine.zoom         the Zoom REST client, the reader that follows a mapping's source, the schemas
-    engine.salesforce   authentication, the writer (Collections, Bulk API 2.0), the target catalog
+    engine.salesforce   authentication, the writer (Collections, Bulk API 2.0, records found by match),
+                        the target catalog, Salesforce DX source of what an org lacks
+    engine.project      the project file (zoomforce.yaml) of an integrator's repository, and what
+                        `zoomforce init` writes
     engine.sync         the sync runner, its write pipeline, the reverse flow, output, the state
     engine.serve        Zoom event notifications: the webhook app, the inbox worker, the processor
     engine.disclosure   the privacy disclosure: built from the model, rendered, diffed

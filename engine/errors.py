@@ -3,10 +3,12 @@
     ZoomforceError                       root; ``exit_code`` tells the CLI what to return
     ├── ConfigError                      exit 2: the configuration cannot be used
     │   ├── MappingInvalid               a mapping set failed validation; carries every Problem
+    │   ├── ProjectInvalid               the project file or a Salesforce catalog file is unusable; every Problem
     │   ├── UnknownEntity                ``zoomforce map NAME`` with no mapping of that name
     │   ├── UnknownObject                no Salesforce catalog file for an sObject (also a KeyError)
     │   ├── MissingCredential            an environment variable the command needs is unset
     │   ├── InputError                   the input document is not JSON / JSON Lines
+    │   ├── PreflightFailed              the org lacks objects or fields the mappings need (one line each)
     │   ├── StateError                   the state database cannot be opened or written
     │   │   └── StateBoundElsewhere      the state was written for another Salesforce org or Zoom account
     │   └── UnknownDeadLetter            ``zoomforce dead-letters show|retry|discard ID`` with no such ID
@@ -107,6 +109,20 @@ class MappingInvalid(ConfigError):
         super().__init__(first + more)
 
 
+class ProjectInvalid(ConfigError):
+    """The project file (``zoomforce.yaml``) or a Salesforce catalog file cannot be used.
+
+    ``problems`` holds every finding, each at its ``file:line:col``; ``validate`` reports them as it
+    reports a mapping's (exit 1), every other command refuses to start (exit 2).
+    """
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        first = str(problems[0]) if problems else "no problems"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
 class UnknownEntity(ConfigError):
     def __init__(self, entity: str, known: list[str], suggestion: str | None = None):
         self.entity = entity
@@ -122,14 +138,15 @@ class UnknownObject(ConfigError, KeyError):
     Also a KeyError (the catalog is looked up by name), so ``except KeyError`` keeps catching it.
     """
 
-    def __init__(self, name: str, suggestions: Iterable[str] = ()) -> None:
+    def __init__(self, name: str, suggestions: Iterable[str] = (), folder: str = "schemas/salesforce") -> None:
         self.name = name
         self.suggestions = list(suggestions)
+        self.folder = folder
         super().__init__(name)
 
     def __str__(self) -> str:
         hint = did_you_mean(self.suggestions)
-        return f"unknown Salesforce object {self.name!r} (no catalog in schemas/salesforce){hint}"
+        return f"unknown Salesforce object {self.name!r} (no catalog in {self.folder}){hint}"
 
 
 class MissingCredential(ConfigError):
@@ -140,6 +157,18 @@ class MissingCredential(ConfigError):
 
 class InputError(ConfigError):
     """The input is not one JSON document nor JSON Lines."""
+
+
+class PreflightFailed(ConfigError):
+    """Before any write, the org was found to lack what the enabled mappings need.
+
+    ``lines`` holds one line per missing object or field, each with the command that fixes it.
+    """
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        super().__init__((lines[0] if lines else "the org lacks what the mappings need") + more)
 
 
 class StateError(ConfigError):

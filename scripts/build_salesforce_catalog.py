@@ -11,8 +11,13 @@ Three kinds of object, each file saying which in ``x-zoomforce.origin``:
 * standard objects with a recorded describe (Account, Contact, Event, Lead): every field kept with
   the catalog's properties, values verbatim; the package's own fields on them are added, inferred;
 * standard objects without one (User, Task, Campaign, CampaignMember): the fields zoomforce needs,
-  from the Salesforce field reference, marked as not from a recorded describe; plus, on User, the
-  fields zoomforce adds to the org (``x-zoomforce-added``).
+  from the Salesforce field reference, marked as not from a recorded describe; plus, on User and
+  Campaign, the fields zoomforce adds to the org (``x-zoomforce-added``);
+* the objects zoomforce adds to the org (``Zoom_Recording__c``): custom objects of no package, marked
+  ``x-zoomforce-added`` in their ``x-zoomforce`` block, every field too.
+
+The package's own fields and the fields zoomforce would add are kept apart: only the latter carry
+``x-zoomforce-added`` (the Salesforce emulator leaves them out of its stock org).
 
 The output is deterministic (fields sorted by name, 2-space indent, trailing newline): rerunning it
 gives no diff. Replace an inferred file with a live org's describe through
@@ -559,7 +564,12 @@ def task_fields() -> list[dict[str, Any]]:
 
 def campaign_fields() -> list[dict[str, Any]]:
     doc = documented(CAMPAIGN_DOCS)
+    added = make_field("Zoom_Webinar_Id__c", "Zoom Webinar ID", "string", length=32, externalId=True, unique=True,
+                       added=ADDED_WHY.format(what="the id of the Zoom webinar a campaign is for; External ID + "
+                                                   "Unique so that zoomforce upserts a webinar's campaign on it "
+                                                   "(Campaign has no external id of its own)"))
     return [
+        added,
         *system_fields(SYSTEM_DOCS),
         doc("Name", "Name", "string", length=80, nillable=False),
         doc("StartDate", "Start Date", "date"),
@@ -673,15 +683,75 @@ DOCUMENTED_OBJECTS: dict[str, DocumentedObject] = {
         "A Zoom Phone call can be logged as a Task linked to zoom_app__Zoom_Call_Log__c. No external id."),
     "Campaign": DocumentedObject(
         "Campaign", "Campaigns", "701", campaign_fields,
-        "Salesforce field reference, Campaign (NOTES-salesforce-api.md §2; no recorded describe)", None,
-        "The package links a campaign to a webinar through zoom_app__Zoom_Webinar__c. No external id: find "
-        "the campaign by that lookup."),
+        "Salesforce field reference, Campaign (NOTES-salesforce-api.md §2; no recorded describe)",
+        "Zoom_Webinar_Id__c",
+        "The package links a campaign to a webinar through zoom_app__Zoom_Webinar__c. Campaign has no external "
+        "id: zoomforce upserts on Zoom_Webinar_Id__c, which it adds (x-zoomforce-added)."),
     "CampaignMember": DocumentedObject(
         "Campaign Member", "Campaign Members", "00v", campaign_member_fields,
         "Salesforce field reference, CampaignMember (NOTES-salesforce-api.md §2; no recorded describe)", None,
         "A Contact or Lead in a campaign; the package adds the registrant/panelist ids and join/leave times. "
         "No external id: a member is unique per (CampaignId, ContactId or LeadId)."),
 }
+
+
+# --------------------------------------------------------------------------- objects zoomforce adds
+
+
+@dataclass(frozen=True)
+class AddedObject:
+    label: str
+    plural: str
+    purpose: str
+    upsert_key: str
+    fields: Callable[[], list[dict[str, Any]]]
+
+
+def recording_fields() -> list[dict[str, Any]]:
+    def added(name: str, label: str, type_: str, what: str, **options: Any) -> dict[str, Any]:
+        return make_field(name, label, type_, **options, added=ADDED_OBJECT_WHY.format(what=what))
+
+    return [
+        added("Recording_File_Id__c", "Recording File ID", "string", "the Zoom id of the recording file; External "
+              "ID + Unique: zoomforce upserts on it", length=64, externalId=True, unique=True),
+        added("Zoom_Event__c", "Zoom Event", "reference", "the meeting the recording belongs to, found by its "
+              "Zoom meeting id (zoom_app__Zoom_Meeting_Id__c)", length=18, referenceTo=["zoom_app__Zoom_Event__c"],
+              relationshipName="Zoom_Event__r"),
+        added("Meeting_UUID__c", "Meeting UUID", "string", "the UUID of the meeting instance recorded",
+              length=64),
+        added("Recording_Start__c", "Recording Start", "datetime", "when the recording started"),
+        added("Recording_End__c", "Recording End", "datetime", "when the recording ended"),
+        added("Play_Url__c", "Play URL", "url", "the link that plays the recording (it may carry the recording's "
+              "passcode)", length=255),
+        added("Recording_Type__c", "Recording Type", "string", "the kind of recording (shared screen with "
+              "speaker view, audio only, chat file ...)", length=80),
+        added("File_Type__c", "File Type", "string", "the file's type (MP4, M4A, TRANSCRIPT, CHAT ...)", length=32),
+    ]
+
+
+ADDED_OBJECT_WHY = ("a field of an object zoomforce adds (no namespace; no package has it): {what}")
+
+ADDED_OBJECTS: dict[str, AddedObject] = {
+    "Zoom_Recording__c": AddedObject(
+        "Zoom Recording", "Zoom Recordings",
+        "One file of a Zoom cloud recording (video, audio, transcript, chat), shown on the meeting's event page "
+        "through its lookup to zoom_app__Zoom_Event__c. The zoom_app package has no object for recordings: "
+        "zoomforce adds this one.", "Recording_File_Id__c", recording_fields),
+}
+
+
+def added_object(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    spec = ADDED_OBJECTS[name]
+    describe = {"name": name, "label": spec.label, "labelPlural": spec.plural, "custom": True, "keyPrefix": None,
+                "fields": custom_object_fields() + spec.fields()}
+    meta: dict[str, Any] = {
+        "origin": "zoomforce's own object (scripts/build_salesforce_catalog.py): no package or describe has it",
+        "inferred": True,
+        "note": f"{spec.purpose} Upsert key {spec.upsert_key}.",
+        "upsert_key": spec.upsert_key,
+        "added": f"an object zoomforce adds to the org: {spec.purpose}",
+    }
+    return describe, meta
 
 
 def documented_object(inventory: Mapping[str, Any], name: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -703,6 +773,7 @@ def build_documents(reference: Path) -> list[dict[str, Any]]:
     parts = [package_object(inventory, name) for name in PACKAGE_OBJECTS]
     parts += [described_object(reference, inventory, name) for name in DESCRIBED]
     parts += [documented_object(inventory, name) for name in DOCUMENTED_OBJECTS]
+    parts += [added_object(name) for name in ADDED_OBJECTS]
     return [_engine().catalog_document(describe, meta) for describe, meta in parts]
 
 

@@ -34,7 +34,12 @@ OPENAPI_SPECS = (
     "meeting-api.2023-10.subset.json",
     "users-api.2026-02.subset.json",
     "phone-api.2024-12.subset.json",
+    "recordings-api.2026-03.ballerina.subset.json",
 )
+# List endpoints whose records cannot be told from the response alone: GET /meetings/{meetingId}/recordings
+# has two arrays of objects; the recording's files are its records (participant_audio_files are each
+# participant's own audio, a separate option).
+RECORDS_OVERRIDES = {"GET /meetings/{meetingId}/recordings": "recording_files"}
 # Webhook event schemas: the Rivet SDK's 23 events, and a supplement converted from the same file and
 # commit by the same rules (webinar.updated, the one event that carries a webinar's registration_url).
 EVENTS_SPECS = ("webhook-events.rivet-0.3.0.schema.json", "webhook-events.rivet-0.3.0.supplement.schema.json")
@@ -269,6 +274,8 @@ def rate_limit(operation: Operation) -> str | None:
 def records_property(operation: Operation, response: JsonObject) -> str | None:
     """Where a list endpoint keeps its records: the array named like the path's last segment, or
     the only array of objects in the response. Endpoints ending with an ID return one record."""
+    if operation.name in RECORDS_OVERRIDES:
+        return RECORDS_OVERRIDES[operation.name]
     last = operation.path.rstrip("/").rsplit("/", 1)[-1]
     if operation.method != "get" or last.startswith("{"):
         return None

@@ -25,7 +25,7 @@ from engine.sync.runner import SyncOptions, SyncRunner
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.reader import Window, ZoomSource
-from tests.helpers import MAPPINGS, copy_mappings, replace_once, validate_errors
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, copy_mappings, replace_once, validate_errors
 from tests.test_sync import World, _servers, _stop
 
 USERS = 6
@@ -33,7 +33,8 @@ USERS = 6
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    built = _servers(ZoomEmulatorConfig(users=USERS), SalesforceEmulatorConfig(), tmp_path_factory.mktemp("bf-tls"))
+    built = _servers(ZoomEmulatorConfig(users=USERS), SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS),
+                     tmp_path_factory.mktemp("bf-tls"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REQUESTS_CA_BUNDLE", built.ca_file)
         yield built

@@ -20,13 +20,13 @@ from engine.emulators.salesforce.app import SalesforceEmulatorConfig, create_app
 from engine.emulators.tls import make_tls_files
 from engine.serving import RunningServer, start_in_thread
 from engine.validate.mapping_set import load_mapping_set
-from tests.helpers import MAPPINGS
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS
 
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
     tls = make_tls_files(tmp_path_factory.mktemp("catalog-tls"))
-    server = start_in_thread(create_app(SalesforceEmulatorConfig()), tls=tls)
+    server = start_in_thread(create_app(SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS)), tls=tls)
     yield server, tls.ca_file
     server.stop()
 

@@ -34,6 +34,7 @@ from engine.resources import default_mappings_dir
 from engine.sync.output import ProgressLines
 from engine.sync.report import EntityCounts
 from engine.validate.mapping_set import load_mapping_set
+from tests.helpers import ORG_WITH_ADDITIONS
 
 ZOOMFORCE = [sys.executable, "-m", "engine"]
 DEFAULT_ENTITIES = {"users", "meetings", "past_meetings", "webinars", "registrants", "participants", "panelists",
@@ -277,7 +278,8 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
     workdir = tmp_path_factory.mktemp("emulators")
     zoom = start_server(["emulator", "zoom", "--port", "0", "--users", str(USERS)], workdir, "zoom")
     try:
-        salesforce = start_server(["emulator", "salesforce", "--port", "0"], workdir, "salesforce", lines=2)
+        salesforce = start_server(["emulator", "salesforce", "--port", "0", "--catalog", str(ORG_WITH_ADDITIONS)],
+                                  workdir, "salesforce", lines=2)
     except BaseException:
         stop(zoom.process)
         raise
@@ -600,7 +602,8 @@ def test_sync_registrations_without_a_webinar_says_so_in_one_line(failing: Concu
 
 def test_sync_of_an_unknown_entity_suggests_the_nearest_even_without_credentials(failing: Concurrent) -> None:
     line = one_error_line(failing.result("unknown"))
-    assert line.startswith("zoomforce: error: no mapping for entity 'meetngs' (known: calls, meetings, ")
+    assert line.startswith("zoomforce: error: no mapping for entity 'meetngs' (known: calls, campaign_members, "
+                           "campaigns, meetings, ")
     assert line.endswith("; did you mean 'meetings'?")
 
 

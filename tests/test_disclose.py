@@ -63,7 +63,7 @@ def test_fides_manifest_validates_with_fideslang(mapping_set: MappingSet) -> Non
     taxonomy = Taxonomy.model_validate(manifest)
     (system,) = taxonomy.system
     assert system.fides_key == "zoomforce"
-    assert len(system.privacy_declarations) == len(mapping_set.mappings)
+    assert len(system.privacy_declarations) == sum(m.enabled for m in mapping_set.mappings.values())
     categories = {c for d in system.privacy_declarations for c in d.data_categories}
     assert {"user.authorization.password", "user.contact.email", "user.unique_id"} <= categories
     from fideslang.default_taxonomy import DEFAULT_TAXONOMY
@@ -93,7 +93,7 @@ def test_html_is_self_contained_with_headings_and_tables(mapping_set: MappingSet
     outline.feed(render(build_disclosure(mapping_set, "fr"), "html"))
     assert outline.lang == "fr"
     assert outline.tags.count("h1") == 1 and outline.tags.count("h2") >= 3
-    assert outline.tags.count("table") == len(mapping_set.mappings)
+    assert outline.tags.count("table") == sum(m.enabled for m in mapping_set.mappings.values())
     assert "style" in outline.tags and outline.external == []
 
 
@@ -224,7 +224,7 @@ def test_cli_disclose_french_to_file_and_template(tmp_path: Path) -> None:
     template = tmp_path / "mine.j2"
     template.write_text("{{ m.document_title }}: {{ d.sections | length }} sections\n", encoding="utf-8")
     custom = runner.invoke(cli, ["disclose", "--mappings", str(MAPPINGS), "--template", str(template)])
-    sections = len(load_mapping_set([MAPPINGS]).mappings)
+    sections = sum(m.enabled for m in load_mapping_set([MAPPINGS]).mappings.values())
     assert custom.stdout == f"Security and privacy of the Zoom integration for Salesforce: {sections} sections\n"
 
 

@@ -233,6 +233,8 @@ def _endpoint_cases() -> list[tuple[str, str, dict[str, Any], bool]]:
     webinar = host.webinars[0]
     manual = next(w for w in ACCOUNT.all_webinars() if w.approval_type == 1)
     history = {"from": (NOW - timedelta(days=30)).date().isoformat(), "to": NOW.date().isoformat()}
+    recorder = next(u for u in ACCOUNT.all_users() if sum(m.recorded for m in u.meetings) > 1)
+    recorded = next(m for m in ACCOUNT.all_meetings() if m.recorded)
     return [
         ("GET /users", "/users", {"page_size": 4}, True),
         ("GET /users/{userId}", f"/users/{host.id}", {}, False),
@@ -266,6 +268,8 @@ def _endpoint_cases() -> list[tuple[str, str, dict[str, Any], bool]]:
         ("GET /past_webinars/{webinarId}/instances", f"/past_webinars/{webinar.id}/instances", {}, False),
         ("GET /past_webinars/{webinarId}/participants", f"/past_webinars/{webinar.id}/participants",
          {"page_size": 3}, True),
+        ("GET /users/{userId}/recordings", f"/users/{recorder.id}/recordings", history | {"page_size": 1}, True),
+        ("GET /meetings/{meetingId}/recordings", f"/meetings/{recorded.id}/recordings", {}, False),
     ]
 
 

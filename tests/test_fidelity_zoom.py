@@ -67,6 +67,7 @@ def served_cases() -> list[tuple[str, str, dict[str, Any]]]:
     host = ACCOUNT.user_at(0)
     past, webinar = host.meetings[0], host.webinars[0]
     slashed = next(m for m in ACCOUNT.all_meetings() if m.past and "/" in m.uuid)
+    recorded = next(m for m in ACCOUNT.all_meetings() if m.past and m.recorded)
     window = {"from": (NOW - timedelta(days=30)).date().isoformat(), "to": NOW.date().isoformat()}
     return [
         ("GET /users", "/users", {"page_size": 3}),
@@ -92,6 +93,8 @@ def served_cases() -> list[tuple[str, str, dict[str, Any]]]:
         ("GET /report/webinars/{webinarId}/participants", f"/report/webinars/{webinar.id}/participants",
          {"page_size": 3, "include_fields": "registrant_id"}),
         ("GET /past_webinars/{webinarId}/instances", f"/past_webinars/{webinar.id}/instances", {}),
+        ("GET /users/{userId}/recordings", f"/users/{recorded.host.id}/recordings", window | {"page_size": 1}),
+        ("GET /meetings/{meetingId}/recordings", f"/meetings/{recorded.id}/recordings", {}),
         ("GET /past_webinars/{webinarId}/participants", f"/past_webinars/{webinar.id}/participants",
          {"page_size": 3}),
     ]

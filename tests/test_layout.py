@@ -17,7 +17,8 @@ import pytest
 from tests.helpers import REPO
 
 ENGINE = REPO / "engine"
-PACKAGES = {"language", "validate", "zoom", "salesforce", "sync", "serve", "disclosure", "cli", "emulators"}
+PACKAGES = {"language", "validate", "zoom", "salesforce", "project", "sync", "serve", "disclosure", "cli",
+            "emulators"}
 TOP_LEVEL_MODULES = {"__init__", "__main__", "errors", "resources", "secrets", "serving", "suggest", "describe", "logs",
                      "metrics"}
 DEFERRED_MARK = "deferred"

@@ -31,7 +31,7 @@ from engine.errors import Unreachable
 from engine.serve.app import WEBHOOK_PATH, create_app
 from engine.serving import start_in_thread
 from engine.sync.state.store import StateStore
-from tests.helpers import MAPPINGS, copy_mappings, signed_headers, wait_until
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, copy_mappings, signed_headers, wait_until
 from tests.test_cli_sync import LineReader, free_port, stop
 from tests.test_operations import ZOOMFORCE, cli_env, zoomforce
 from tests.test_sync import World, _break_meeting_topics, _servers, _stop, secrets_of
@@ -43,7 +43,8 @@ SECRET = "zm-webhook-ops-secret"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    built = _servers(ZoomEmulatorConfig(users=3), SalesforceEmulatorConfig(), tmp_path_factory.mktemp("logs-tls"))
+    built = _servers(ZoomEmulatorConfig(users=3),
+                     SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS), tmp_path_factory.mktemp("logs-tls"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REQUESTS_CA_BUNDLE", built.ca_file)
         yield built

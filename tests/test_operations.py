@@ -27,7 +27,7 @@ from engine.emulators.salesforce.app import SalesforceEmulatorConfig
 from engine.emulators.zoom.app import ZoomEmulatorConfig
 from engine.sync.state.lock import FileRunLock
 from engine.sync.state.store import StateStore
-from tests.helpers import copy_mappings, wait_until
+from tests.helpers import ORG_WITH_ADDITIONS, copy_mappings, wait_until
 from tests.test_cli_sync import LineReader
 from tests.test_sync import OBJECTS, World, _break_meeting_topics, _servers, _stop, records
 
@@ -93,7 +93,8 @@ def write_routes(world: World, before_sf: dict[str, Any], before_zoom: dict[str,
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    built = _servers(ZoomEmulatorConfig(users=3), SalesforceEmulatorConfig(), tmp_path_factory.mktemp("ops-tls"))
+    built = _servers(ZoomEmulatorConfig(users=3),
+                     SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS), tmp_path_factory.mktemp("ops-tls"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REQUESTS_CA_BUNDLE", built.ca_file)
         yield built
@@ -304,7 +305,8 @@ def test_a_waiting_sync_starts_when_the_holder_ends(world: World, tmp_path: Path
 
 def test_a_run_killed_with_sigkill_leaves_no_stale_lock(tmp_path: Path) -> None:
     # A rate-limited Zoom slows the first run down so that it is killed while it holds the lock.
-    slow = _servers(ZoomEmulatorConfig(users=3, rate_limit=4), SalesforceEmulatorConfig(), tmp_path / "tls")
+    slow = _servers(ZoomEmulatorConfig(users=3, rate_limit=4),
+                    SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS), tmp_path / "tls")
     state = tmp_path / "killed.db"
     try:
         env = cli_env(slow) | {"REQUESTS_CA_BUNDLE": slow.ca_file}

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from engine.emulators.salesforce.app import SalesforceEmulatorConfig
 from engine.emulators.zoom.app import ZoomEmulatorConfig
 from engine.sync.state.lock import FileRunLock
-from tests.helpers import MAPPINGS, REPO, wait_until
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, REPO, wait_until
 from tests.test_operations import cli_env
 from tests.test_sync import World, _servers, _stop
 
@@ -103,7 +103,8 @@ def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
 @pytest.fixture()
 def slow_world(tmp_path: Path) -> Iterator[World]:
     """A rate-limited Zoom, so that a run lasts long enough for a second one to start beside it."""
-    built = _servers(ZoomEmulatorConfig(users=3, rate_limit=4), SalesforceEmulatorConfig(), tmp_path / "tls")
+    built = _servers(ZoomEmulatorConfig(users=3, rate_limit=4),
+                     SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS), tmp_path / "tls")
     try:
         yield built
     finally:

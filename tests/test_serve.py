@@ -54,7 +54,7 @@ from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.client import RetryPolicy, ZoomClient, ZoomCredentials
 from engine.zoom.reader import ZoomSource
-from tests.helpers import MAPPINGS, REPO, signed_headers
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, REPO, signed_headers
 from tests.helpers import wait_until as wait_for
 
 SECRET = "zm-webhook-SECRET-4f1c9e27ab"
@@ -157,7 +157,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSFiles]:
 
 @pytest.fixture(scope="module")
 def salesforce_module(tls: TLSFiles) -> Iterator[Salesforce]:
-    app = salesforce_app(SalesforceEmulatorConfig())
+    app = salesforce_app(SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS))
     server = start_in_thread(app, tls=tls)
     emulator = Salesforce(app, server, tls, None)  # type: ignore[arg-type]
     emulator.reader = emulator.writer()
@@ -511,7 +511,7 @@ def _expected_keys(events: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
 def test_a_salesforce_server_down_then_back_loses_nothing(
     make_service: Callable[..., Service], tls: TLSFiles, zoom: Zoom
 ) -> None:
-    app = salesforce_app(SalesforceEmulatorConfig())
+    app = salesforce_app(SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS))
     server = start_in_thread(app, tls=tls)
     port = int(server.url.rsplit(":", 1)[1])
     outage = Salesforce(app, server, tls, None)  # type: ignore[arg-type]

@@ -56,6 +56,8 @@ EXPECTED_RECORDS = {
     "GET /phone/call_history": "call_logs",
     "GET /phone/call_history/{callLogId}": None,
     "GET /phone/users/{userId}/call_history": "call_logs",
+    "GET /users/{userId}/recordings": "meetings",
+    "GET /meetings/{meetingId}/recordings": "recording_files",
 }
 
 

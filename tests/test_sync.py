@@ -40,7 +40,7 @@ from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.client import RetryPolicy, ZoomClient, ZoomCredentials
 from engine.zoom.reader import ZoomSource
-from tests.helpers import MAPPINGS, copy_mappings, replace_once
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, copy_mappings, replace_once
 
 OBJECTS = {
     "users": "zoom_app__Zoom_Voice_User__c",
@@ -125,7 +125,8 @@ def _stop(world: World) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    built = _servers(ZoomEmulatorConfig(users=4), SalesforceEmulatorConfig(), tmp_path_factory.mktemp("sync-tls"))
+    built = _servers(ZoomEmulatorConfig(users=4), SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS),
+                     tmp_path_factory.mktemp("sync-tls"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REQUESTS_CA_BUNDLE", built.ca_file)
         yield built
@@ -275,7 +276,7 @@ def test_the_bulk_path_above_the_threshold_gives_the_same_org(fresh: World, mapp
 
 def test_429_and_5xx_injected_on_both_sides_still_end_complete(tmp_path: Path, mapping_set: MappingSet) -> None:
     world = _servers(ZoomEmulatorConfig(users=2, rate_limit=8, fail_rate=0.15, seed=7),
-                     SalesforceEmulatorConfig(fail_rate=0.15, seed=7), tmp_path / "tls")
+                     SalesforceEmulatorConfig(fail_rate=0.15, seed=7, catalog_dir=ORG_WITH_ADDITIONS), tmp_path / "tls")
     try:
         with pytest.MonkeyPatch.context() as patch, StateStore.open(tmp_path / "state.db") as store:
             patch.setenv("REQUESTS_CA_BUNDLE", world.ca_file)
@@ -306,7 +307,8 @@ def _hashes(state: Path) -> int:
 def test_a_run_killed_in_the_middle_loses_nothing_and_doubles_nothing(tmp_path: Path, mapping_set: MappingSet
                                                                       ) -> None:
     # A rate limit slows the run down so that the kill lands between two checkpoints.
-    world = _servers(ZoomEmulatorConfig(users=3, rate_limit=6), SalesforceEmulatorConfig(), tmp_path / "tls")
+    world = _servers(ZoomEmulatorConfig(users=3, rate_limit=6),
+                     SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS), tmp_path / "tls")
     state = tmp_path / "state.db"
     try:
         process = subprocess.Popen([sys.executable, "-m", "engine", "sync", "--state", str(state)], cwd=tmp_path,
@@ -467,7 +469,8 @@ def test_the_call_window_moves_its_cursor_only_when_confirmed(fresh: World, mapp
     from engine.salesforce.auth import MAX_ATTEMPTS
 
     with StateStore.open(tmp_path / "state.db") as store:
-        fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS})
+        fresh.salesforce.post("fail-next", {"errorCode": "SERVER_UNAVAILABLE", "count": MAX_ATTEMPTS,
+                                            "route": "collections_upsert"})
         with pytest.raises(RetriesExhausted):
             run_sync(fresh, store, mapping_set, entities=("calls",))
         assert store.cursors.get("calls") is None, "Salesforce never confirmed: the window is read again"

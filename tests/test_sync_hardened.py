@@ -29,7 +29,7 @@ from engine.sync.runner import SyncOptions, SyncRunner
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.reader import ZoomSource
-from tests.helpers import MAPPINGS, copy_mappings, replace_once, validate_errors
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, copy_mappings, replace_once, validate_errors
 from tests.test_sync import OBJECTS, World, _servers, _stop, assert_everything_once, records, run_sync
 
 EVENT = OBJECTS["meetings"]
@@ -42,7 +42,8 @@ def mapping_set() -> MappingSet:
 
 @contextmanager
 def started(tmp_path: Path, **zoom: Any) -> Iterator[World]:
-    world = _servers(ZoomEmulatorConfig(**({"users": 4} | zoom)), SalesforceEmulatorConfig(), tmp_path / "tls")
+    world = _servers(ZoomEmulatorConfig(**({"users": 4} | zoom)),
+                     SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS), tmp_path / "tls")
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("REQUESTS_CA_BUNDLE", world.ca_file)

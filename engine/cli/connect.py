@@ -8,6 +8,7 @@ Zoom: ``ZOOM_ACCOUNT_ID``, ``ZOOM_CLIENT_ID``, ``ZOOM_CLIENT_SECRET``, with ``ZO
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.zoom.client import ZoomClient, ZoomCredentials
@@ -18,9 +19,15 @@ def zoom_from_env(env: Mapping[str, str]) -> ZoomSource:
     return ZoomSource(ZoomClient(ZoomCredentials.from_env(env)))
 
 
-def salesforce_from_env(env: Mapping[str, str], bulk_threshold: int = 2000, *, required: bool = True
-                        ) -> SalesforceWriter | None:
-    """The writer; with ``required=False`` (a dry run), None when no Salesforce is configured."""
+def salesforce_from_env(env: Mapping[str, str], bulk_threshold: int = 2000, *, required: bool = True,
+                        api_version: str | None = None) -> SalesforceWriter | None:
+    """The writer; with ``required=False`` (a dry run), None when no Salesforce is configured.
+
+    `api_version` (the project's ``salesforce.api_version``) replaces the default REST API version.
+    """
     if not required and not (env.get("SF_INSTANCE_URL") or "").strip():
         return None
-    return SalesforceWriter(SalesforceCredentials.from_env(env), bulk_threshold=bulk_threshold)
+    credentials = SalesforceCredentials.from_env(env)
+    if api_version:
+        credentials = replace(credentials, api_version=api_version)
+    return SalesforceWriter(credentials, bulk_threshold=bulk_threshold)

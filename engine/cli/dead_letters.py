@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from engine.cli.messages import stderr_failures, stderr_progress
 from engine.cli.options import (
     MAPPINGS_OPTION,
     STATE_OPTION,
     held,
     open_state,
-    resolve_mappings_dir,
     sigterm_as_interrupt,
 )
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import ConfigError, InputError, UnknownDeadLetter
 
 if TYPE_CHECKING:
@@ -42,10 +43,12 @@ FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["te
                              show_default=True, help="text for people, json for tools.")
 
 
-def _existing(state_path: Path) -> Path:
-    if not state_path.exists():
-        raise InputError(f"no state database at {state_path} (give the one `zoomforce sync --state` writes)")
-    return state_path
+def _existing(state_path: Path | None) -> Path:
+    """``--state``, else the project file's state, else ``./zoomforce.db``: it must exist."""
+    chosen = load_settings(None, state=state_path).state
+    if not chosen.exists():
+        raise InputError(f"no state database at {chosen} (give the one `zoomforce sync --state` writes)")
+    return chosen
 
 
 def _letter(store: StateStore, dead_id: int) -> DeadLetter:
@@ -72,7 +75,8 @@ def dead_letters_group() -> None:
 @click.option("--status", type=click.Choice(STATUSES), default="open", show_default=True,
               help="open: still missing from the target; resolved: written since; discarded: set aside.")
 @FORMAT_OPTION
-def list_command(state_path: Path, entity: str | None, code: str | None, status: str, output_format: str) -> None:
+def list_command(state_path: Path | None, entity: str | None, code: str | None, status: str,
+                 output_format: str) -> None:
     """The dead letters, oldest first: id, status, entity, key, error code, attempts, latest error."""
     with open_state(_existing(state_path), dry_run=True) as store:
         letters = store.dead_letters.find(entity, None if status == "all" else status, code)  # type: ignore[arg-type]
@@ -95,7 +99,7 @@ def list_command(state_path: Path, entity: str | None, code: str | None, status:
 @click.argument("dead_id", metavar="ID", type=int)
 @STATE_OPTION
 @FORMAT_OPTION
-def show_command(dead_id: int, state_path: Path, output_format: str) -> None:
+def show_command(dead_id: int, state_path: Path | None, output_format: str) -> None:
     """One dead letter: its error, every attempt, and the evidence kept (secrets as ***)."""
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.secrets import credential_keys, redact
@@ -131,13 +135,16 @@ def show_command(dead_id: int, state_path: Path, output_format: str) -> None:
 @click.argument("dead_ids", metavar="[ID]...", nargs=-1, type=int)
 @STATE_OPTION
 @MAPPINGS_OPTION
+@CATALOG_OPTION
+@PROJECT_OPTION
 @click.option("--dry-run", is_flag=True, help="Show, per letter, what would be created or updated; change nothing.")
 @click.option("--summary", "summary_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="As sync's: json prints {entities: {NAME: {read, written, unchanged, failed}}, api_calls}.")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
               help="Wait this long for another run that holds the state's lock; then exit 3.")
-def retry_command(dead_ids: tuple[int, ...], state_path: Path, mappings_dir: Path | None, dry_run: bool,
-                  summary_format: str, wait_seconds: float) -> None:
+def retry_command(dead_ids: tuple[int, ...], state_path: Path | None, mappings_dir: Path | None,
+                  catalog_dir: Path | None, project_file: Path | None, dry_run: bool, summary_format: str,
+                  wait_seconds: float) -> None:
     """Map the open dead letters (all, or those given) with the current mappings and write them to Salesforce.
 
     Exit 0 when every one was written, 1 when some failed again (they stay open), 3 when another run
@@ -149,8 +156,9 @@ def retry_command(dead_ids: tuple[int, ...], state_path: Path, mappings_dir: Pat
     from engine.sync.runner import SyncOptions, SyncRunner, default_entities
     from engine.validate.mapping_set import load_mapping_set
 
-    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
-    _existing(state_path)
+    settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir, state=state_path).usable()
+    mapping_set = load_mapping_set([settings.mappings], settings.catalog, settings.languages).raise_if_invalid()
+    state_path = _existing(settings.state)
     with open_state(state_path, dry_run=True) as copy:
         entities = _retry_entities(copy, dead_ids, set(default_entities(mapping_set)))
     if not entities:
@@ -158,14 +166,19 @@ def retry_command(dead_ids: tuple[int, ...], state_path: Path, mappings_dir: Pat
         if summary_format == "json":
             click.echo(json.dumps({"entities": {}, "api_calls": {"zoom": 0, "salesforce": 0}}))
         return
-    salesforce = salesforce_from_env(os.environ, required=not dry_run)
+    salesforce = salesforce_from_env(os.environ, required=not dry_run, api_version=settings.api_version)
+    progress = stderr_progress()
+    failures = stderr_failures(progress, kept=not dry_run)
     options = SyncOptions(tuple(entities), dry_run=dry_run, retry_dead_letters=True,
                           dead_letter_ids=dead_ids or None)
     try:
         with sigterm_as_interrupt(), open_state(state_path, dry_run) as store, \
                 held(store, "dead-letters retry", wait_seconds):
-            report = SyncRunner(mapping_set, store, None, salesforce).run(options)
+            report = SyncRunner(mapping_set, store, None, salesforce, progress=progress,
+                                failures=failures).run(options)
     finally:
+        progress.close()
+        failures.close()
         if salesforce is not None:
             salesforce.close()
     for line in planned_lines(report.planned):
@@ -195,7 +208,7 @@ def _retry_entities(store: StateStore, dead_ids: tuple[int, ...], retryable: set
 @click.argument("dead_ids", metavar="ID...", nargs=-1, type=int, required=True)
 @click.option("--reason", required=True, help="Why it is set aside (kept with it: show, list --format json).")
 @STATE_OPTION
-def discard_command(dead_ids: tuple[int, ...], reason: str, state_path: Path) -> None:
+def discard_command(dead_ids: tuple[int, ...], reason: str, state_path: Path | None) -> None:
     """Set open dead letters aside with a reason: they are kept and marked discarded, never deleted silently."""
     if not reason.strip():
         raise InputError("--reason: say why the dead letters are set aside")
@@ -214,7 +227,7 @@ def discard_command(dead_ids: tuple[int, ...], reason: str, state_path: Path) ->
 @click.option("--older-than", "days", type=click.IntRange(0), required=True, metavar="DAYS",
               help="Delete letters resolved or discarded more than this many days ago. Open ones are kept.")
 @STATE_OPTION
-def purge_command(days: int, state_path: Path) -> None:
+def purge_command(days: int, state_path: Path | None) -> None:
     """Delete the dead letters resolved or discarded more than DAYS days ago (retention); open ones stay."""
     before = datetime.now(UTC) - timedelta(days=days)
     with open_state(_existing(state_path)) as store:

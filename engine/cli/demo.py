@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli.messages import say, stderr_progress
+from engine.cli.messages import say, stderr_failures, stderr_progress
 from engine.cli.options import sigterm_as_interrupt
 
 
@@ -27,12 +27,14 @@ def demo_command(users: int, state_path: Path | None, output: Path, language: st
     from engine.sync.output import summary_json, summary_text
 
     progress = stderr_progress()
+    failures = stderr_failures(progress)
     try:
         with sigterm_as_interrupt():
             result = run_demo(users=users, state_path=state_path, output=output, language=language,
-                              progress=progress, say=lambda line: say(line, event="demo"))
+                              progress=progress, say=lambda line: say(line, event="demo"), failures=failures)
     finally:
         progress.close()
+        failures.close()
     click.echo(summary_json(result.report) if summary_format == "json" else summary_text(result.report), nl=False)
     say(f"zoomforce: disclosure written to {output}", event="disclosure.written", path=str(output))
     sys.exit(1 if result.report.failed else 0)

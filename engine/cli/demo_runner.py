@@ -31,10 +31,10 @@ from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app
 from engine.emulators.zoom.app import create_app as zoom_app
 from engine.emulators.zoom.data import Account
 from engine.errors import InputError
-from engine.resources import default_mappings_dir
+from engine.resources import default_mappings_dir, schemas_dir
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.serving import RunningServer, start_in_thread
-from engine.sync.report import Progress, SyncReport
+from engine.sync.report import Failures, Progress, SyncReport, no_failures
 from engine.sync.runner import SyncOptions, SyncRunner, default_entities
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
@@ -64,7 +64,8 @@ def running_emulators(users: int) -> Iterator[Emulators]:
     """Both emulators on loopback, with the demo's people in the Salesforce org."""
     cert_dir = Path(tempfile.mkdtemp(prefix="zoomforce-demo-"))
     zoom = zoom_app(ZoomEmulatorConfig(users=users))
-    sf = salesforce_app(SalesforceEmulatorConfig())
+    # The org has the fields zoomforce adds deployed (the shipped catalog, as it is): the demo syncs everything.
+    sf = salesforce_app(SalesforceEmulatorConfig(catalog_dir=schemas_dir() / "salesforce"))
     zoom_server = salesforce_server = None
     try:
         tls = make_tls_files(cert_dir)
@@ -128,7 +129,7 @@ def _write_disclosure(mapping_set: MappingSet, language: str, output: Path) -> N
 
 def run_demo(
     *, users: int, state_path: Path | None, output: Path, language: str, progress: Progress,
-    say: Callable[[str], object],
+    say: Callable[[str], object], failures: Failures = no_failures,
 ) -> DemoResult:
     _fresh_state(state_path)
     mapping_set = load_mapping_set([default_mappings_dir()]).raise_if_invalid()
@@ -145,7 +146,8 @@ def run_demo(
                                                                 client_secret=DEMO_CREDENTIAL))
             try:
                 with StateStore.open(state_path or work / "zoomforce.db") as store:
-                    runner = SyncRunner(mapping_set, store, ZoomSource(zoom), salesforce, progress=progress)
+                    runner = SyncRunner(mapping_set, store, ZoomSource(zoom), salesforce, progress=progress,
+                                        failures=failures)
                     entities = (*default_entities(mapping_set), "registrations")
                     report = runner.run(SyncOptions(entities=entities, webinar=webinar))
             finally:

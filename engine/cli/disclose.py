@@ -8,12 +8,16 @@ from pathlib import Path
 import click
 
 from engine.cli.messages import say
-from engine.cli.options import MAPPINGS_OPTION, resolve_mappings_dir, write_output
+from engine.cli.options import MAPPINGS_OPTION, write_output
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 
 
 @click.command("disclose")
 @MAPPINGS_OPTION
-@click.option("--lang", "language", default="en", show_default=True, help="Language of the document (en, fr).")
+@CATALOG_OPTION
+@PROJECT_OPTION
+@click.option("--lang", "language", default=None,
+              help="Language of the document (en, fr; default: the project's first language, else en).")
 @click.option(
     "--format",
     "output_format",
@@ -36,7 +40,9 @@ from engine.cli.options import MAPPINGS_OPTION, resolve_mappings_dir, write_outp
 @click.option("--exit-code", is_flag=True, help="With --diff: exit 1 when anything changed.")
 def disclose(
     mappings_dir: Path | None,
-    language: str,
+    catalog_dir: Path | None,
+    project_file: Path | None,
+    language: str | None,
     output_format: str,
     output: Path | None,
     template: Path | None,
@@ -50,9 +56,11 @@ def disclose(
     from engine.disclosure.render import render
     from engine.validate.mapping_set import load_mapping_set
 
-    current = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
-    if old_dir is not None:
-        previous = load_mapping_set([old_dir]).raise_if_invalid()
+    settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir).usable()
+    language = language or (settings.languages[0] if settings.languages else "en")
+    current = load_mapping_set([settings.mappings], settings.catalog, settings.languages).raise_if_invalid()
+    if old_dir is not None:  # the old mappings, checked against the same catalog (the org's, as it is now)
+        previous = load_mapping_set([old_dir], settings.catalog).raise_if_invalid()
         changes = diff_mappings(previous, current, language)
         write_output(render_diff(changes, "json" if output_format == "json" else "markdown"), output)
         sys.exit(1 if exit_code and changes else 0)

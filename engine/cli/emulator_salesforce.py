@@ -20,7 +20,6 @@ from engine.emulators.salesforce.app import SalesforceEmulatorConfig, create_app
 from engine.emulators.salesforce.catalog import load_catalog
 from engine.emulators.salesforce.limits import DAILY_API_LIMIT
 from engine.emulators.tls import make_tls_files
-from engine.resources import schemas_dir
 from engine.serving import TLSFiles, check_listen, serve_foreground
 
 
@@ -39,19 +38,24 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
               help="Data requests allowed (DailyApiRequests in /limits/); then 403 REQUEST_LIMIT_EXCEEDED.")
 @click.option("--client-id", default="demo", show_default=True, help="OAuth client id accepted.")
 @click.option("--client-secret", default="demo", show_default=True, help="OAuth client secret accepted.")
-@click.option("--catalog", "catalog_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of sObject catalogs (default: the shipped schemas/salesforce).")
+@click.option("--catalog", "catalog_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Serve the org this catalog folder describes (custom fields included). Default: the shipped "
+                   "catalog as a stock org, Zoom's package without the fields zoomforce adds.")
 @click.option("--cert-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder to write the CA and server certificate in (default: a temporary one).")
 def salesforce_command(port: int, host: str, fail_rate: float, seed: int, api_limit: int, client_id: str,
                        client_secret: str, catalog_dir: Path | None, cert_dir: Path | None) -> None:
     """Serve the local Salesforce API emulator (HTTPS) until interrupted."""
-    catalog = catalog_dir or schemas_dir() / "salesforce"
-    if not load_catalog(catalog).objects():
-        raise click.UsageError(f"no sObject catalog (*.json with 'fields') in {catalog}")
+    if catalog_dir is not None:
+        try:
+            objects = load_catalog(catalog_dir).objects()
+        except ValueError as exc:  # json.JSONDecodeError: the emulator imports nothing of the product to say where
+            raise click.UsageError(f"--catalog {catalog_dir}: a file is not JSON ({exc})") from exc
+        if not objects:
+            raise click.UsageError(f"no sObject catalog (*.json with 'fields') in {catalog_dir}")
     check_listen(host, port)
     config = SalesforceEmulatorConfig(fail_rate=fail_rate, seed=seed, client_id=client_id,
-                                      client_secret=client_secret, catalog_dir=catalog, api_limit=api_limit)
+                                      client_secret=client_secret, catalog_dir=catalog_dir, api_limit=api_limit)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     tls: TLSFiles | None = None
     try:

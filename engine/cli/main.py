@@ -23,12 +23,13 @@ from engine.cli.dead_letters import dead_letters_group
 from engine.cli.demo import demo_command
 from engine.cli.disclose import disclose
 from engine.cli.emulator import emulator_group
+from engine.cli.init import init_command
 from engine.cli.map import map_command
 from engine.cli.messages import add_log_format, say
 from engine.cli.serve import serve_command
 from engine.cli.sync import sync_command
 from engine.cli.validate import validate
-from engine.errors import MappingInvalid, ZoomforceError
+from engine.errors import MappingInvalid, PreflightFailed, ProjectInvalid, ZoomforceError
 
 
 class ZoomforceGroup(click.Group):
@@ -37,9 +38,13 @@ class ZoomforceGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except MappingInvalid as exc:
+        except (MappingInvalid, ProjectInvalid) as exc:
             for problem in exc.problems:
                 say(str(problem), level=problem.severity, event="mapping.problem", **problem.as_json())
+            ctx.exit(exc.exit_code)
+        except PreflightFailed as exc:
+            for line in exc.lines:
+                click.echo(f"zoomforce: error: {line}", err=True)
             ctx.exit(exc.exit_code)
         except ZoomforceError as exc:
             say(f"zoomforce: error: {exc}", level="error", event="error", error=type(exc).__name__,
@@ -83,7 +88,7 @@ def cli() -> None:
 
 
 for _command in (validate, map_command, disclose, sync_command, serve_command, demo_command, emulator_group,
-                 catalog_group, dead_letters_group):
+                 catalog_group, dead_letters_group, init_command):
     cli.add_command(_command)
 add_log_format(cli)  # every command, however deep: --log-format text|json
 

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from engine.cli.messages import say
-from engine.cli.options import MAPPINGS_OPTION, read_input, resolve_mappings_dir
+from engine.cli.options import MAPPINGS_OPTION, read_input
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import CoercionError, InputError, RecordError
 
 
@@ -35,6 +36,8 @@ def _parse_parent(text: str | None) -> Any:
 @click.argument("entity")
 @click.option("--input", "input_path", default="-", show_default=True, help="JSON or JSON Lines file; - for stdin.")
 @MAPPINGS_OPTION
+@CATALOG_OPTION
+@PROJECT_OPTION
 @click.option(
     "--parent", "parent_json", help="The parent's Zoom record as JSON (or @FILE), e.g. a registrant's webinar."
 )
@@ -45,6 +48,8 @@ def map_command(
     entity: str,
     input_path: str,
     mappings_dir: Path | None,
+    catalog_dir: Path | None,
+    project_file: Path | None,
     parent_json: str | None,
     event_type: str | None,
     reveal_secrets: bool,
@@ -53,17 +58,21 @@ def map_command(
     """Map Zoom records read from --input (one record, an API response, or JSON Lines) to JSON Lines."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.language.expressions import compile_expression
-    from engine.language.inputs import read_event_records, read_records
+    from engine.language.inputs import read_event_records, read_records, split_each
     from engine.language.plan import RunContext, compile_plan, run_batch
     from engine.validate.mapping_set import load_mapping_set
 
-    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir).usable()
+    mapping_set = load_mapping_set([settings.mappings], settings.catalog, settings.languages).raise_if_invalid()
     mapping = mapping_set.get(entity)
     plan = compile_plan(mapping)
     parent = _parse_parent(parent_json)
+    parents = None
     if event_type is None:
         records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
         records = read_records(read_input(input_path), records_expression)
+        if mapping.source.each:  # a recorded meeting's files: each one with its meeting as parent
+            records, parents = split_each(records, mapping.source.each, parent)
     else:
         records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
     context = RunContext(parent=parent, run=_run_document(run_time))
@@ -78,7 +87,7 @@ def map_command(
                 event="record.warning", entity=plan.entity, index=index)
         click.echo(json.dumps(outcome.as_json(secrets), ensure_ascii=False))
 
-    result = run_batch(plan, records, context, on_record=emit, event=event_type)
+    result = run_batch(plan, records, context, on_record=emit, event=event_type, parents=parents)
     if result.errors:
         say(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", level="error",
             event="map.failed", failed=len(result.errors), records=len(records))

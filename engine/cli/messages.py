@@ -17,7 +17,7 @@ import click
 from engine import logs
 
 if TYPE_CHECKING:
-    from engine.sync.output import LogProgress, ProgressLines
+    from engine.sync.output import FailureLines, LogProgress, ProgressLines
 
 LOG = logging.getLogger("zoomforce.cli")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -66,3 +66,17 @@ def stderr_progress() -> ProgressLines | LogProgress:
     from engine.sync.output import LogProgress, ProgressLines
 
     return LogProgress() if logs.is_json() else ProgressLines(sys.stderr, sys.stderr.isatty())
+
+
+def stderr_failures(progress: ProgressLines | LogProgress | None, *, limit: int | None = 20,
+                    kept: bool = True) -> FailureLines:
+    """The records that failed on standard error, in text (ending `progress`'s open line); JSON logs have them."""
+    # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
+    import sys
+
+    from engine.sync.output import FailureLines, QuietFailures
+
+    if logs.is_json():  # each failure is a `dead_letter` record already
+        return QuietFailures()
+    return FailureLines(sys.stderr, limit=limit, kept=kept,
+                        before=progress.close if progress is not None else lambda: None)

@@ -1,4 +1,7 @@
-"""Options and helpers that several commands share: the mappings folder, the state file, output, signals."""
+"""Options and helpers that several commands share: the mappings folder, the state file, output, signals.
+
+The project file and ``--catalog`` are in :mod:`engine.cli.settings`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.errors import InputError
-from engine.resources import default_mappings_dir
 from engine.sync.state.database import DEFAULT_PATH
 
 if TYPE_CHECKING:
@@ -23,24 +25,16 @@ MAPPINGS_OPTION = click.option(
     "--mappings",
     "mappings_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of mapping files (default ./mappings, else the built-in set).",
+    help="Folder of mapping files (default: the project's, else ./mappings, else the built-in set).",
 )
 STATE_OPTION = click.option(
     "--state",
     "state_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_PATH,
-    show_default=True,
-    help="The SQLite state file: cursors, record hashes, run history, dead letters, webhook inbox.",
+    default=None,
+    help=f"The SQLite state file: cursors, record hashes, run history, dead letters, webhook inbox "
+         f"(default: the project's, else ./{DEFAULT_PATH}).",
 )
-
-
-def resolve_mappings_dir(option: Path | None) -> Path:
-    """``--mappings DIR``, else ``./mappings``, else the default mappings shipped with zoomforce."""
-    if option is not None:
-        return option
-    local = Path("mappings")
-    return local if local.is_dir() else default_mappings_dir()
 
 
 def read_input(path: str) -> str:

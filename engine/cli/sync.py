@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli.messages import stderr_progress
-from engine.cli.options import (
-    MAPPINGS_OPTION,
-    STATE_OPTION,
-    held,
-    open_state,
-    resolve_mappings_dir,
-    sigterm_as_interrupt,
-)
+from engine.cli.messages import stderr_failures, stderr_progress
+from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, held, open_state, sigterm_as_interrupt
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -62,6 +56,8 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
 @click.command("sync")
 @click.argument("entities", nargs=-1)
 @MAPPINGS_OPTION
+@CATALOG_OPTION
+@PROJECT_OPTION
 @STATE_OPTION
 @click.option("--since", help="Read from this date (YYYY-MM-DD) instead of each entity's cursor.")
 @click.option("--until", help="Read up to this date (YYYY-MM-DD); default today (UTC).")
@@ -86,7 +82,8 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="Write the run's metrics there in the Prometheus text format (node_exporter's textfile collector).")
 def sync_command(
-    entities: tuple[str, ...], mappings_dir: Path | None, state_path: Path, since: str | None, until: str | None,
+    entities: tuple[str, ...], mappings_dir: Path | None, catalog_dir: Path | None, project_file: Path | None,
+    state_path: Path | None, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
     full_refresh: bool, rebind: bool, reset_cursors: bool, wait_seconds: float, metrics_file: Path | None,
 ) -> None:
@@ -104,30 +101,35 @@ def sync_command(
     from engine.validate.mapping_set import load_mapping_set
 
     first, last = _window(since, until)
-    mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
+    settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir, state=state_path).usable()
+    mapping_set = load_mapping_set([settings.mappings], settings.catalog, settings.languages).raise_if_invalid()
     check_entities(mapping_set, entities, webinar)
     options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar, full_refresh, rebind,
                           reset_cursors)
     zoom = zoom_from_env(os.environ)  # credentials first: a missing one is told before the state is touched
     try:
-        salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
+        salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run,
+                                         api_version=settings.api_version)
     except ConfigError:
         zoom.client.close()
         raise
     progress = stderr_progress()
+    failures = stderr_failures(progress, kept=not dry_run)
     try:
         # A dry run works on a copy of the state: nothing it does can reach the file. A real run takes
         # the state's lock before anything is read, so that a second run stops at once (exit 3).
-        with sigterm_as_interrupt(), open_state(state_path, dry_run) as store, \
+        with sigterm_as_interrupt(), open_state(settings.state, dry_run) as store, \
                 held(store, f"sync {' '.join(entities)}".strip(), wait_seconds):
             try:
-                report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress).run(options)
+                report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress,
+                                    failures=failures).run(options)
             finally:  # a run that stopped half-way has metrics too: what it did, and the state's gauges
                 if metrics_file is not None:
                     observe_state(store)
                     metrics.write_textfile(metrics_file)
     finally:
         progress.close()
+        failures.close()
         zoom.client.close()
         if salesforce is not None:
             salesforce.close()

@@ -1,4 +1,8 @@
-"""``zoomforce validate``: check mapping files, with ``FILE:LINE:COL`` errors, as text, JSON or annotations."""
+"""``zoomforce validate``: check mapping files, with ``FILE:LINE:COL`` errors, as text, JSON or annotations.
+
+The project file (``zoomforce.yaml``) and the Salesforce catalog it names are checked too: their
+problems are reported with the mappings' and, like them, make the exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,13 @@ from pathlib import Path
 import click
 
 from engine.cli.messages import say
-from engine.cli.options import resolve_mappings_dir
+from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--catalog",
-    "catalog_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Salesforce object catalog to check against (e.g. from `zoomforce catalog pull`); default the shipped one.",
-)
+@CATALOG_OPTION
+@PROJECT_OPTION
 @click.option(
     "--format",
     "output_format",
@@ -27,21 +27,27 @@ from engine.cli.options import resolve_mappings_dir
     show_default=True,
     help="text: FILE:LINE:COL lines; json: {valid, errors}; github: workflow annotations.",
 )
-def validate(paths: tuple[Path, ...], catalog_dir: Path | None, output_format: str) -> None:
-    """Check mapping files or folders (default ./mappings). Exit 0 valid, 1 errors, 2 usage."""
+def validate(paths: tuple[Path, ...], catalog_dir: Path | None, project_file: Path | None, output_format: str) -> None:
+    """Check mapping files or folders (default: the project's, else ./mappings). Exit 0 valid, 1 errors, 2 usage."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
-    from engine.validate.mapping_set import load_mapping_set
+    from engine.validate.mapping_set import MappingSet, load_mapping_set
     from engine.validate.report import RENDERERS
 
-    targets = list(paths) or [resolve_mappings_dir(None)]
-    result = load_mapping_set(targets, catalog_dir)
-    out = RENDERERS[output_format](result.problems)
+    settings = load_settings(project_file, catalog=catalog_dir)
+    project_broken = bool(settings.project.problems)
+    if project_broken and not paths:  # the project names no usable folder: nothing else to check
+        result = MappingSet()
+    else:
+        result = load_mapping_set(list(paths) or [settings.mappings], settings.catalog, settings.languages)
+    problems = sorted([*settings.problems, *result.problems])
+    files = len(result.files) + (1 if settings.project.file is not None or project_broken else 0)
+    errors = [p for p in problems if p.severity == "error"]
+    out = RENDERERS[output_format](problems)
     if output_format == "text":
         click.echo(out, nl=False, err=False)
-        summary = f"{len(result.files)} file(s), {len(result.errors)} error(s), "
-        summary += f"{len(result.problems) - len(result.errors)} warning(s)"
-        say(summary, event="validate.summary", files=len(result.files), errors=len(result.errors),
-            warnings=len(result.problems) - len(result.errors))
+        summary = f"{files} file(s), {len(errors)} error(s), {len(problems) - len(errors)} warning(s)"
+        say(summary, event="validate.summary", files=files, errors=len(errors),
+            warnings=len(problems) - len(errors))
     else:
         click.echo(out, nl=False)
-    sys.exit(0 if result.valid else 1)
+    sys.exit(1 if errors else 0)

@@ -167,8 +167,7 @@ def zoom_endpoints(mappings: Iterable[Mapping]) -> list[str]:
         source, target = mapping.source, mapping.target
         if source.system == "zoom":
             found.update(e for e in [source.endpoint, *(i.endpoint for i in source.include)] if e)
-            if source.listing:
-                found.add(source.listing.endpoint)
+            found.update(listing.endpoint for listing in source.listings)
         if target.system == "zoom" and target.endpoint:
             found.add(target.endpoint)
     return sorted(found)

@@ -1,8 +1,9 @@
 """Read the records to map: one Zoom record, a Zoom API response, a JSON array, or JSON Lines.
 
 A response is recognised by the mapping's ``source.records`` expression (``registrants``): when it
-yields a list from the document, those are the records. A JSON Lines line that is not JSON becomes
-a RecordError at its index, so the other lines are still mapped.
+yields a list from the document, those are the records. With ``source.each`` (``recording_files``),
+each of those holds the records in that list, and is their parent (``split_each``). A JSON Lines
+line that is not JSON becomes a RecordError at its index, so the other lines are still mapped.
 """
 
 from __future__ import annotations
@@ -74,3 +75,19 @@ def read_event_records(text: str, mapping: Mapping, event_type: str, parent: Any
         records = found if isinstance(found, list) else [] if found is None else [found]
         return records, parent
     return (document if isinstance(document, list) else [document]), parent
+
+
+def split_each(records: list[Any], each: str, parent: Any) -> tuple[list[Any], list[Any]]:
+    """(records, their parents): the items of `each` in every record that has that list, the record as
+    their parent; a record without it is taken as one of the items itself, with `parent`."""
+    found: list[Any] = []
+    parents: list[Any] = []
+    for record in records:
+        inner = record.get(each) if isinstance(record, dict) else None
+        if isinstance(inner, list):
+            found += inner
+            parents += [record] * len(inner)
+        else:
+            found.append(record)
+            parents.append(parent)
+    return found, parents

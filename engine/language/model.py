@@ -55,6 +55,7 @@ class FieldSpec:
     description: Text | None
     events: MappingProxyType[str, str] = field(default_factory=lambda: _EMPTY)
     credential_params: tuple[str, ...] = ()
+    lists: MappingProxyType[str, str | None] = field(default_factory=lambda: _EMPTY)  # per named listing (None: not)
 
     @property
     def path(self) -> tuple[str | int, ...]:
@@ -86,11 +87,18 @@ class ListSpec:
     window_field: str | None = None  # the listed record's time, when the sync filters the window itself
     window_incremental: bool = True  # the window follows the entity's cursor (else only --since / --until)
     filter: str | None = None  # an expression over each listed item: only those it holds true for are read
+    name: str | None = None  # `as`: a second or later listing's name (None for the first)
+    index: int = 0  # its place in `source.list`
+    nested: bool = False  # `source.list` was written as a list of listings (positions differ)
 
     @property
     def windowed(self) -> bool:
         """Whether the listing can be bounded in time (query parameters, or a time the sync filters on)."""
         return bool(self.window_from or self.window_to or self.window_field)
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        return ("source", "list", self.index) if self.nested else ("source", "list")
 
 
 @dataclass(frozen=True)
@@ -107,11 +115,20 @@ class SourceSpec:
     endpoint: str | None
     records: str | None
     include: tuple[IncludeSpec, ...]
-    listing: ListSpec | None
+    listings: tuple[ListSpec, ...]
     parent: str | None
     objects: tuple[str, ...]
     where: str | None
     events: tuple[EventSpec, ...]
+    each: str | None = None  # the key of the list, in each record, whose items are the records
+
+    @property
+    def listing(self) -> ListSpec | None:
+        """The first listing (the one whose records are read with every field's `from`)."""
+        return self.listings[0] if self.listings else None
+
+    def named_listing(self, name: str) -> ListSpec | None:
+        return next((listing for listing in self.listings if listing.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,8 @@ class TargetSpec:
     endpoint: str | None
     match_key: str | None
     listing: TargetListSpec | None = None
+    match: tuple[tuple[str, ...], ...] = ()  # sets of fields that together identify a record, tried in order
+    match_nested: bool = False  # `match` was written as a list of lists (positions differ)
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,21 @@ class LinkSpec:
     match: str
     source: str
     label: Text | None
+    scope: str = "record"  # `from` over the record or its parent
+    entity: str | None = None  # the mapping that writes the linked records (synced first)
+    unless_set: str | None = None  # left out for a record that has a value for this field
+    on_unmatched: str = "write"  # write (without the lookup), skip, reject
+    lists: MappingProxyType[str, str | None] = field(default_factory=lambda: _EMPTY)
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        return ("links", self.index)
+
+    def reader(self, listing: str | None) -> str | None:
+        """The expression for a record of `listing` (None: the first); None when that listing gives none."""
+        if listing is not None and listing in self.lists:
+            return self.lists[listing]
+        return self.source
 
 
 @dataclass(frozen=True)
@@ -177,7 +211,7 @@ class Mapping:
     source: SourceSpec
     target: TargetSpec
     parent: ParentSpec | None
-    links: tuple[LinkSpec, ...]
+    links: tuple[LinkSpec, ...]  # the enabled ones (`enabled: false` takes a link out of sync and disclosure)
     disclosure: DisclosureSpec | None
     fields: tuple[FieldSpec, ...]
     document: LoadedDocument
@@ -222,12 +256,34 @@ def _field(index: int, data: dict[str, Any], defaults: dict[str, Any]) -> FieldS
         description=Text.of(data.get("description")),
         events=_frozen(data.get("events")),
         credential_params=tuple(data.get("credential_params") or ()),
+        lists=_frozen(data.get("lists")),
+    )
+
+
+def _listing(listing: dict[str, Any], index: int, nested: bool) -> ListSpec:
+    window = listing.get("window") or {}
+    return ListSpec(
+        endpoint=listing["endpoint"],
+        records=listing.get("records"),
+        params=_frozen(listing.get("params")),
+        window_from=window.get("from"),
+        window_to=window.get("to"),
+        window_max_days=window.get("max_days"),
+        detail=bool(listing.get("detail", False)),
+        key=listing.get("key"),
+        window_field=window.get("field"),
+        window_incremental=bool(window.get("incremental", True)),
+        filter=listing.get("filter"),
+        name=listing.get("as"),
+        index=index,
+        nested=nested,
     )
 
 
 def _source(data: dict[str, Any]) -> SourceSpec:
-    listing = data.get("list")
-    window = (listing or {}).get("window") or {}
+    listed = data.get("list")
+    nested = isinstance(listed, list)
+    listings = [] if listed is None else listed if nested else [listed]
     return SourceSpec(
         system=data["system"],
         endpoint=data.get("endpoint"),
@@ -236,21 +292,7 @@ def _source(data: dict[str, Any]) -> SourceSpec:
             IncludeSpec(item["endpoint"], item["as"], _frozen(item.get("params")), bool(item.get("optional", False)))
             for item in data.get("include", ())
         ),
-        listing=None
-        if listing is None
-        else ListSpec(
-            endpoint=listing["endpoint"],
-            records=listing.get("records"),
-            params=_frozen(listing.get("params")),
-            window_from=window.get("from"),
-            window_to=window.get("to"),
-            window_max_days=window.get("max_days"),
-            detail=bool(listing.get("detail", False)),
-            key=listing.get("key"),
-            window_field=window.get("field"),
-            window_incremental=bool(window.get("incremental", True)),
-            filter=listing.get("filter"),
-        ),
+        listings=tuple(_listing(item, i, nested) for i, item in enumerate(listings)),
         parent=data.get("parent"),
         objects=(data["object"],) if isinstance(data.get("object"), str) else tuple(data.get("object", ())),
         where=data.get("where"),
@@ -258,6 +300,7 @@ def _source(data: dict[str, Any]) -> SourceSpec:
             EventSpec(e["event"], e.get("records", PAYLOAD_OBJECT), e.get("parent"), bool(e.get("all_fields")))
             for e in data.get("events", ())
         ),
+        each=data.get("each"),
     )
 
 
@@ -272,8 +315,11 @@ def _target(data: dict[str, Any]) -> TargetSpec:
         statuses=tuple(listing.get("statuses", ())),
         cancelled=listing.get("cancelled", "leave"),
     )
+    match = data.get("match") or []
+    nested = bool(match) and all(isinstance(item, list) for item in match)
+    sets = tuple(tuple(item) for item in match) if nested else ((tuple(match),) if match else ())
     return TargetSpec(data["system"], data.get("object"), upsert_keys, data.get("endpoint"), data.get("match_key"),
-                      target_list)
+                      target_list, sets, nested)
 
 
 def _parent(data: dict[str, Any] | None) -> ParentSpec | None:
@@ -286,6 +332,17 @@ def _parent(data: dict[str, Any] | None) -> ParentSpec | None:
         data["from"],
         data.get("type", "string"),
         bool(data.get("required", True)),
+    )
+
+
+def _link(index: int, link: dict[str, Any]) -> LinkSpec:
+    return LinkSpec(
+        index, link["to"], link["object"], link["match"], link["from"], Text.of(link.get("label")),
+        scope=link.get("scope", "record"),
+        entity=link.get("entity"),
+        unless_set=link.get("unless_set"),
+        on_unmatched=link.get("on_unmatched", "write"),
+        lists=_frozen(link.get("lists")),
     )
 
 
@@ -317,10 +374,7 @@ def build_mapping(document: LoadedDocument) -> Mapping:
         source=_source(data["source"]),
         target=_target(data["target"]),
         parent=_parent(data.get("parent")),
-        links=tuple(
-            LinkSpec(i, link["to"], link["object"], link["match"], link["from"], Text.of(link.get("label")))
-            for i, link in enumerate(data.get("links", ()))
-        ),
+        links=tuple(_link(i, link) for i, link in enumerate(data.get("links", ())) if link.get("enabled", True)),
         disclosure=_disclosure(data.get("disclosure")),
         fields=tuple(_field(i, item, defaults) for i, item in enumerate(data["fields"])),
         document=document,

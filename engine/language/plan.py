@@ -69,32 +69,35 @@ class FieldPlan:
     events: dict[str, CompiledExpression] = field(default_factory=dict)
     secret: bool = False
     type_name: str = "value"
+    lists: dict[str, CompiledExpression | None] = field(default_factory=dict)
 
-    def reader(self, event: str | None) -> CompiledExpression | None:
-        """The expression that reads this field from a REST record (`event` None) or from `event`.
+    def reader(self, event: str | None, listing: str | None = None) -> CompiledExpression | None:
+        """The expression that reads this field from a REST record (`event` None) or from `event`;
+        a record of the named `listing` is read with its `lists` expression when the field gives one.
 
         None: the field is not delivered by that source and is left out (Salesforce keeps its value).
         """
         if event is None:
+            if listing is not None and listing in self.lists:
+                return self.lists[listing]
             return None if self.realtime else self.expression
         if event in self.events:
             return self.events[event]
         return self.expression if self.scope == "run" else None
 
-    def value(
-        self, record: Any, context: RunContext, warnings: list[str], event: str | None = None, skip_masked: bool = False
-    ) -> Any:
+    def value(self, record: Any, context: RunContext, warnings: list[str], event: str | None = None,
+              skip_masked: bool = False, listing: str | None = None) -> Any:
         if not self.secret:
-            return self._value(record, context, warnings, event, skip_masked)
+            return self._value(record, context, warnings, event, skip_masked, listing)
         try:
-            return self._value(record, context, warnings, event, skip_masked)
+            return self._value(record, context, warnings, event, skip_masked, listing)
         except (CoercionError, EvaluationError) as exc:  # their reasons quote the value: a credential never
             reason = f"its value cannot be used as a {self.type_name} (a secret: not shown)"  # reaches a log
             raise type(exc)(reason, field=exc.field or self.target, source=exc.source) from None
 
     def _value(self, record: Any, context: RunContext, warnings: list[str], event: str | None,
-               skip_masked: bool) -> Any:
-        expression = self.reader(event)
+               skip_masked: bool, listing: str | None) -> Any:
+        expression = self.reader(event, listing)
         if expression is None:
             return _SKIP
         document = record if self.scope == "record" else context.parent if self.scope == "parent" else context.run
@@ -106,7 +109,7 @@ class FieldPlan:
         try:
             value = self.coerce(self._lookup(raw))
         except RecordError as exc:  # CoercionError, or a number over the limit
-            exc.field, exc.source = self.target, self.expression.text
+            exc.field, exc.source = self.target, expression.text
             raise
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
             return self._overflow(value, warnings)
@@ -186,19 +189,23 @@ class Plan:
     parent: ParentPlan | None
     secrets: frozenset[str]
     skip_masked: bool = False  # a record the state kept (a dead letter, an event): a *** value is left out
+    match: tuple[tuple[str, ...], ...] = ()  # a target without external id: the sets of fields that identify a record
 
-    def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None) -> MappedRecord:
+    def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None,
+                   listing: str | None = None) -> MappedRecord:
         """Map one source record; raise a RecordError (without index) if it cannot be mapped.
 
         `event` names the event notification the record came from (its fields are read with their
         `events` expressions); None is a REST record (fields delivered only in real time are left out).
+        `listing` names the listing a REST record came from (its fields' `lists` expressions), None the first.
+        A target that matches records (``match``) gets its key once its links are resolved: ``match_key``.
         """
         check_record(record)
         context = context or RunContext()
         warnings: list[str] = []
         output: dict[str, Any] = {}
         for plan in self.fields:
-            value = plan.value(record, context, warnings, event, self.skip_masked)
+            value = plan.value(record, context, warnings, event, self.skip_masked, listing)
             if value is not _SKIP:
                 output[plan.target] = value
         if self.parent is not None:
@@ -223,6 +230,13 @@ class Plan:
                 except ValueError:  # an integer too long to print: no key
                     continue
                 return text if len(self.upsert_keys) <= 1 else f"{key}={text}"
+        return None
+
+    def match_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The first set of match fields whose values `record` all has, with those values; None if none."""
+        for fields in self.match:
+            if all(record.get(name) not in (None, "") for name in fields):
+                return {name: record[name] for name in fields}
         return None
 
     def _upsert_key(self, output: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +282,7 @@ def _field_plan(spec: FieldSpec, mapping: Mapping) -> FieldPlan:
         events={name: compile_expression(text) for name, text in event_readers(spec, mapping).items()},
         secret=spec.secret,
         type_name=spec.type or "value",
+        lists={name: None if text is None else compile_expression(text) for name, text in spec.lists.items()},
     )
 
 
@@ -287,6 +302,7 @@ def compile_plan(mapping: Mapping) -> Plan:
         fields=tuple(_field_plan(spec, mapping) for spec in mapping.enabled_fields),
         parent=_parent_plan(mapping.parent),
         secrets=mapping.secret_targets,
+        match=target.match,
     )
 
 
@@ -306,15 +322,21 @@ def run_batch(
     context: RunContext | None = None,
     on_record: Callable[[int, MappedRecord | RecordError], None] | None = None,
     event: str | None = None,
+    parents: list[Any] | None = None,
 ) -> BatchResult:
-    """Map every record; one that fails becomes a located RecordError and the batch goes on."""
+    """Map every record; one that fails becomes a located RecordError and the batch goes on.
+
+    `parents`, one per record, replaces the context's parent record by record (``source.each``).
+    """
     result = BatchResult()
+    base = context or RunContext()
     for index, record in enumerate(records):
         outcome: MappedRecord | RecordError
+        here = base if parents is None else RunContext(parent=parents[index], run=base.run)
         try:
             if isinstance(record, RecordError):
                 raise record
-            outcome = plan.map_record(record, context, event)
+            outcome = plan.map_record(record, here, event)
             result.mapped.append((index, outcome))
         except RecordError as exc:
             outcome = exc.located(index, plan.entity)
@@ -329,7 +351,8 @@ def secret_names(mapping: Mapping) -> frozenset[str]:
     paths = []
     for spec in mapping.fields:
         if spec.secret:
-            for text in {spec.source, *event_readers(spec, mapping).values()}:
+            lists = {text for text in spec.lists.values() if text is not None}
+            for text in {spec.source, *event_readers(spec, mapping).values(), *lists}:
                 paths += [tuple(s for s in path if isinstance(s, str))
                           for path in compile_expression(text).field_paths()]
     return secrets.secret_names(mapping.secret_targets, paths)

@@ -74,12 +74,12 @@ def read_tree(mapping: Mapping) -> tuple[Tree, Tree]:
     record: list[str] = []
     parent: list[str] = []
     for spec in mapping.fields:
-        texts = [spec.source, *event_readers(spec, mapping).values()]
+        texts = [spec.source, *event_readers(spec, mapping).values(), *(t for t in spec.lists.values() if t)]
         (parent if spec.scope == "parent" else record if spec.scope == "record" else []).extend(texts)
-    record += [link.source for link in mapping.links]
+    for link in mapping.links:
+        (parent if link.scope == "parent" else record).extend([link.source, *(t for t in link.lists.values() if t)])
     record += [str(v) for include in mapping.source.include for v in include.params.values() if isinstance(v, str)]
-    if mapping.source.listing is not None and mapping.source.listing.key:
-        record.append(mapping.source.listing.key)
+    record += [listing.key for listing in mapping.source.listings if listing.key]
     if mapping.parent is not None:
         parent.append(mapping.parent.source)
     return tree_of(record), tree_of(parent)

@@ -10,7 +10,10 @@ For each type it says:
   value it can take;
 - ``literals``: the JSON types a literal of it may have (a value-table entry, a ``default``);
 - ``in_tables``: whether a value table (``values``) can produce it;
-- ``salesforce``: the Salesforce field types (describe ``type``) that take a value of it.
+- ``salesforce``: the Salesforce field types (describe ``type``) that take a value of it;
+- ``creates``: the Salesforce field (describe ``type``, length, scale) that ``zoomforce catalog
+  missing`` proposes for a field of this type that no catalog declares (a text's length is its
+  ``max_length`` when it has one).
 
 The mapping schema's ``value_type`` enum (``scripts/mapping_schema_source.yaml``) lists the same
 names in the same order; a test keeps the two equal.
@@ -32,6 +35,7 @@ class ValueType:
     literals: frozenset[str]
     in_tables: bool
     salesforce: frozenset[str]
+    creates: tuple[str, int, int] = ("string", 255, 0)
 
 
 def _set(*names: str) -> frozenset[str]:
@@ -48,29 +52,32 @@ VALUE_TYPES: MappingProxyType[str, ValueType] = MappingProxyType({
     "string": ValueType(
         "to_text", True, _set("string", "integer", "number", "boolean", "datetime", "date", "any"), JSON_TYPES,
         True, SALESFORCE_TEXT | _set("email", "url", "picklist", "multipicklist", "reference", "id"),
+        ("string", 255, 0),
     ),
     "integer": ValueType(
         "to_integer", False, _set("integer", "number", "string", "any"), _set("integer"),
-        True, SALESFORCE_TEXT | SALESFORCE_NUMBER | _set("int"),
+        True, SALESFORCE_TEXT | SALESFORCE_NUMBER | _set("int"), ("double", 0, 0),
     ),
     "number": ValueType(
         "to_number", False, _set("integer", "number", "string", "any"), _set("integer", "number"),
-        True, SALESFORCE_NUMBER,
+        True, SALESFORCE_NUMBER, ("double", 0, 2),
     ),
     "boolean": ValueType(
         "to_boolean", False, _set("boolean", "integer", "string", "any"), _set("boolean"), True, _set("boolean"),
+        ("boolean", 0, 0),
     ),
     "datetime": ValueType(
         "to_datetime", False, _set("datetime", "string", "integer", "any"), _SCALAR, False, _set("datetime"),
+        ("datetime", 0, 0),
     ),
     "date": ValueType(
-        "to_date", False, _set("date", "datetime", "string", "any"), _SCALAR, False, _set("date"),
+        "to_date", False, _set("date", "datetime", "string", "any"), _SCALAR, False, _set("date"), ("date", 0, 0),
     ),
     "email": ValueType(
-        "to_email", True, _set("string", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("email"),
+        "to_email", True, _set("string", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("email"), ("email", 80, 0),
     ),
     "url": ValueType(
-        "to_url", True, _set("string", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("url"),
+        "to_url", True, _set("string", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("url"), ("url", 255, 0),
     ),
     # A link that carries a credential in its query (a join link's pwd=, a registrant's tk=): written
     # whole to Salesforce, its credential parameters masked everywhere else (engine.secrets).
@@ -79,9 +86,10 @@ VALUE_TYPES: MappingProxyType[str, ValueType] = MappingProxyType({
     ),
     "picklist": ValueType(
         "to_text", True, _set("string", "integer", "number", "boolean", "any"), _SCALAR,
-        True, SALESFORCE_TEXT | _set("picklist", "multipicklist"),
+        True, SALESFORCE_TEXT | _set("picklist", "multipicklist"), ("picklist", 255, 0),
     ),
     "id": ValueType(
         "to_id", True, _set("string", "integer", "any"), _SCALAR, True, SALESFORCE_TEXT | _set("reference", "id"),
+        ("string", 18, 0),
     ),
 })

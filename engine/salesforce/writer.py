@@ -9,6 +9,10 @@
                  A call Salesforce refuses as a whole (NOT_FOUND, JSON_PARSER_ERROR ...) fails each of its
                  records with that code; AuthenticationFailed, Unreachable and RetriesExhausted are raised, as
                  no record was written.
+    match_upsert()  records without an external id, found by the fields that identify them
+                 (engine.salesforce.matching): Collections update by Id, Collections create for the rest
+    create_records(), update_records()  sObject Collections create (POST composite/sobjects) and update
+                 (PATCH, by ``id``), 200 records a call, allOrNone false, locked rows retried
     query()      every record of a SOQL query, following nextRecordsUrl, without "attributes"
     find_ids()   value -> Id through chunked ``IN (...)`` queries, each value quoted and escaped for SOQL
 
@@ -36,6 +40,8 @@ from engine import metrics
 from engine.errors import SalesforceApiError
 from engine.salesforce.auth import MAX_ATTEMPTS, Connection, SalesforceCredentials, Sleep, backoff_delay
 from engine.salesforce.bulk import NO_REASON, UNKNOWN_CODE, BulkUpsert, UpsertResult, wire_datetime
+from engine.salesforce.matching import match_upsert
+from engine.salesforce.soql import soql_quote
 
 __all__ = ["SalesforceCredentials", "SalesforceWriter", "UpsertResult", "soql_quote"]
 
@@ -45,13 +51,6 @@ FIND_CHUNK = 200  # values per IN (...)
 FIND_CHUNK_CHARS = 6000  # of quoted values per query: the query travels in a GET URL
 LOCKED = "UNABLE_TO_LOCK_ROW"
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SOQL_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
-                 "\f": "\\f"}
-
-
-def soql_quote(value: str) -> str:
-    """A SOQL string literal: ``O'Brien`` -> ``'O\\'Brien'``."""
-    return "'" + "".join(_SOQL_ESCAPES.get(char, char) for char in value) + "'"
 
 
 def _check_name(name: str, what: str) -> None:
@@ -198,6 +197,57 @@ class SalesforceWriter:
             message = "Salesforce answered the collections upsert with something other than one result per record"
             return [UpsertResult.failed(key, "INVALID_RESPONSE", message) for key in keys]
         return [_collection_result(key, item) for key, item in zip(keys, answer, strict=True)]
+
+    # -- records without an external id
+
+    def match_upsert(self, sobject: str, fields: Sequence[str],
+                     records: Sequence[Mapping[str, Any]]) -> list[UpsertResult]:
+        """Update the row each record's `fields` identify, or create it; one result per record, in order."""
+        _check_name(sobject, "the sObject")
+        for name in fields:
+            _check_name(name, "a match field")
+        results = match_upsert(self, sobject, fields, records)
+        self._report(sobject, "collections by match", results)
+        return results
+
+    def create_records(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertResult]:
+        """sObject Collections create; one result per record, in order."""
+        return self._collection_writes("collections create", "POST", sobject, records)
+
+    def update_records(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertResult]:
+        """sObject Collections update, each record by its ``id``; one result per record, in order."""
+        return self._collection_writes("collections update", "PATCH", sobject, records)
+
+    def _collection_writes(self, what: str, method: str, sobject: str,
+                           records: Sequence[Mapping[str, Any]]) -> list[UpsertResult]:
+        _check_name(sobject, "the sObject")
+        results: dict[int, UpsertResult] = {}
+        pending = list(range(len(records)))
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            for start in range(0, len(pending), self.batch_size):
+                chunk = pending[start:start + self.batch_size]
+                body = {"allOrNone": False,
+                        "records": [{"attributes": {"type": sobject}} | _json_record(records[i]) for i in chunk]}
+                answers = self._write_call(what, method, body, len(chunk))
+                results.update(zip(chunk, answers, strict=True))
+            pending = [i for i in pending if _locked(results[i])]
+            if not pending or attempt == MAX_ATTEMPTS:
+                break
+            self._log.info("salesforce %s %s: %d records locked (%s); retrying them", what, sobject, len(pending),
+                           LOCKED)
+            self._sleep(backoff_delay(attempt))
+        return [results[i] for i in range(len(records))]
+
+    def _write_call(self, what: str, method: str, body: dict[str, Any], count: int) -> list[UpsertResult]:
+        try:
+            answer = self._connection.call(what, lambda sf: sf.restful("composite/sobjects", method=method,
+                                                                       json=body))
+        except SalesforceApiError as exc:
+            return [UpsertResult.failed("", exc.code or UNKNOWN_CODE, str(exc)) for _ in range(count)]
+        if not isinstance(answer, list) or len(answer) != count:
+            message = f"Salesforce answered the {what} with something other than one result per record"
+            return [UpsertResult.failed("", "INVALID_RESPONSE", message) for _ in range(count)]
+        return [_collection_result("", item) for item in answer]
 
     def _report(self, sobject: str, path: str, results: Sequence[UpsertResult]) -> None:
         created = sum(r.success and r.created for r in results)

@@ -48,9 +48,9 @@ from engine.language.model import Mapping as EntityMapping
 from engine.language.plan import Plan, RunContext, event_readers, secret_names
 from engine.language.safe_json import check_record, loads
 from engine.salesforce.writer import SalesforceWriter
-from engine.secrets import REDACTED, credential_keys, redact, replace_secrets
+from engine.secrets import REDACTED, credential_keys, redact, replace_secrets, scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
-from engine.sync.report import EntityCounts, SyncReport
+from engine.sync.report import EntityCounts, Failures, SyncReport, no_failures
 from engine.sync.state.binding import SALESFORCE_ORG
 from engine.sync.state.cipher import StateCipher, Unsealable, is_sealed
 from engine.sync.state.inbox import InboxEvent
@@ -140,10 +140,11 @@ class EventProcessor:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         cipher: StateCipher | None = None,
+        failures: Failures = no_failures,
     ):
         self.feeds = event_feeds(mapping_set)
         self.store = store
-        self.pipeline = WritePipeline(mapping_set, store, salesforce)
+        self.pipeline = WritePipeline(mapping_set, store, salesforce, failures=failures)
         self.now = now
         self.cipher = cipher
         self._expressions: dict[str, CompiledExpression] = {}
@@ -244,8 +245,11 @@ class EventProcessor:
                 located = exc.located(index, mapping.entity)
                 LOG.warning("%s: event %s (%s): record %d cannot be mapped: %s", mapping.entity, event.event_id,
                             kind, index, located.kind)
-                self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), exc.code,
-                                            str(located), evidence, None, index, secret_fields=secret_names(mapping))
+                code, secrets, key = exc.code, secret_names(mapping), plan.key_of(record, kind)
+                self.pipeline.failures(mapping.entity, key or f"event {event.event_id} record {index}", code,
+                                       scrub_message(str(located), evidence, secrets))
+                self.store.dead_letters.add(mapping.entity, key, code, str(located), evidence, None, index,
+                                            secret_fields=secrets)
                 continue
             yield PendingRecord(record_key(mapped, plan), mapped, evidence, index)
 

@@ -1,4 +1,4 @@
-"""What ``zoomforce sync`` shows: progress per entity, the dry-run plan, the summary.
+"""What ``zoomforce sync`` shows: progress per entity, the records that failed, the dry-run plan, the summary.
 
 A terminal gets one line per entity redrawn in place (a bar of the records handled so far); a pipe
 or a log file gets plain lines: one when an entity ends and, for an entity long enough to report
@@ -9,8 +9,11 @@ the dry run's values come redacted from the runner.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections import Counter
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from engine.sync.report import EntityCounts, PlannedChange, SyncReport
@@ -86,8 +89,56 @@ def log_plan(planned: list[PlannedChange]) -> None:
                                     for name, (before, after) in change.changes.items()}})
 
 
+class FailureLines:
+    """The runner's failure callback: one line per failed record on `stream` (standard error).
+
+    ``zoomforce: failed: ENTITY KEY: CODE: REASON``, the first `limit` per entity and error code (None:
+    all of them); ``close()`` then says how many more each had. `before` ends an open progress line.
+    """
+
+    def __init__(self, stream: TextIO, *, limit: int | None = 20, kept: bool = True,
+                 before: Callable[[], object] = lambda: None) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.kept = kept
+        self.before = before
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, entity: str, key: str, code: str, reason: str) -> None:
+        self.counts[(entity, code)] += 1
+        if self.limit is None or self.counts[(entity, code)] <= self.limit:
+            self.before()
+            one_line = " ".join(reason.split())
+            self.stream.write(f"zoomforce: failed: {entity} {key}: {code}: {one_line}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """One line per entity and code that had more failures than were shown."""
+        kept = "; every one is kept as a dead letter" if self.kept else ""
+        for (entity, code), count in self.counts.items():
+            if self.limit is not None and count > self.limit:
+                self.before()
+                self.stream.write(f"zoomforce: failed: {entity}: {count - self.limit} more {code} failure(s) "
+                                  f"not shown ({count} in all{kept})\n")
+        self.stream.flush()
+
+
+class QuietFailures(FailureLines):
+    """The failure callback under JSON logs: each failure is already a ``dead_letter`` record; only counted here."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO(), limit=None)
+
+    def __call__(self, entity: str, key: str, code: str, reason: str) -> None:
+        self.counts[(entity, code)] += 1
+
+    def close(self) -> None:
+        return None
+
+
 def _counts_text(counts: EntityCounts) -> str:
-    return (f"read {counts.read}, written {counts.written}, unchanged {counts.unchanged}, "
+    skipped = f" ({counts.skipped} skipped)" if counts.skipped else ""
+    return (f"read {counts.read}, written {counts.written}, unchanged {counts.unchanged}{skipped}, "
             f"failed {counts.failed}")
 
 

@@ -1,4 +1,4 @@
-"""What a sync reports: counts per entity, the dry-run plan, API calls; and how progress is told."""
+"""What a sync reports: counts per entity, the dry-run plan, API calls; and how progress and failures are told."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from engine.errors import DailyLimitReached
 class EntityCounts:
     read: int = 0
     written: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # nothing to write: as last written, the same record twice, or skipped
     failed: int = 0
+    skipped: int = 0  # of `unchanged`: left out by a link's `on_unmatched: skip`
 
     def as_json(self) -> dict[str, int]:
         return {"read": self.read, "written": self.written, "unchanged": self.unchanged, "failed": self.failed}
@@ -52,4 +53,15 @@ class Progress(Protocol):
 
 
 def no_progress(entity: str, stage: str, counts: EntityCounts) -> None:
+    return None
+
+
+class Failures(Protocol):
+    """Told each record that failed: its entity, its key (``record N`` when it has none), the error code
+    and the reason, secrets already scrubbed out."""
+
+    def __call__(self, entity: str, key: str, code: str, reason: str) -> None: ...
+
+
+def no_failures(entity: str, key: str, code: str, reason: str) -> None:
     return None

@@ -121,6 +121,8 @@ def register_for_webinar(
                 counts.failed += 1
                 log_dead_letter(entity, f"{webinar}:{record.get('Id')}", index - 1, f"MAPPING_{exc.kind.upper()}",
                                 scrub_message(exc.reason, record, secrets), kept=not dry_run)
+                pipeline.failures(entity, f"{webinar}:{record.get('Id')}", f"MAPPING_{exc.kind.upper()}",
+                                  scrub_message(str(exc), {"source": record}, secrets))
                 if not dry_run:
                     store.dead_letters.add(entity, f"{webinar}:{record.get('Id')}",
                                            exc.code, str(exc.located(index - 1, entity)),
@@ -149,6 +151,8 @@ def register_for_webinar(
                     raise
                 counts.failed += 1
                 log_dead_letter(entity, key, index - 1, f"ZOOM_{exc.code or exc.status}", str(exc), kept=True)
+                pipeline.failures(entity, key, f"ZOOM_{exc.code or exc.status}",
+                                  scrub_message(str(exc), {"source": record, "record": mapped.record}, secrets))
                 store.dead_letters.add(entity, key, f"ZOOM_{exc.code or exc.status}", str(exc),
                                        {"source": record, "record": mapped.record}, report.run_id, index - 1,
                                        secret_fields=secrets)

@@ -36,8 +36,10 @@ from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
 from engine.salesforce.writer import SalesforceWriter
+from engine.secrets import scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
-from engine.sync.report import EntityCounts, Progress, SyncReport, no_progress
+from engine.sync.preflight import OrgDescribes, preflight
+from engine.sync.report import EntityCounts, Failures, Progress, SyncReport, no_failures, no_progress
 from engine.sync.reverse_flow import register_for_webinar
 from engine.sync.state.binding import SALESFORCE_ORG, ZOOM_ACCOUNT
 from engine.sync.state.store import StateStore
@@ -86,14 +88,22 @@ def parent_of(mapping: Mapping) -> str | None:
     return mapping.source.parent or (mapping.parent.entity if mapping.parent else None)
 
 
+def dependencies(mapping: Mapping) -> list[str]:
+    """Every entity synced before this one: the one it is read under, its Salesforce parent, its links'."""
+    names = [mapping.source.parent, mapping.parent.entity if mapping.parent else None,
+             *(link.entity for link in mapping.links)]
+    return [name for name in dict.fromkeys(names) if name]
+
+
 def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str]:
-    """`wanted` and the ancestors they are read under, parents first; ties in name order."""
+    """`wanted` and the entities they depend on, each after those it depends on; ties in name order."""
     chosen: set[str] = set()
-    for name in wanted:
-        current: str | None = name
-        while current is not None and current not in chosen:
-            chosen.add(current)
-            current = parent_of(mapping_set.get(current))
+    queue = list(wanted)
+    while queue:
+        name = queue.pop()
+        if name not in chosen:
+            chosen.add(name)
+            queue += dependencies(mapping_set.get(name))
     order: list[str] = []
     visiting: set[str] = set()
 
@@ -103,9 +113,8 @@ def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str
         if name in visiting:
             raise ConfigError(f"mappings: the parent relation of '{name}' forms a cycle")
         visiting.add(name)
-        parent = parent_of(mapping_set.get(name))
-        if parent is not None:
-            visit(parent)
+        for dependency in dependencies(mapping_set.get(name)):
+            visit(dependency)
         visiting.discard(name)
         order.append(name)
 
@@ -115,16 +124,21 @@ def ordered_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> list[str
 
 
 def written_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> set[str]:
-    """`wanted` and the parents their Salesforce records point at (a registrant's webinar).
+    """`wanted`, the parents their Salesforce records point at (a registrant's webinar), and the
+    entities whose records their links find (a campaign member's campaign), with theirs in turn.
 
     A parent the entity is only read under (a meeting's user) is read, not written.
     """
-    written = set(wanted)
-    for name in list(written):
+    written: set[str] = set()
+    queue = list(wanted)
+    while queue:
+        name = queue.pop()
+        if name in written:
+            continue
+        written.add(name)
         mapping = mapping_set.get(name)
-        while mapping.parent is not None:
-            written.add(mapping.parent.entity)
-            mapping = mapping_set.get(mapping.parent.entity)
+        queue += [mapping.parent.entity] if mapping.parent is not None else []
+        queue += [link.entity for link in mapping.links if link.entity]
     return written
 
 
@@ -152,6 +166,7 @@ class SyncRunner:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress = no_progress,
+        failures: Failures = no_failures,
     ):
         self.mapping_set = mapping_set
         self.store = store
@@ -159,7 +174,7 @@ class SyncRunner:
         self.salesforce = salesforce
         self.now = now
         self.progress = progress
-        self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress)
+        self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress, failures=failures)
         self.read_records: dict[str, list[dict[str, Any]]] = {}
         self.refreshed: set[str] = set()
 
@@ -177,6 +192,9 @@ class SyncRunner:
         self._warn_unbounded(wanted, options)
         self._authenticate(options)
         self._check_binding(options)
+        if self.salesforce is not None and not options.dry_run:  # before Zoom is read, before any write
+            preflight(self.mapping_set, [*written_entities(self.mapping_set, forward), *reverse],
+                      OrgDescribes(self.salesforce))
         if not options.dry_run:
             self.store.runs.recover_interrupted()
         report = SyncReport()
@@ -362,27 +380,25 @@ class SyncRunner:
         secrets = secret_names(mapping)
         for index, item in enumerate(self.zoom.read(mapping, parents, window)):
             counts.read += 1
+            listed = {"listing": item.listing} if item.listing else {}
+            evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
             if isinstance(item, SourceFailure):
                 key = plan.key_of(item.record)
-                evidence = self.pipeline.evidence(mapping, item.record, item.parent)
                 self.pipeline.dead(entity, key, item.code, item.message, evidence, index, secrets, counts, keep)
                 continue
             outcome = self._map(plan, item, context_run, index)
             if isinstance(outcome, RecordError):
                 key = plan.key_of(item.record)
-                self.pipeline.dead(entity, key, outcome.code, str(outcome),
-                           self.pipeline.evidence(mapping, item.record, item.parent), index,
-                           secrets, counts, keep)
+                self.pipeline.dead(entity, key, outcome.code, str(outcome), evidence, index, secrets, counts, keep)
                 continue
             kept.append(item.record)
-            pending.append(PendingRecord(record_key(outcome, plan), outcome,
-                                         self.pipeline.evidence(mapping, item.record, item.parent), index))
+            pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
         try:
-            return plan.map_record(item.record, RunContext(parent=item.parent, run=run))
+            return plan.map_record(item.record, RunContext(parent=item.parent, run=run), listing=item.listing)
         except RecordError as exc:
             return exc.located(index, plan.entity)
 
@@ -407,6 +423,7 @@ class SyncRunner:
             plan = replace(full, fields=tuple(f for f in full.fields if f.target not in full.secrets),
                            skip_masked=True)
             counts = report.entities.setdefault(entity, EntityCounts())
+            secrets = secret_names(mapping)
             pending: list[PendingRecord] = []
             for letter in letters:
                 if letter.code.startswith("ZOOM_") or letter.code == "MISSING_KEY":
@@ -418,14 +435,18 @@ class SyncRunner:
                 counts.read += 1
                 source = letter.record.get("source")
                 event = letter.record.get("event")  # a dead letter of an event notification is mapped as one
+                listing = letter.record.get("listing")  # and one of a named listing as a record of it
                 try:
                     mapped = plan.map_record(source, RunContext(parent=letter.record.get("parent"), run=run),
-                                             event if isinstance(event, str) else None)
+                                             event if isinstance(event, str) else None,
+                                             listing if isinstance(listing, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
                     LOG.warning("%s: dead letter %d still cannot be mapped: %s", entity, letter.id, exc,
                                 extra={"event": "dead_letter.retry_failed", "entity": entity,
-                                       "dead_letter": letter.id})
+                                       "dead_letter": letter.id, "text_hidden": True})
+                    self.pipeline.failures(entity, letter.key or f"record {letter.source_index}", exc.code,
+                                           scrub_message(str(exc), letter.record, secrets))
                     if not dry_run:
                         self.store.dead_letters.bump(letter.id, exc.code, str(exc),
                                                      report.run_id)

@@ -8,7 +8,7 @@ function and one entry in ``CHECKS``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class CheckContext:
     mappings: dict[str, Mapping]
     known_entities: frozenset[str] = frozenset()
     catalog_dir: Path | None = None  # the Salesforce target catalog (default: the shipped one)
+    languages: tuple[str, ...] = ()  # the project's languages: every mapping must declare them
 
 
 Check = Callable[[Mapping, CheckContext], Iterator[Finding]]
@@ -58,6 +59,13 @@ def _expressions(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
         yield ("parent", "from"), mapping.parent.source
     for link in mapping.links:
         yield ("links", link.index, "from"), link.source
+        for name, text in link.lists.items():
+            if text is not None:
+                yield ("links", link.index, "lists", name), text
+    for spec in mapping.fields:
+        for name, text in spec.lists.items():
+            if text is not None:
+                yield (*spec.path, "lists", name), text
     for i, include in enumerate(mapping.source.include):
         for name, value in include.params.items():
             if isinstance(value, str):
@@ -100,10 +108,11 @@ def check_duplicate_targets(mapping: Mapping, context: CheckContext) -> Iterator
 
 def check_upsert_key(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     target = mapping.target
-    if target.system != "salesforce":
+    if target.system != "salesforce" or (target.match and not target.upsert_keys):
         return
     if not target.upsert_keys:
-        yield Finding(("target",), "a Salesforce target needs 'upsert_key' (its external-id field)")
+        yield Finding(("target",), "a Salesforce target needs 'upsert_key' (its external-id field), or 'match' "
+                                   "(the fields that together identify a record) for an object without one")
         return
     written = {spec.target.lower(): spec for spec in mapping.enabled_fields}
     for i, key in enumerate(target.upsert_keys):
@@ -117,6 +126,96 @@ def check_upsert_key(mapping: Mapping, context: CheckContext) -> Iterator[Findin
             yield Finding(path, f"upsert key '{key}' is not written by any enabled field{hint}")
         elif spec.secret:
             yield Finding(path, f"upsert key '{key}' is a secret field; a key cannot be redacted")
+
+
+def _written(mapping: Mapping) -> dict[str, str]:
+    """Lower-cased target field -> how it is written, by the enabled fields and the links."""
+    written = {spec.target.lower(): f"fields[{spec.index}]" for spec in mapping.enabled_fields}
+    for link in mapping.links:
+        written.setdefault(link.target.lower(), f"links[{link.index}]")
+    return written
+
+
+def _match_path(mapping: Mapping, i: int, j: int | None = None) -> PathKey:
+    nested = mapping.target.match_nested
+    base: PathKey = ("target", "match", i) if nested else ("target", "match")
+    return base if j is None else (*base, j) if nested else ("target", "match", j)
+
+
+def check_match(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """`match` fields must all be written, and agree with an `upsert_key` given beside them."""
+    target = mapping.target
+    if not target.match:
+        return
+    if target.system != "salesforce":
+        yield Finding(("target", "match"), "match identifies Salesforce records; a Zoom target uses match_key",
+                      at_key=True)
+        return
+    if target.upsert_keys and [list(fields) for fields in target.match] != [[key] for key in target.upsert_keys]:
+        yield Finding(("target", "match"), f"match {[list(f) for f in target.match]} and upsert_key "
+                      f"{list(target.upsert_keys)} disagree: give upsert_key for an object with an external id, "
+                      "match for one without", at_key=True)
+    written = _written(mapping)
+    for i, fields in enumerate(target.match):
+        for j, name in enumerate(fields):
+            if name.lower() not in written:
+                hint = suggestion(name, [*{s.target for s in mapping.enabled_fields}, *(link.target for link in
+                                                                                          mapping.links)])
+                yield Finding(_match_path(mapping, i, j), f"match field '{name}' is not written by any enabled "
+                              f"field or link{hint}")
+
+
+def check_links(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """Each link's `entity`, `unless_set`, `scope` and `lists` refer to what exists."""
+    names = set(context.mappings) | context.known_entities
+    listings = {listing.name for listing in mapping.source.listings if listing.name}
+    before: set[str] = {spec.target.lower() for spec in mapping.enabled_fields}
+    for link in mapping.links:
+        base = link.path
+        if link.entity is not None:
+            other = context.mappings.get(link.entity)
+            if link.entity not in names:
+                yield Finding((*base, "entity"), f"no mapping for entity '{link.entity}'"
+                              f"{suggestion(link.entity, sorted(names))}")
+            elif other is not None and other.target.object and other.target.object.lower() != link.object.lower():
+                yield Finding((*base, "entity"), f"'{link.entity}' writes {other.target.object}, not {link.object}")
+            elif other is not None and mapping.enabled and not other.enabled:
+                yield Finding((*base, "entity"), f"entity '{link.entity}' is disabled (enabled: false in "
+                              f"{other.file}): this link would find nothing; disable this entity too, or enable it")
+        if link.unless_set is not None and link.unless_set.lower() not in before:
+            yield Finding((*base, "unless_set"), f"'{link.unless_set}' is written by no enabled field and by no "
+                          "earlier link")
+        if link.scope == "parent" and mapping.parent is None and not mapping.source.parent and not mapping.source.each:
+            yield Finding((*base, "scope"), "scope is 'parent' but the mapping declares no parent")
+        for name in link.lists:
+            if name not in listings:
+                yield Finding((*base, "lists", name), f"no listing is named '{name}' (source.list ... as)"
+                              f"{suggestion(name, sorted(listings))}", at_key=True)
+        before.add(link.target.lower())
+
+
+def check_listings(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """Every listing after the first is named (and only those); a named listing reads no detail."""
+    seen: set[str] = set()
+    for listing in mapping.source.listings:
+        where = listing.path
+        if listing.index == 0 and listing.name is not None:
+            yield Finding((*where, "as"), "the first listing's records are read with every field's `from`: it takes "
+                          "no name", at_key=True)
+        elif listing.index > 0 and listing.name is None:
+            yield Finding(where, "a second or later listing needs a name (`as`) for fields to read its records by")
+        elif listing.name in seen:
+            yield Finding((*where, "as"), f"listing '{listing.name}' is named twice")
+        if listing.name:
+            seen.add(listing.name)
+        if listing.index > 0 and listing.detail:
+            yield Finding((*where, "detail"), "only the first listing can read `source.endpoint` for each item",
+                          at_key=True)
+    for spec in mapping.fields:
+        for name in spec.lists:
+            if name not in seen:
+                yield Finding((*spec.path, "lists", name), f"no listing is named '{name}' (source.list ... as)"
+                              f"{suggestion(name, sorted(seen))}", at_key=True)
 
 
 def check_system_shape(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -188,8 +287,9 @@ def check_missing_policy(mapping: Mapping, context: CheckContext) -> Iterator[Fi
 
 
 def check_scope_parent(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    has_parent = mapping.parent is not None or mapping.source.parent is not None or mapping.source.each is not None
     for spec in mapping.fields:
-        if spec.scope == "parent" and mapping.parent is None and mapping.source.parent is None:
+        if spec.scope == "parent" and not has_parent:
             yield Finding((*spec.path, "scope"), "scope is 'parent' but the mapping declares no parent")
 
 
@@ -227,6 +327,16 @@ def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Find
                     at_key=True,
                     severity="warning",
                 )
+
+
+def check_project_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """The project publishes its disclosure in `context.languages`: every mapping must give its texts in them."""
+    missing = [language for language in context.languages if language not in mapping.languages]
+    if missing:
+        them = "it" if len(missing) == 1 else "them"
+        yield Finding(("languages",), f"the project's languages include {', '.join(missing)} (zoomforce.yaml): "
+                      f"add {them} to this file's languages ({', '.join(mapping.languages)}) and give every text "
+                      f"in {them}")
 
 
 def check_disclosure_languages(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -314,12 +424,23 @@ def check_zoom_target(mapping: Mapping, context: CheckContext) -> Iterator[Findi
     yield from _findings(request_findings(mapping, source_index()))
 
 
+def _against_the_org(mapping: Mapping, found: Iterator[SourceFinding]) -> Iterator[Finding]:
+    """Findings against the Salesforce catalog: a disabled mapping's are warnings (its org may lack its
+    objects and fields until it is enabled: --without-additions, a pulled catalog)."""
+    for finding in _findings(found):
+        if not mapping.enabled and finding.severity == "error":
+            yield replace(finding, severity="warning",
+                          message=f"{finding.message} (the mapping is disabled: fix this before enabling it)")
+        else:
+            yield finding
+
+
 def check_salesforce_target(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
-    yield from _findings(target_findings(mapping, context.mappings, context.catalog_dir))
+    yield from _against_the_org(mapping, target_findings(mapping, context.mappings, context.catalog_dir))
 
 
 def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
-    yield from _findings(salesforce_source_findings(mapping, context.catalog_dir))
+    yield from _against_the_org(mapping, salesforce_source_findings(mapping, context.catalog_dir))
 
 
 def _parent_edges(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
@@ -370,10 +491,14 @@ CHECKS: tuple[Check, ...] = (
     check_expressions,
     check_duplicate_targets,
     check_upsert_key,
+    check_match,
+    check_links,
+    check_listings,
     check_field_types,
     check_missing_policy,
     check_scope_parent,
     check_translations,
+    check_project_languages,
     check_disclosure_languages,
     check_categories,
     check_secrets,

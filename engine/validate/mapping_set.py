@@ -23,6 +23,7 @@ class MappingSet:
     mappings: dict[str, Mapping] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    catalog_dir: Path | None = None  # the Salesforce catalog the mappings were checked against (None: the shipped one)
 
     @property
     def errors(self) -> list[Problem]:
@@ -86,9 +87,12 @@ def _sibling_entities(paths: list[Path], loaded: dict[Path, LoadedDocument]) -> 
     return frozenset(names)
 
 
-def load_mapping_set(paths: list[Path], catalog_dir: Path | None = None) -> MappingSet:
-    """Load and validate the mappings; `catalog_dir` replaces the shipped Salesforce catalog."""
-    result = MappingSet()
+def load_mapping_set(
+    paths: list[Path], catalog_dir: Path | None = None, languages: tuple[str, ...] = ()
+) -> MappingSet:
+    """Load and validate the mappings; `catalog_dir` replaces the shipped Salesforce catalog, and
+    every mapping must give its texts in each of `languages` (the project's)."""
+    result = MappingSet(catalog_dir=catalog_dir)
     models: list[Mapping] = []
     loaded: dict[Path, LoadedDocument] = {}
     for path in iter_mapping_files(paths):
@@ -106,7 +110,7 @@ def load_mapping_set(paths: list[Path], catalog_dir: Path | None = None) -> Mapp
             )
             continue
         result.mappings[mapping.entity] = mapping
-    context = CheckContext(result.mappings, _sibling_entities(paths, loaded), catalog_dir)
+    context = CheckContext(result.mappings, _sibling_entities(paths, loaded), catalog_dir, languages)
     for mapping in result.mappings.values():
         for check in CHECKS:
             for finding in check(mapping, context):

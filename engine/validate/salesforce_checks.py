@@ -26,6 +26,15 @@ def _object(name: str, where: PathKey, directory: Path | None) -> tuple[ObjectCa
         return None, [SourceFinding(where, str(exc))]
 
 
+def unknown_field_message(name: str, catalog: ObjectCatalog) -> str:
+    """A `to` the catalog lacks: the file looked in, the nearest names, and the two ways out."""
+    hint = did_you_mean(catalog.suggest(name))
+    where = catalog.path or f"{catalog.name}.json"
+    return (f"'{name}' is not a field of {catalog.name} in {where}{hint}. If the org has it, refresh the catalog "
+            f"(zoomforce catalog pull); if not, declare it in {where} (marked x-zoomforce-added) and create it "
+            f"(zoomforce catalog missing --out DIR)")
+
+
 def value_type(spec: FieldSpec) -> str | None:
     """What the field writes: its declared type, else the expression's result type if it is known."""
     if spec.type is not None:
@@ -49,6 +58,7 @@ def target_findings(mapping: Mapping, mappings: dict[str, Mapping], directory: P
     for spec in mapping.enabled_fields:
         yield from _field_findings(spec, catalog)
     yield from _upsert_key_findings(mapping, catalog)
+    yield from _match_findings(mapping, catalog)
     yield from _parent_findings(mapping, catalog, mappings, directory)
     yield from _link_findings(mapping, catalog, directory)
 
@@ -57,8 +67,7 @@ def _field_findings(spec: FieldSpec, catalog: ObjectCatalog) -> Iterator[SourceF
     where = (*spec.path, "to")
     field = catalog.field(spec.target)
     if field is None:
-        hint = did_you_mean(catalog.suggest(spec.target))
-        yield SourceFinding(where, f"'{spec.target}' is not a field of {catalog.name}{hint}")
+        yield SourceFinding(where, unknown_field_message(spec.target, catalog))
         return
     if not (field.createable or field.updateable):
         yield SourceFinding(where, f"{catalog.name}.{field.name} is read-only ({field.type}); it cannot be written")
@@ -90,6 +99,24 @@ def _upsert_key_findings(mapping: Mapping, catalog: ObjectCatalog) -> Iterator[S
                 where,
                 f"upsert key '{key}' is not an External ID field of {catalog.name} (its external ids: {known})",
             )
+
+
+UNFILTERABLE = frozenset({"textarea", "encryptedstring", "base64"})  # SOQL cannot compare these in WHERE
+
+
+def _match_findings(mapping: Mapping, catalog: ObjectCatalog) -> Iterator[SourceFinding]:
+    """Each `match` field is a field of the object that a SOQL look-up can compare."""
+    target = mapping.target
+    for i, fields in enumerate(target.match):
+        for j, name in enumerate(fields):
+            where: PathKey = ("target", "match", i, j) if target.match_nested else ("target", "match", j)
+            field = catalog.field(name)
+            if field is None:
+                yield SourceFinding(where, f"match field '{name}' is not a field of {catalog.name}"
+                                    + did_you_mean(catalog.suggest(name)))
+            elif field.type in UNFILTERABLE:
+                yield SourceFinding(where, f"{catalog.name}.{field.name} is a {field.type} field: a SOQL look-up "
+                                    "cannot compare it, so it cannot identify a record")
 
 
 def _parent_findings(

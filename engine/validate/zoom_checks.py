@@ -18,7 +18,7 @@ from typing import Any
 from engine.errors import ExpressionError
 from engine.language.expressions import FieldPath, compile_expression
 from engine.language.loader import PathKey
-from engine.language.model import PAYLOAD_OBJECT, EventSpec, FieldSpec, Mapping
+from engine.language.model import PAYLOAD_OBJECT, EventSpec, FieldSpec, ListSpec, Mapping
 from engine.language.plan import event_readers
 from engine.suggest import did_you_mean
 from engine.zoom.schemas import (
@@ -58,7 +58,18 @@ def _endpoint(index: SourceIndex, name: str, path: PathKey) -> tuple[EndpointSch
 
 
 def record_schema(mapping: Mapping, index: SourceIndex) -> tuple[Schema | None, list[SourceFinding]]:
-    """The schema of one source record of `mapping` (includes merged in), and endpoint problems."""
+    """The schema of one source record of `mapping` (of its first listing; includes merged in), and
+    endpoint problems. With ``source.each``, the schema of an item of that list."""
+    container, findings = container_schema(mapping, index)
+    if container is None or mapping.source.each is None:
+        return container, findings
+    return _each_schema(mapping, container, findings), findings
+
+
+def container_schema(mapping: Mapping, index: SourceIndex, listing: ListSpec | None = None
+                     ) -> tuple[Schema | None, list[SourceFinding]]:
+    """The schema of what a listing (default the first) or the source endpoint yields, includes merged in;
+    before ``source.each`` splits it, so the schema of a record's parent when there is an `each`."""
     source = mapping.source
     if source.system != "zoom" or not source.endpoint:
         return None, []
@@ -66,8 +77,9 @@ def record_schema(mapping: Mapping, index: SourceIndex) -> tuple[Schema | None, 
     if endpoint is None:
         return None, findings
     base = _records_schema(endpoint, source.records, findings)
-    listed = _listed_schema(mapping, index, findings)
-    if listed is not None and source.listing is not None and not source.listing.detail:
+    chosen = listing or source.listing
+    listed = _listed_schema(chosen, index, findings) if chosen is not None else None
+    if listed is not None and chosen is not None and (not chosen.detail or chosen.name is not None):
         base = listed  # the sync maps the listed items themselves
     elif listed is not None:  # the listed summary, overlaid by the full record (as the sync joins them)
         base = {**base, "properties": {**listed.get("properties", {}), **base.get("properties", {})}}
@@ -79,16 +91,25 @@ def record_schema(mapping: Mapping, index: SourceIndex) -> tuple[Schema | None, 
     return {**base, "properties": properties}, findings
 
 
-def _listed_schema(mapping: Mapping, index: SourceIndex, findings: list[SourceFinding]) -> Schema | None:
-    """The schema of one item of `source.list`, when the mapping has one."""
-    listing = mapping.source.listing
-    if listing is None:
-        return None
-    listed, problems = _endpoint(index, listing.endpoint, ("source", "list", "endpoint"))
+def _each_schema(mapping: Mapping, container: Schema, findings: list[SourceFinding]) -> Schema:
+    each = str(mapping.source.each)
+    found = resolve_path(container, [each])
+    items = found.schema.get("items") if found.found and found.schema is not None else None
+    if not isinstance(items, dict):
+        hint = did_you_mean(list(found.suggestions))
+        findings.append(SourceFinding(("source", "each"), f"'{each}' is not a list of records in {_described(mapping)}"
+                                      f"{hint}"))
+        return {}
+    return items
+
+
+def _listed_schema(listing: ListSpec, index: SourceIndex, findings: list[SourceFinding]) -> Schema | None:
+    """The schema of one item of a listing."""
+    listed, problems = _endpoint(index, listing.endpoint, (*listing.path, "endpoint"))
     findings.extend(problems)
     if listed is None:
         return None
-    return _records_schema(listed, listing.records, findings, ("source", "list", "records"))
+    return _records_schema(listed, listing.records, findings, (*listing.path, "records"))
 
 
 def _records_schema(
@@ -215,15 +236,21 @@ def zoom_source_findings(mapping: Mapping, mappings: dict[str, Mapping], index: 
     for spec in mapping.fields:
         yield from _field_findings(spec, schema, described, parent_schema, index)
     yield from _event_findings(mapping, index)
+    yield from _listing_findings(mapping, index)
+    for link in mapping.links:
+        where = (*link.path, "from")
+        if link.scope == "parent" and parent_schema is not None:
+            yield from path_findings(parent_schema, link.source, where, "the parent record")
+        elif link.scope == "record" and schema is not None:
+            yield from path_findings(schema, link.source, where, described)
     if schema is not None:
-        for link in mapping.links:
-            yield from path_findings(schema, link.source, ("links", link.index, "from"), described)
         for i, include in enumerate(mapping.source.include):
             for name, value in include.params.items():
                 if isinstance(value, str):
                     yield from path_findings(schema, value, ("source", "include", i, "params", name), described)
     if mapping.parent is not None and parent_schema is not None:
-        parent_described = _described(mappings[mapping.parent.entity])
+        parent_described = ("the record that holds it" if mapping.source.each is not None
+                            else _described(mappings[mapping.parent.entity]))
         yield from path_findings(parent_schema, mapping.parent.source, ("parent", "from"), parent_described)
 
 
@@ -296,7 +323,38 @@ def _described(mapping: Mapping) -> str:
     return "the response of " + " + ".join(n for n in names if n)
 
 
+def _listing_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFinding]:
+    """A named listing's records: every field and link read from them, against that listing's schema."""
+    for listing in mapping.source.listings:
+        if listing.name is None:
+            continue
+        schema, findings = container_schema(mapping, index, listing)
+        yield from (f for f in findings if f.path[:3] == listing.path[:3])
+        if schema is None:
+            continue
+        if mapping.source.each is not None:
+            schema = _each_schema(mapping, schema, [])
+        described = f"the response of {listing.endpoint} (the listing '{listing.name}')"
+        for spec in mapping.enabled_fields:
+            if spec.scope != "record" or spec.realtime:
+                continue
+            given = listing.name in spec.lists
+            text = spec.lists.get(listing.name) if given else spec.source
+            if text is not None:
+                where = (*spec.path, "lists", listing.name) if given else (*spec.path, "from")
+                yield from path_findings(schema, text, where, described, spec.undocumented)
+        for link in mapping.links:
+            given = listing.name in link.lists
+            text = link.lists.get(listing.name) if given else link.source
+            if text is not None and link.scope == "record":
+                where = (*link.path, "lists", listing.name) if given else (*link.path, "from")
+                yield from path_findings(schema, text, where, described)
+
+
 def _parent_schema(mapping: Mapping, mappings: dict[str, Mapping], index: SourceIndex) -> Schema | None:
+    if mapping.source.each is not None:  # the record that holds the records is their parent
+        schema, _ = container_schema(mapping, index)
+        return schema
     parent_entity = mapping.parent.entity if mapping.parent else mapping.source.parent
     parent = mappings.get(parent_entity) if parent_entity else None
     if parent is None:

@@ -5,7 +5,10 @@ A mapping's ``source`` says everything: the list endpoint and its query paramete
 and/or a time of the listed record to keep only those in the window), whether each listed item is only a
 summary to fetch in full (``list.detail`` with ``list.key``), the parent entity whose records fill
 the path (``source.parent``: registrants are read per synced webinar), and the other endpoints
-about the same subject joined under a name (``source.include``).
+about the same subject joined under a name (``source.include``). Several listings feed one entity
+in turn (registrants, then attendees), each item telling which it came from (``SourceItem.listing``);
+with ``source.each``, every listed record holds the records in a list (a recorded meeting's
+``recording_files``), each read with the record that holds it as its parent.
 
 Path parameters are filled by expressions: those of a child's list endpoint over the parent
 record (``list.params: {webinarId: id}``; ``id`` when not given), those of an include over the
@@ -23,13 +26,13 @@ import functools
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
-from engine.language.model import IncludeSpec
+from engine.language.model import IncludeSpec, ListSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.zoom.client import ZoomClient, endpoint_path
 from engine.zoom.schemas import SourceIndex, load_source_index
@@ -79,10 +82,11 @@ def _day(value: Any) -> date | None:
 
 @dataclass(frozen=True)
 class SourceItem:
-    """One source record (its includes joined in) and the parent record it was read under."""
+    """One source record (its includes joined in), the parent record it was read under, its listing's name."""
 
     record: dict[str, Any]
     parent: dict[str, Any] | None
+    listing: str | None = None  # `as` of the listing it came from; None for the first
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class SourceFailure:
     parent: dict[str, Any] | None
     code: str
     message: str
+    listing: str | None = None
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
@@ -153,21 +158,30 @@ class ZoomSource:
     def _read_under(
         self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
     ) -> Iterator[SourceItem | SourceFailure]:
-        listing = mapping.source.listing
-        if listing is None:
-            yield from self._read_direct(mapping, parent)
+        if not mapping.source.listings:
+            for item in self._read_direct(mapping, parent):
+                yield from self._each(mapping, item)
             return
-        for listed in self._listed(mapping, parent, window):
-            if listing.detail:
-                yield from self._detail(mapping, listed, parent)
-            else:
-                yield self._complete(mapping, listed, parent)
+        for listing in mapping.source.listings:
+            for listed in self._listed(mapping, listing, parent, window):
+                items = self._detail(mapping, listing, listed, parent) if listing.detail else iter(
+                    [self._complete(mapping, listed, parent)])
+                for item in items:
+                    yield from self._each(mapping, replace(item, listing=listing.name))
+
+    def _each(self, mapping: EntityMapping, item: SourceItem | SourceFailure) -> Iterator[SourceItem | SourceFailure]:
+        """With ``source.each``, the records inside `item` (its list at that key), `item` as their parent."""
+        each = mapping.source.each
+        if each is None or isinstance(item, SourceFailure):
+            yield item
+            return
+        for inner in item.record.get(each) or ():
+            if isinstance(inner, dict):
+                yield SourceItem(inner, item.record, item.listing)
 
     def _listed(
-        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
+        self, mapping: EntityMapping, listing: ListSpec, parent: dict[str, Any] | None, window: Window | None
     ) -> Iterator[dict[str, Any]]:
-        listing = mapping.source.listing
-        assert listing is not None
         path_params = path_values(listing.endpoint, listing.params, parent)
         if any(value in (None, "") for value in path_params.values()):
             LOG.warning("%s: a parent record has no value for the path of %s", mapping.entity, listing.endpoint)
@@ -236,11 +250,10 @@ class ZoomSource:
             yield self._complete(mapping, response, parent)
 
     def _detail(
-        self, mapping: EntityMapping, listed: dict[str, Any], parent: dict[str, Any] | None
+        self, mapping: EntityMapping, listing: ListSpec, listed: dict[str, Any], parent: dict[str, Any] | None
     ) -> Iterator[SourceItem | SourceFailure]:
-        listing = mapping.source.listing
         endpoint = mapping.source.endpoint
-        assert listing is not None and endpoint
+        assert endpoint
         key = _evaluate(listing.key or "id", listed)
         names = placeholders(endpoint)
         if key in (None, "") or len(names) != 1:

@@ -41,7 +41,7 @@ from engine.sync.output import planned_lines
 from engine.sync.state.cipher import StateCipher
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
-from tests.helpers import MAPPINGS, copy_mappings, signed_headers
+from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, copy_mappings, signed_headers
 from tests.hostile.strategies import hostile_json, record_with
 from tests.test_sync import Server as EmulatorServer
 from tests.test_sync import World, _break_meeting_topics, expected_counts, key_values, run_sync, secrets_of
@@ -90,7 +90,7 @@ def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Wo
     tls = make_tls_files(tmp_path_factory.mktemp("hostile-tls"))
     zoom = zoom_app(ZoomEmulatorConfig(users=2))
     rewrite = Rewrite(zoom)
-    sf = salesforce_app(SalesforceEmulatorConfig())
+    sf = salesforce_app(SalesforceEmulatorConfig(catalog_dir=ORG_WITH_ADDITIONS))
     world = World(EmulatorServer(zoom, start_in_thread(rewrite)), EmulatorServer(sf, start_in_thread(sf, tls=tls)),
                   tls.ca_file)
     with pytest.MonkeyPatch.context() as patch:

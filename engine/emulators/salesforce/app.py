@@ -70,7 +70,7 @@ class SalesforceEmulatorConfig:
     seed: int = 1
     client_id: str = "demo"
     client_secret: str = "demo"
-    catalog_dir: Path | None = None
+    catalog_dir: Path | None = None  # None: the shipped catalog without the fields zoomforce adds (a stock org)
     token_ttl: int | None = None  # seconds; None: sessions never expire
     query_page_size: int = 2000
     bulk_delay: float = 0.0
@@ -164,17 +164,26 @@ class Failures:
     def __init__(self, rate: float, seed: int) -> None:
         self.rate = rate
         self._rng = random.Random(seed)
-        self._forced: deque[str] = deque()
+        self._forced: deque[tuple[str, str | None]] = deque()
         self._lock = threading.Lock()
 
-    def force(self, code: str, count: int) -> None:
+    def force(self, code: str, count: int, route: str | None = None) -> None:
+        """The next `count` data requests (of the route named `route` only, when given) fail with `code`."""
         with self._lock:
-            self._forced.extend([code] * count)
+            self._forced.extend([(code, route)] * count)
 
-    def draw(self) -> SfRequestError | None:
+    def _forced_code(self, route: str) -> str | None:
+        for entry in self._forced:
+            if entry[1] in (None, route):
+                self._forced.remove(entry)
+                return entry[0]
+        return None
+
+    def draw(self, route: str = "") -> SfRequestError | None:
         with self._lock:
-            if self._forced:
-                code = self._forced.popleft()
+            forced = self._forced_code(route)
+            if forced is not None:
+                code = forced
             elif self.rate > 0 and self._rng.random() < self.rate:
                 code = self._rng.choice(["SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"])
             else:
@@ -188,8 +197,9 @@ class Emulator:
 
     def __init__(self, config: SalesforceEmulatorConfig) -> None:
         self.config = config
+        # No catalog given: the shipped one, as an org that runs Zoom's package as it ships (no additions).
         catalog_dir = config.catalog_dir or schemas_dir() / "salesforce"
-        self.catalog: Catalog = load_catalog(catalog_dir)
+        self.catalog: Catalog = load_catalog(catalog_dir, stock=config.catalog_dir is None)
         self.org = Org(self.catalog)
         self.limits = OrgLimits(config.api_limit)
         self.bulk = BulkIngest(self.org, delay=config.bulk_delay, seed=config.seed,
@@ -485,7 +495,7 @@ async def _serve_data(request: Request, name: str, handler: Handler) -> Response
     emu: Emulator = request.app.state.emulator
     version = request.path_params.get("version", "")
     try:
-        call = await _admit(request, emu, version)
+        call = await _admit(request, emu, version, name)
         response = await run_in_threadpool(_answer, call, handler)
     except SfRequestError as exc:
         response = _error_response(exc)
@@ -494,7 +504,7 @@ async def _serve_data(request: Request, name: str, handler: Handler) -> Response
     return response
 
 
-async def _admit(request: Request, emu: Emulator, version: str) -> Call:
+async def _admit(request: Request, emu: Emulator, version: str, name: str) -> Call:
     """The data request as a Call, unless it is refused first (version, session, daily limit, failure)."""
     if version not in emu.versions:
         raise not_found()
@@ -503,7 +513,7 @@ async def _admit(request: Request, emu: Emulator, version: str) -> Call:
     if not emu.limits.take_request():
         raise SfRequestError(403, REQUEST_LIMIT_EXCEEDED)
     emu.stats.count_call()
-    failure = emu.failures.draw()
+    failure = emu.failures.draw(name)
     if failure is not None:
         raise failure
     params = {k: str(v) for k, v in request.path_params.items()}
@@ -676,18 +686,23 @@ async def hook_expire_sessions(request: Request) -> Response:
 
 
 async def hook_fail_next(request: Request) -> Response:
-    """Force the next data requests to fail: ``{"errorCode": "REQUEST_LIMIT_EXCEEDED", "count": 1}``."""
+    """Force the next data requests to fail: ``{"errorCode": "REQUEST_LIMIT_EXCEEDED", "count": 1}``, with
+    ``"route": NAME`` (``collections_upsert``, ``describe``, ``query`` ...) only the requests of that route."""
     emu: Emulator = request.app.state.emulator
     try:
         body = json.loads(await request.body() or b"{}")
         code = str(body.get("errorCode", "REQUEST_LIMIT_EXCEEDED"))
         count = int(body.get("count", 1))
+        route = body.get("route")
     except (ValueError, AttributeError, TypeError):
-        return JSONResponse({"error": "expected {errorCode, count}"}, status_code=400)
+        return JSONResponse({"error": "expected {errorCode, count, route?}"}, status_code=400)
     if code not in FAILURES:
         return JSONResponse({"error": f"errorCode must be one of {sorted(FAILURES)}"}, status_code=400)
-    emu.failures.force(code, count)
-    return JSONResponse({"forced": code, "count": count})
+    if route is not None and route not in {name for _, name, _, _ in DATA_ROUTES}:
+        return JSONResponse({"error": f"route must be one of {sorted({n for _, n, _, _ in DATA_ROUTES})}"},
+                            status_code=400)
+    emu.failures.force(code, count, route)
+    return JSONResponse({"forced": code, "count": count, "route": route})
 
 
 async def hook_stats(request: Request) -> Response:

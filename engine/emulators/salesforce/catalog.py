@@ -59,6 +59,11 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
 
+# The marks of catalog files (written by zoomforce's catalog tools; the names are the files' format).
+OBJECT_META_KEY = "x-zoomforce"  # an object's block: "added" (an object zoomforce adds), "absent"
+ADDED_KEY, ABSENT_KEY = "added", "absent"
+FIELD_ADDED_KEY, FIELD_ABSENT_KEY = "x-zoomforce-added", "x-zoomforce-absent"
+
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _INSTANCE = "7e0"  # 2-character pod + 1 reserved character, as in real ids
@@ -320,13 +325,24 @@ class Catalog:
                 if f.type == "reference" and name in f.reference_to]
 
 
-def load_catalog(directory: Path) -> Catalog:
-    """Every ``*.json`` object catalog of `directory` (files without a ``fields`` list are skipped)."""
+def load_catalog(directory: Path, *, stock: bool = False) -> Catalog:
+    """Every ``*.json`` object catalog of `directory` (files without a ``fields`` list are skipped).
+
+    The org has what the files say, except what they declare absent (``x-zoomforce-absent``: a
+    ``catalog pull`` found the org without it). `stock` serves the org as Zoom's package ships:
+    the fields and objects zoomforce asks integrators to add (``x-zoomforce-added``) are left out too.
+    """
     raws: list[dict[str, Any]] = []
     for path in sorted(Path(directory).glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("fields"), list) and data.get("name"):
-            raws.append(data)
+        if not (isinstance(data, dict) and isinstance(data.get("fields"), list) and data.get("name")):
+            continue
+        meta = data.get(OBJECT_META_KEY) or {}
+        if meta.get(ABSENT_KEY) or (stock and meta.get(ADDED_KEY)):
+            continue
+        fields = [f for f in data["fields"] if isinstance(f, dict) and not f.get(FIELD_ABSENT_KEY)
+                  and not (stock and f.get(FIELD_ADDED_KEY))]
+        raws.append({**data, "fields": fields})
     return catalog_from_dicts(raws)
 
 

@@ -514,6 +514,28 @@ def h_past_meeting_participants(call: Call) -> Response:
     return ok(paginate(call, the_past_meeting(call).participants, "participants"))
 
 
+def h_user_recordings(call: Call) -> Response:
+    """A user's cloud recordings whose meeting started between ``from`` and ``to`` (both default today)."""
+    user = the_user(call)
+    today = call.account.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = _date_param(call, "from", today, end_of_day=False)
+    end = _date_param(call, "to", today + timedelta(days=1, seconds=-1), end_of_day=True)
+    if start > end:
+        raise ZoomError(400, 300, "The from date must be before the to date.")
+    if end - start > MAX_CALL_RANGE:
+        raise ZoomError(400, 300, "The date range between from and to cannot exceed one month.")
+    recorded = [m.recording_record() for m in user.meetings if m.recorded and start <= m.actual_start <= end]
+    head = {"from": start.date().isoformat(), "to": end.date().isoformat()}
+    return ok(paginate(call, recorded, "meetings", scope=f"{iso(start)}|{iso(end)}", head=head))
+
+
+def h_meeting_recordings(call: Call) -> Response:
+    meeting = the_meeting(call)
+    if not meeting.recorded:
+        raise ZoomError(404, 3301, "There is no recording for this meeting.")
+    return ok(meeting.recording_record() | {"participant_audio_files": []})
+
+
 def h_report_meeting(call: Call) -> Response:
     return ok(the_past_meeting(call).report_record())
 
@@ -669,6 +691,8 @@ API_ROUTES: list[tuple[str, Handler]] = [
     ("GET /report/meetings/{meetingId}", h_report_meeting),
     ("GET /report/users/{userId}/meetings", h_report_user_meetings),
     ("GET /report/meetings/{meetingId}/participants", h_report_meeting_participants),
+    ("GET /users/{userId}/recordings", h_user_recordings),
+    ("GET /meetings/{meetingId}/recordings", h_meeting_recordings),
     ("GET /webinars/{webinarId}", h_webinar),
     ("GET /webinars/{webinarId}/registrants", h_registrants),
     ("POST /webinars/{webinarId}/registrants", h_add_registrant),

@@ -11,6 +11,9 @@ Layout of one user (``u`` is the user's 0-based index):
 
 - meetings: ``2 + u % 3`` of them; all but the last have taken place (past meetings with
   participants and a report), the last is upcoming (``GET /past_meetings`` answers 404, code 3001);
+  a past meeting whose slot is not ``2 mod 3`` was cloud-recorded: a video, an audio file, and every
+  other one a transcript and a chat file (``GET /users/{userId}/recordings``); an even slot's
+  recording is passcode-protected, its play links carrying ``?pwd=``;
 - Zoom Phone for every user but those with ``u % 7 == 3`` (``GET /phone/users/{id}`` answers 404),
   with 3 to 6 calls each in the 30 days before ``now``; each call has one call log, whose ``id`` (a
   call log UUID) differs from its ``call_id`` (19 digits, the key the call events carry too);
@@ -434,6 +437,47 @@ class MeetingData:
 
     def report_participants(self) -> list[Record]:
         return [report_row(row) for row in self.participants]
+
+    @property
+    def recorded(self) -> bool:
+        return self.past and self.slot % 3 != 2
+
+    @cached_property
+    def recording_files(self) -> list[Record]:
+        """The files of the meeting's cloud recording (none when it was not recorded)."""
+        if not self.recorded:
+            return []
+        rng = rng_for(self.host.account.seed, "recording", self.slot)
+        passcode = f"?pwd={zoom_id(rng, 32)}" if self.slot % 2 == 0 else ""
+        start = self.actual_start + timedelta(seconds=5 + rng.randrange(60))
+        end = self.actual_end - timedelta(seconds=rng.randrange(30))
+        kinds = [("MP4", "MP4", "shared_screen_with_speaker_view"), ("M4A", "M4A", "audio_only")]
+        if self.slot % 2:
+            kinds += [("TRANSCRIPT", "VTT", "audio_transcript"), ("CHAT", "TXT", "chat_file")]
+        files = []
+        for file_type, extension, recording_type in kinds:
+            token = zoom_id(rng, 64)
+            record: Record = {
+                "id": str(uuid.UUID(int=rng.getrandbits(128))), "meeting_id": self.uuid,
+                "recording_start": iso(start), "recording_end": iso(end), "file_type": file_type,
+                "file_extension": extension, "file_size": float(1024 * (50 + rng.randrange(90_000))),
+                "download_url": f"{ZOOM_HOST}/rec/download/{token}", "status": "completed",
+                "recording_type": recording_type,
+            }
+            if file_type in ("MP4", "M4A"):
+                record["play_url"] = f"{ZOOM_HOST}/rec/play/{token}{passcode}"
+            files.append(record)
+        return files
+
+    def recording_record(self) -> Record:
+        """An item of ``GET /users/{userId}/recordings``: the recorded meeting with its files."""
+        files = self.recording_files
+        return {
+            "uuid": self.uuid, "id": self.id, "account_id": self.host.account.account_id,
+            "host_id": self.host.id, "topic": self.topic, "type": "2", "start_time": iso(self.actual_start),
+            "duration": self.actual_minutes, "total_size": int(sum(f["file_size"] for f in files)),
+            "recording_count": len(files), "recording_files": files,
+        }
 
 
 def _shaped_uuid(uuid: str, slot: int) -> str:
