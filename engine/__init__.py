@@ -16,7 +16,9 @@ write, and ``disclose`` renders from the same validated model. One subpackage pe
                         `zoomforce init` writes
     engine.sync         the sync runner, its write pipeline, the reverse flow, output, the state
     engine.serve        Zoom event notifications: the webhook app, the inbox worker, the processor
-    engine.disclosure   the privacy disclosure: built from the model, rendered, diffed
+    engine.disclosure   the privacy disclosure: the document-level facts, one model built from the
+                        mappings and facts, rendered (Markdown, HTML, JSON, Fides, a Salesforce
+                        permission set) and diffed
     engine.cli          the ``zoomforce`` command line, one module per command group (click lives here only)
     engine.emulators    local Zoom and Salesforce API emulators, importing nothing of the product
                         but the leaves below and the shipped schemas (engine.zoom.schemas)

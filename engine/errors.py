@@ -13,6 +13,7 @@
     │   │   └── StateBoundElsewhere      the state was written for another Salesforce org or Zoom account
     │   └── UnknownDeadLetter            ``zoomforce dead-letters show|retry|discard ID`` with no such ID
     ├── ExpressionError                  a JMESPath expression that does not compile
+    │   └── ConditionError               a ``source.where`` SOQL condition zoomforce cannot read
     ├── TransformValueError              a transform cannot handle a value (a ValueError too; becomes EvaluationError)
     ├── RecordError                      exit 1: one source record could not be mapped
     │   ├── MissingValue                 a field whose ``on_missing`` is ``reject`` had no value
@@ -99,14 +100,16 @@ class Problem:
 
 
 class MappingInvalid(ConfigError):
-    """A mapping set failed validation; ``problems`` holds every finding, errors and warnings."""
+    """A mapping set failed validation; ``problems`` holds every finding, errors and warnings.
+    ``context`` says which set, when a command loads more than one (``disclose --diff``)."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], context: str = ""):
         self.problems = problems
+        self.context = context
         errors = [p for p in problems if p.severity == "error"]
         first = str(errors[0]) if errors else "no errors"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(first + more)
+        super().__init__((f"{context}: " if context else "") + first + more)
 
 
 class ProjectInvalid(ConfigError):
@@ -210,6 +213,10 @@ class ExpressionError(ZoomforceError):
         self.kind = kind
         self.column = column
         super().__init__(message)
+
+
+class ConditionError(ExpressionError):
+    """A reverse flow's ``source.where`` that is not a SOQL condition zoomforce can read (``column`` is 1-based)."""
 
 
 class TransformValueError(ZoomforceError, ValueError):

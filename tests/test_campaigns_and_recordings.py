@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
-from engine.disclosure.build import zoom_endpoints
 from engine.project.project_file import PROJECT_ENV
 from engine.validate.mapping_set import load_mapping_set
+from engine.zoom.scopes import mapping_operations
 from tests.helpers import Emulated, copy_mappings, enable, replace_once
 
 
@@ -177,7 +177,10 @@ def test_map_recordings_maps_a_list_recordings_response(emulated: Emulated, tmp_
     for line, (meeting, file) in zip(lines, files, strict=True):
         assert line["object"] == "Zoom_Recording__c" and line["upsert_key"] == {"Recording_File_Id__c": file["id"]}
         assert line["record"]["Zoom_Event__r"] == {"zoom_app__Zoom_Meeting_Id__c": str(meeting["id"])}
-        assert line["record"].get("Play_Url__c") in (None, "***")
+        play = file.get("play_url")
+        shown = line["record"].get("Play_Url__c")
+        assert shown == (play.split("?pwd=")[0] + "?pwd=***" if play and "?pwd=" in play else play), \
+            "the play link's passcode is masked, the link itself kept"
 
 
 # ---- the disclosure ------------------------------------------------------------------------------------------
@@ -192,13 +195,14 @@ def test_recordings_are_disclosed_in_the_after_meeting_section(tmp_path: Path, l
     result = CliRunner().invoke(cli, ["disclose", "--mappings", str(mappings), "--lang", language, "--format", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    (section,) = [s for s in document["sections"] if "recordings" in s["entities"]]
-    assert section["title"] == title and section["entities"] == ["past_meetings", "recordings"]
+    (section,) = [s for s in document["sections"] if "recordings" in [e["name"] for e in s["entities"]]]
+    assert section["title"] == title and [e["name"] for e in section["entities"]] == ["past_meetings", "recordings"]
     items = {i["target"]["field"]: i for i in section["items"] if i["target"]["object"] == "Zoom_Recording__c"}
     assert set(items) == {"Recording_File_Id__c", "Meeting_UUID__c", "Recording_Start__c", "Recording_End__c",
                           "Play_Url__c", "Recording_Type__c", "File_Type__c"}
-    assert items["Play_Url__c"]["label"] == play and items["Play_Url__c"]["secret"] is True
+    assert items["Play_Url__c"]["label"] == play and items["Play_Url__c"]["secret"] is False
+    assert items["Play_Url__c"]["credential_link"] is True, "a link whose passcode is kept out of logs"
     assert "cloud_recording:read:list_user_recordings:admin" in json.dumps(document)
     members = load_mapping_set([mappings]).get("campaign_members")
-    assert zoom_endpoints([members]) == ["GET /report/webinars/{webinarId}/participants",
-                                         "GET /webinars/{webinarId}/registrants"], "every listing's scopes"
+    assert sorted(o.name for o in mapping_operations(members)) == [
+        "GET /report/webinars/{webinarId}/participants", "GET /webinars/{webinarId}/registrants"], "every listing"

@@ -317,15 +317,18 @@ def test_the_disclosure_marks_what_arrives_in_real_time_and_lists_the_subscripti
     text = disclose(MAPPINGS)
     lines = text.splitlines()
     assert f"- Ringing start time {REALTIME}" in lines  # only from events
-    assert f"- Unique call ID {ALSO}" in lines  # by REST and from events
+    assert f"- Call ID {ALSO}" in lines  # by REST and from events
     assert "- Call duration (seconds)" in lines  # by REST only: unmarked
-    assert f"- Zoom meeting ID {ALSO}" in lines and "- Number of participants" in lines
+    assert "- Zoom meeting ID" in lines and "- Number of participants" in lines  # the meetings mapping: REST only
+    assert any(line.startswith(f"- Zoom meeting ID {ALSO[:-1]}; updates") for line in lines)  # after the meeting
     assert f"- E-mail address {ALSO}" in lines  # all_fields: every registrant field
-    listed = ", ".join(f"`{name}`" for name in subscriptions(mapping_set))
-    assert f"- **Zoom event subscriptions**: {listed}" in lines
+    table = lines[lines.index("### Zoom event subscriptions") + 1:]
+    table = table[:table.index(next(line for line in table if line.startswith("### ")))]
+    rows = [line.split(" | ")[0].removeprefix("| ").strip("`") for line in table if line.startswith("| `")]
+    assert rows == subscriptions(mapping_set)
     french = disclose(MAPPINGS, "--lang", "fr").splitlines()
     assert "- Heure de début de la sonnerie (en temps réel, à partir des notifications d’événements de Zoom)" in french
-    assert f"- **Abonnements aux événements Zoom**: {listed}" in french
+    assert "### Abonnements aux événements Zoom" in french
 
 
 def test_the_json_disclosure_carries_the_events_of_each_item(mapping_set: MappingSet) -> None:
@@ -335,8 +338,10 @@ def test_the_json_disclosure_carries_the_events_of_each_item(mapping_set: Mappin
     items = {item["label"]: item for item in calls["items"]}
     assert items["Ringing start time"]["source"]["endpoint"] == "phone.callee_ended"
     assert set(items["Ringing start time"]["realtime"].split(", ")) == {"phone.callee_ended", "phone.caller_ended"}
-    assert items["Unique call ID"]["source"]["endpoint"] == "GET /phone/call_history"
-    assert items["Unique call ID"]["realtime"] == "phone.callee_ended, phone.caller_ended"
+    assert items["Call ID"]["source"]["endpoint"] == "GET /phone/call_history"
+    assert items["Call ID"]["realtime"] == "phone.callee_ended, phone.caller_ended"
+    assert [t["field"] for t in items["Call ID"]["fields"][0:2] for t in [t["target"]]] == [
+        "zoom_app__Calllog_Unique_ID__c", "zoom_app__Call_ID__c"]  # one source value, one item, two fields
     assert not items["Call duration (seconds)"].get("realtime")
 
 
@@ -351,5 +356,5 @@ def test_the_disclosure_follows_the_event_part_of_the_mappings(folder: Path) -> 
     assert "Ringing start time" not in text
     mapping_set = load_mapping_set([folder]).raise_if_invalid()
     assert subscriptions(mapping_set) == ["meeting.ended", "webinar.registration_created", "webinar.updated"]
-    assert ("- **Zoom event subscriptions**: `meeting.ended`, `webinar.registration_created`, `webinar.updated`"
-            in text.splitlines())
+    events = json.loads(disclose(folder, "--format", "json"))["permissions"]["events"]
+    assert [e["event"] for e in events] == ["meeting.ended", "webinar.registration_created", "webinar.updated"]

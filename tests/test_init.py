@@ -34,7 +34,11 @@ def test_init_scaffolds_a_repository_that_validates_on_its_own(tmp_path: Path, m
     expected = {"zoomforce.yaml", ".gitignore", ".pre-commit-config.yaml", ".github/workflows/zoomforce.yml",
                 "schemas/mapping.schema.json", "schemas/project.schema.json"}
     assert expected <= {str(p.relative_to(acme)) for p in acme.rglob("*") if p.is_file()}
-    assert sorted(p.name for p in (acme / "mappings").iterdir()) == sorted(p.name for p in MAPPINGS.glob("*.yaml"))
+    assert sorted(p.name for p in (acme / "mappings").iterdir()) == sorted(
+        p.name for p in MAPPINGS.glob("*.yaml") if p.name != "disclosure.yaml"), "the facts go to the project file"
+    project = yaml.safe_load((acme / "zoomforce.yaml").read_text(encoding="utf-8"))
+    facts = yaml.safe_load((MAPPINGS / "disclosure.yaml").read_text(encoding="utf-8"))
+    assert project["disclosure"] == facts, "the project file's disclosure block holds the default facts"
     assert sorted(p.name for p in (acme / "salesforce-catalog").glob("*.json")) == sorted(
         p.name for p in (schemas_dir() / "salesforce").glob("*.json"))
     for path in [acme / "zoomforce.yaml", *(acme / "mappings").glob("*.yaml")]:
@@ -45,7 +49,8 @@ def test_init_scaffolds_a_repository_that_validates_on_its_own(tmp_path: Path, m
     assert json.loads(checked.stdout)["valid"]
     project = yaml.safe_load((acme / "zoomforce.yaml").read_text(encoding="utf-8"))
     assert project["mappings"] == "mappings" and project["catalog"] == "salesforce-catalog"
-    assert project["disclosure"] == {}
+    disclosed = run(["disclose"], acme, monkeypatch)
+    assert disclosed.exit_code == 0 and "**Version 1.0, in effect from 15 January 2026**" in disclosed.stdout
     assert "zoomforce.db" in (acme / ".gitignore").read_text(encoding="utf-8").splitlines()
     workflow = yaml.safe_load((acme / ".github/workflows/zoomforce.yml").read_text(encoding="utf-8"))
     steps = " ".join(str(step.get("run", "")) for step in workflow["jobs"]["check"]["steps"])

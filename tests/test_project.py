@@ -105,7 +105,7 @@ def test_validate_reports_project_problems_with_exit_1_and_the_other_commands_re
     checked = run(["validate"], root, monkeypatch)
     assert checked.exit_code == 1
     line = "zoomforce.yaml:3:1: error: langauges: unknown key 'langauges'; did you mean 'languages'?"
-    assert checked.stdout.splitlines() == [line]
+    assert [shown for shown in checked.stdout.splitlines() if ": error: " in shown] == [line]
     for command in (["map", "meetings"], ["disclose"], ["sync", "--dry-run"], ["serve"], ["catalog", "missing"],
                     ["disclose", "--diff", str(MAPPINGS)], ["catalog", "pull"]):
         refused = run(command, root, monkeypatch)
@@ -179,7 +179,8 @@ def test_the_project_languages_are_required_of_every_mapping(tmp_path: Path, mon
     checked = run(["validate", "--format", "json"], root, monkeypatch)
     assert checked.exit_code == 1
     errors = [e for e in json.loads(checked.stdout)["errors"] if "project's languages" in e["message"]]
-    assert {e["file"] for e in errors} == {f"mappings/{p.name}" for p in MAPPINGS.glob("*.yaml")}
+    assert {e["file"] for e in errors} == {f"mappings/{p.name}" for p in MAPPINGS.glob("*.yaml")
+                                           if p.name != "disclosure.yaml"}  # the facts: not a mapping
     users = next(e for e in errors if e["file"] == "mappings/users.yaml")
     lines = (root / "mappings" / "users.yaml").read_text(encoding="utf-8").splitlines()
     assert lines[users["line"] - 1].startswith("languages:")

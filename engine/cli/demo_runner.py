@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.disclosure.build import build_disclosure
+from engine.disclosure.inputs import DisclosureInputs, load_inputs
 from engine.disclosure.render import render
 from engine.emulators.salesforce.app import SalesforceEmulatorConfig
 from engine.emulators.salesforce.app import create_app as salesforce_app
@@ -37,7 +38,6 @@ from engine.serving import RunningServer, start_in_thread
 from engine.sync.report import Failures, Progress, SyncReport, no_failures
 from engine.sync.runner import SyncOptions, SyncRunner, default_entities
 from engine.sync.state.store import StateStore
-from engine.validate.mapping_set import MappingSet, load_mapping_set
 from engine.zoom.client import ZoomClient, ZoomCredentials
 from engine.zoom.reader import ZoomSource
 
@@ -119,8 +119,8 @@ def _fresh_state(path: Path | None) -> None:
         raise InputError(f"--state {path} already exists; the demo starts from an empty state: give a new file")
 
 
-def _write_disclosure(mapping_set: MappingSet, language: str, output: Path) -> None:
-    text = render(build_disclosure(mapping_set, language), "markdown")
+def _write_disclosure(inputs: DisclosureInputs, language: str, output: Path) -> None:
+    text = render(build_disclosure(inputs.mapping_set, language, inputs.facts), "markdown")
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -132,8 +132,9 @@ def run_demo(
     say: Callable[[str], object], failures: Failures = no_failures,
 ) -> DemoResult:
     _fresh_state(state_path)
-    mapping_set = load_mapping_set([default_mappings_dir()]).raise_if_invalid()
-    _write_disclosure(mapping_set, language, output)
+    inputs = load_inputs(default_mappings_dir())
+    mapping_set = inputs.mapping_set
+    _write_disclosure(inputs, language, output)
     work = Path(tempfile.mkdtemp(prefix="zoomforce-demo-state-"))
     try:
         with running_emulators(users) as emulators, _trusting(emulators.ca_file):

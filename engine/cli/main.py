@@ -39,12 +39,15 @@ class ZoomforceGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (MappingInvalid, ProjectInvalid) as exc:
+            context = getattr(exc, "context", "")
+            if context:
+                say(f"zoomforce: error: {context}", level="error", event="mapping.context")
             for problem in exc.problems:
                 say(str(problem), level=problem.severity, event="mapping.problem", **problem.as_json())
             ctx.exit(exc.exit_code)
         except PreflightFailed as exc:
             for line in exc.lines:
-                click.echo(f"zoomforce: error: {line}", err=True)
+                say(f"zoomforce: error: {line}", level="error", event="preflight.missing")
             ctx.exit(exc.exit_code)
         except ZoomforceError as exc:
             say(f"zoomforce: error: {exc}", level="error", event="error", error=type(exc).__name__,

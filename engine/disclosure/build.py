@@ -1,310 +1,178 @@
-"""The privacy disclosure, built from the loaded mapping model (never from a second list).
+"""The privacy disclosure, built from the loaded mapping model and the document-level facts (never
+from a second list).
 
-``build_disclosure(mapping_set, language)`` gives a language-resolved document: one section per
-``disclosure.section`` (entities sharing a section share it), each item an enabled field of an
-enabled mapping, plus the permissions the enabled mappings need. Renderers (Markdown, HTML, JSON,
-Fides) live in ``engine.disclosure.render``; the diff between two mapping folders in
-``engine.disclosure.diff``.
+``build_disclosure(mapping_set, language, facts)`` gives a language-resolved ``Disclosure``
+(``engine.disclosure.model``): one section per ``disclosure.section`` (entities sharing a section
+share it), each with the items it lists (``engine.disclosure.items``), what the sync reads and
+when (``engine.disclosure.reading``), whom the reverse flow selects, its links, its retention and
+legal basis; and the permissions the enabled mappings need (``engine.disclosure.access``).
+Renderers live in ``engine.disclosure.render``; the diff in ``engine.disclosure.diff``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
+from engine.disclosure import facts as declared
+from engine.disclosure.access import salesforce_access, zoom_access
+from engine.disclosure.items import build_items
+from engine.disclosure.model import (
+    Disclosure,
+    Entity,
+    Facts,
+    LegalBasis,
+    Link,
+    Party,
+    Permissions,
+    Recipient,
+    Retention,
+    Section,
+    TargetRef,
+    Transfer,
+)
+from engine.disclosure.reading import reading, selection
 from engine.errors import ConfigError
-from engine.language.expressions import compile_expression
 from engine.language.messages import catalog_languages, message_catalog
-from engine.language.model import FieldSpec, Mapping, Text
-from engine.language.plan import event_readers
-from engine.resources import schemas_dir
+from engine.language.model import Mapping, Text
 from engine.validate.mapping_set import MappingSet
-from engine.zoom.schemas import load_source_index
-
-
-@dataclass(frozen=True)
-class Item:
-    entity: str
-    label: str
-    source: str
-    source_system: str
-    source_endpoint: str
-    target_system: str
-    target_object: str
-    target_field: str
-    category: str
-    secret: bool
-    realtime: str | None
-    description: str | None
-    also_rest: bool = False  # read from a REST response too (the event updates it sooner)
-    credential_link: bool = False  # a link shown in Salesforce whose credential (pwd=, tk=) is kept out of logs
-
-
-@dataclass
-class Section:
-    key: str
-    order: int
-    title: str
-    when: str | None
-    shown_on: str | None
-    purpose: str | None
-    data_use: str | None
-    data_subjects: list[str]
-    direction: str  # "zoom_to_salesforce" or "salesforce_to_zoom"
-    entities: list[str] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Permissions:
-    zoom_scopes: list[str]
-    zoom_classic_scopes: list[str]
-    zoom_endpoints: list[str]
-    zoom_events: list[str]
-    salesforce_writes: dict[str, list[str]]
-    salesforce_reads: dict[str, list[str]]
-
-
-@dataclass
-class Disclosure:
-    language: str
-    messages: dict[str, str]
-    sections: list[Section]
-    permissions: Permissions
-
-    @property
-    def zoom_sections(self) -> list[Section]:
-        return [s for s in self.sections if s.direction == "zoom_to_salesforce"]
-
-    @property
-    def salesforce_sections(self) -> list[Section]:
-        return [s for s in self.sections if s.direction == "salesforce_to_zoom"]
 
 
 def _text(value: Text | None, language: str) -> str | None:
-    return None if value is None else value.get(language)
+    return None if value is None else value.by_language.get(language)
 
 
-def _item(mapping: Mapping, spec: FieldSpec, language: str) -> Item:
-    source, target = mapping.source, mapping.target
-    events = list(event_readers(spec, mapping))
-    realtime = ", ".join(events) if events else (
-        source.events[0].event if source.events and not source.endpoint else None
-    )
-    source_where = _source_of(mapping, spec, realtime)
-    return Item(
-        entity=mapping.entity,
-        label=spec.label.get(language),
-        source=spec.source,
-        source_system=source.system,
-        source_endpoint=source_where,
-        target_system=target.system,
-        target_object=target.object or target.endpoint or "",
-        target_field=spec.target,
-        category=spec.category,
-        secret=spec.secret,
-        realtime=realtime,
-        description=_text(spec.description, language),
-        also_rest=bool(realtime) and not spec.realtime and bool(source.endpoint),
-        credential_link=spec.type == "credential_url" and not spec.secret,
-    )
-
-
-def _source_of(mapping: Mapping, spec: FieldSpec, realtime: str | None) -> str:
-    """Where a field's value is read: the object(s), the event, or the endpoint its path starts in."""
-    source = mapping.source
-    if source.system == "salesforce":
-        return " / ".join(source.objects)
-    if spec.realtime:
-        return spec.realtime
-    heads = {p[0] for p in compile_expression(spec.source).field_paths() if p}
-    for include in source.include:
-        if include.name in heads:
-            return include.endpoint
-    return source.endpoint or realtime or ""
-
-
-def _enabled_mappings(mapping_set: MappingSet) -> list[Mapping]:
+def disclosed_mappings(mapping_set: MappingSet) -> list[Mapping]:
+    """The enabled mappings with a disclosure block, in document order."""
     return sorted(
         (m for m in mapping_set.mappings.values() if m.enabled and m.disclosure is not None),
         key=lambda m: (m.disclosure.order if m.disclosure else 0, m.entity),
     )
 
 
-def _sections(mappings: Iterable[Mapping], language: str) -> list[Section]:
-    sections: dict[str, Section] = {}
-    for mapping in mappings:
-        spec = mapping.disclosure
-        assert spec is not None
-        section = sections.get(spec.section)
-        if section is None:
-            section = Section(
-                key=spec.section,
-                order=spec.order,
-                title=spec.title.get(language),
-                when=_text(spec.when, language),
-                shown_on=_text(spec.shown_on, language),
-                purpose=_text(spec.purpose, language),
-                data_use=spec.data_use,
-                data_subjects=list(spec.data_subjects),
-                direction="salesforce_to_zoom" if mapping.source.system == "salesforce" else "zoom_to_salesforce",
-            )
-            sections[spec.section] = section
-        section.entities.append(mapping.entity)
-        section.items.extend(_item(mapping, f, language) for f in mapping.enabled_fields)
-        events = [e.event for e in mapping.source.events] + [f.realtime for f in mapping.enabled_fields if f.realtime]
-        events += [name for f in mapping.enabled_fields for name in f.events]
-        section.events.extend(e for e in events if e and e not in section.events)
-    return sorted(sections.values(), key=lambda s: (s.order, s.key))
+def _section_order(mappings: list[Mapping]) -> list[str]:
+    return list(dict.fromkeys(m.disclosure.section for m in mappings if m.disclosure))
 
 
-def zoom_endpoints(mappings: Iterable[Mapping]) -> list[str]:
-    """Every Zoom operation the enabled mappings call."""
-    found: set[str] = set()
-    for mapping in mappings:
-        source, target = mapping.source, mapping.target
-        if source.system == "zoom":
-            found.update(e for e in [source.endpoint, *(i.endpoint for i in source.include)] if e)
-            found.update(listing.endpoint for listing in source.listings)
-        if target.system == "zoom" and target.endpoint:
-            found.add(target.endpoint)
-    return sorted(found)
+def _facts(facts: declared.DocumentFacts | None, language: str) -> Facts | None:
+    if facts is None:
+        return None
 
+    def party(found: declared.Party | None) -> Party | None:
+        return None if found is None else Party(found.name, found.contact, found.address, found.url)
 
-def zoom_scopes(endpoints: Iterable[str]) -> list[str]:
-    """The least-privilege granular OAuth scopes for those operations, account-wide.
-
-    zoomforce runs as a server-to-server OAuth app reading every user of the account, so of the
-    granular scopes Zoom's specification offers per operation it needs the ``:admin`` one.
-    """
-    return sorted({s for name in endpoints for s in _scope_choice(name)[0]})
-
-
-def zoom_classic_scopes(endpoints: Iterable[str]) -> list[str]:
-    """The narrowest classic scope per operation, for apps created before granular scopes."""
-    return sorted({s for name in endpoints for s in _scope_choice(name)[1]})
-
-
-def _scope_choice(name: str) -> tuple[list[str], list[str]]:
-    if not (schemas_dir() / "zoom" / "index.json").is_file():
-        return [], []  # no source schemas installed: nothing to derive scopes from
-
-    endpoint = load_source_index().endpoint(name)
-    if endpoint is None:
-        return [], []
-    writes = not name.startswith("GET ")
-    return _narrowest(endpoint.scopes_granular, writes), _narrowest(endpoint.scopes_classic, writes)
-
-
-def _narrowest(alternatives: Iterable[str], writes: bool) -> list[str]:
-    """Any one scope of ``alternatives`` grants the operation: pick the account-wide one that
-    grants least (read-only for reads, the most specific resource name)."""
-    candidates = [s for s in alternatives if writes or ":write" not in s] or list(alternatives)
-    if not candidates:
-        return []
-    account_wide = [s for s in candidates if s.endswith(":admin")] or candidates
-    return [max(account_wide, key=lambda s: (len(s.split(":")[0]), -len(s), s))]
-
-
-def _permissions(mappings: list[Mapping]) -> Permissions:
-    writes: dict[str, set[str]] = {}
-    reads: dict[str, set[str]] = {}
-    events: set[str] = set()
-    for mapping in mappings:
-        fields = [f for f in mapping.enabled_fields]
-        if mapping.target.system == "salesforce" and mapping.target.object:
-            written = writes.setdefault(mapping.target.object, set())
-            written.update(f.target for f in fields)
-            if mapping.parent:
-                written.add(mapping.parent.relationship.removesuffix("__r") + "__c")
-            written.update(link.target for link in mapping.links)
-            for link in mapping.links:
-                reads.setdefault(link.object, set()).add(link.match)
-        if mapping.source.system == "salesforce":
-            for name in mapping.source.objects:
-                reads.setdefault(name, set()).update(_salesforce_fields(fields))
-        events.update(e.event for e in mapping.source.events)
-        events.update(f.realtime for f in fields if f.realtime)
-    endpoints = zoom_endpoints(mappings)
-    return Permissions(
-        zoom_scopes=zoom_scopes(endpoints),
-        zoom_classic_scopes=zoom_classic_scopes(endpoints),
-        zoom_endpoints=endpoints,
-        zoom_events=sorted(events),
-        salesforce_writes={k: sorted(v) for k, v in sorted(writes.items())},
-        salesforce_reads={k: sorted(v) for k, v in sorted(reads.items())},
+    controller = party(facts.controller)
+    assert controller is not None
+    return Facts(
+        version=facts.version,
+        effective_date=facts.effective_date,
+        controller=controller,
+        dpo=party(facts.dpo),
+        privacy_policy=facts.privacy_policy,
+        responsibility=facts.responsibility,
+        recipients=tuple(Recipient(r.name, r.role, r.purpose.get(language), r.location, r.url)
+                         for r in facts.recipients),
+        transfers=tuple(Transfer(t.destination, t.recipients, t.mechanism, _text(t.safeguard, language))
+                        for t in facts.transfers),
     )
 
 
-def _salesforce_fields(fields: Iterable[FieldSpec]) -> set[str]:
-    """The Salesforce fields that `fields` read (the first step of each path)."""
-    names: set[str] = set()
-    for spec in fields:
-        for path in compile_expression(spec.source).field_paths():
-            if path and isinstance(path[0], str):
-                names.add(path[0])
-    return names
+def _retention(facts: declared.DocumentFacts | None, section: str, language: str) -> Retention | None:
+    found = facts.retention_for(section) if facts else None
+    return None if found is None else Retention(found.period, _text(found.text, language))
 
 
-def build_disclosure(mapping_set: MappingSet, language: str) -> Disclosure:
-    """The disclosure of the enabled mappings in `language`."""
+def _legal_basis(facts: declared.DocumentFacts | None, section: str, language: str) -> LegalBasis | None:
+    found = facts.legal_basis_for(section) if facts else None
+    return None if found is None else LegalBasis(found.basis, _text(found.text, language))
+
+
+def _sections(
+    mappings: list[Mapping], language: str, facts: declared.DocumentFacts | None
+) -> tuple[Section, ...]:
+    m = message_catalog()[language]
+    shown = build_items(mappings, language)
+    titles = {mp.entity: mp.disclosure.title.get(language) for mp in mappings if mp.disclosure}
+
+    def title_of(entity: str) -> str:
+        return m["quoted"].format(text=titles[entity]) if entity in titles else f"`{entity}`"
+
+    sections: list[Section] = []
+    for key in _section_order(mappings):
+        members = [mp for mp in mappings if mp.disclosure and mp.disclosure.section == key]
+        first = members[0].disclosure
+        assert first is not None
+        events: dict[str, None] = {}
+        for mp in members:
+            events.update((e.event, None) for e in mp.source.events)
+            events.update((f.realtime, None) for f in mp.enabled_fields if f.realtime)
+            events.update((name, None) for f in mp.enabled_fields for name in f.events)
+        sections.append(Section(
+            key=key,
+            title=first.title.get(language),
+            when=_text(first.when, language),
+            shown_on=_text(first.shown_on, language),
+            purpose=_text(first.purpose, language),
+            data_use=first.data_use,
+            data_subjects=first.data_subjects,
+            direction="salesforce_to_zoom" if members[0].source.system == "salesforce" else "zoom_to_salesforce",
+            entities=tuple(Entity(mp.entity, _text(mp.description, language)) for mp in members),
+            reading=tuple(reading(mp, m, title_of) for mp in members),
+            selections=tuple(selection(mp, m) for mp in members if mp.source.system == "salesforce"),
+            links=tuple(
+                Link(
+                    key=f"{mp.entity}:{mp.target.object}.{link.target}",
+                    entity=mp.entity,
+                    label=_text(link.label, language),
+                    target=TargetRef(mp.target.system, mp.target.object or "", link.target),
+                    object=link.object,
+                    match=link.match,
+                    expression=link.source,
+                )
+                for mp in members for link in mp.links
+            ),
+            events=tuple(events),
+            items=tuple(shown[key].items) if key in shown else (),
+            mentions=tuple(shown[key].mentions) if key in shown else (),
+            bullets=tuple(shown[key].bullets) if key in shown else (),
+            retention=_retention(facts, key, language),
+            legal_basis=_legal_basis(facts, key, language),
+        ))
+    return tuple(sections)
+
+
+def build_disclosure(
+    mapping_set: MappingSet,
+    language: str,
+    facts: declared.DocumentFacts | None = None,
+    catalog_dir: Path | None = None,
+) -> Disclosure:
+    """The disclosure of the enabled mappings in `language`, with the document-level `facts`."""
     if language not in catalog_languages():
         known = ", ".join(sorted(catalog_languages()))
         raise ConfigError(f"no disclosure messages for language '{language}' (available: {known})")
-    mappings = _enabled_mappings(mapping_set)
+    mappings = disclosed_mappings(mapping_set)
     for mapping in mappings:
         if language not in mapping.languages:
             raise ConfigError(f"{mapping.file}: mapping '{mapping.entity}' has no '{language}' texts")
+    if facts is not None and language not in facts.languages:
+        raise ConfigError(f"{facts.file}: the disclosure facts have no '{language}' texts")
+    sections = _sections(mappings, language, facts)
+    items = [item for section in sections for item in section.items]
+    scopes, operations, events = zoom_access(mappings, items, language)
+    objects, fields = salesforce_access(mappings, mapping_set.mappings, catalog_dir)
     return Disclosure(
         language=language,
+        facts=_facts(facts, language),
+        sections=sections,
+        permissions=Permissions(scopes, operations, events, objects, fields),
         messages=message_catalog()[language],
-        sections=_sections(mappings, language),
-        permissions=_permissions(mappings),
     )
 
 
-def disclosure_json(disclosure: Disclosure) -> dict[str, Any]:
-    """The JSON export (schemas/disclosure.schema.json)."""
-    return {
-        "language": disclosure.language,
-        "title": disclosure.messages["document_title"],
-        "sections": [
-            {
-                "key": s.key,
-                "entity": s.entities[0],
-                "entities": s.entities,
-                "title": s.title,
-                "when": s.when,
-                "shown_on": s.shown_on,
-                "purpose": s.purpose,
-                "direction": s.direction,
-                "data_use": s.data_use,
-                "data_subjects": s.data_subjects,
-                "events": s.events,
-                "items": [
-                    {
-                        "entity": i.entity,
-                        "label": i.label,
-                        "source": {"system": i.source_system, "endpoint": i.source_endpoint, "expression": i.source},
-                        "target": {"system": i.target_system, "object": i.target_object, "field": i.target_field},
-                        "category": i.category,
-                        "secret": i.secret,
-                        "credential_link": i.credential_link,
-                        "realtime": i.realtime,
-                    }
-                    for i in s.items
-                ],
-            }
-            for s in disclosure.sections
-        ],
-        "permissions": {
-            "zoom_scopes": disclosure.permissions.zoom_scopes,
-            "zoom_classic_scopes": disclosure.permissions.zoom_classic_scopes,
-            "zoom_endpoints": disclosure.permissions.zoom_endpoints,
-            "zoom_events": disclosure.permissions.zoom_events,
-            "salesforce_writes": disclosure.permissions.salesforce_writes,
-            "salesforce_reads": disclosure.permissions.salesforce_reads,
-        },
-    }
+def languages_of(mapping_set: MappingSet) -> list[str]:
+    """Every language the disclosure of `mapping_set` can be rendered in."""
+    languages: Iterable[str] = catalog_languages()
+    for mapping in disclosed_mappings(mapping_set):
+        languages = [lang for lang in languages if lang in mapping.languages]
+    return sorted(languages)

@@ -1,125 +1,209 @@
-"""What changed in data handling between two mapping folders (``zoomforce disclose --diff``).
+"""What changed in the disclosure between two mapping folders (``zoomforce disclose --diff``).
 
-Fields are matched by entity, object and target field; a field whose source expression now goes
-to another object or field is reported as retargeted rather than as one removal and one addition.
+The diff compares the disclosure model itself, the one every format renders, attribute by
+attribute and in every language: ``flatten`` walks the model's dataclasses generically, so an
+attribute added to the model is compared without anyone listing it, and only what the model holds
+(what some format renders) can be reported. Things with an identity (a section, an item, a scope,
+a Salesforce field, a recipient ...) are matched by it; their changes are grouped per thing, with
+each attribute's value before and after. A text that changed in another language than the one
+requested is reported with that language's values.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
-from engine.disclosure.build import zoom_endpoints, zoom_scopes
-from engine.language.model import FieldSpec, Mapping
-from engine.validate.mapping_set import MappingSet
+from engine.disclosure.build import build_disclosure, languages_of
+from engine.disclosure.export import model_data
+from engine.disclosure.inputs import DisclosureInputs
+from engine.disclosure.model import Disclosure
 
-FieldKey = tuple[str, str, str]  # entity, object, target field
+Path = tuple[str, ...]
+ORDER = "#order"  # the leaf holding the order of a list's identities
+ORDER_ATTRIBUTES = frozenset({"bullets"})  # plain lists whose order, not content, is what they say
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    attribute: Path  # the path inside the thing, e.g. ("fields", "meetings:Object.Field", "label")
+    before: Any
+    after: Any
+    language: str | None = None  # set when only that language's text changed, not the requested one's
 
 
 @dataclass(frozen=True)
 class Change:
-    change: str  # added, removed, enabled, disabled, retargeted, category, secret, entity_*, scope_*, endpoint_*
-    entity: str = ""
-    field: str = ""
-    label: str = ""
-    old: str | None = None
-    new: str | None = None
+    kind: str  # section, item, scope, operation, event, salesforce_object, salesforce_field, recipient, transfer,
+    # facts, order
+    key: str
+    change: str  # added, removed, changed
+    attributes: tuple[AttributeChange, ...]
 
 
-def _fields(mapping_set: MappingSet) -> dict[FieldKey, tuple[Mapping, FieldSpec]]:
-    found: dict[FieldKey, tuple[Mapping, FieldSpec]] = {}
-    for mapping in mapping_set.mappings.values():
-        if not mapping.enabled:
-            continue
-        target_object = mapping.target.object or mapping.target.endpoint or ""
-        for spec in mapping.fields:
-            found[(mapping.entity, target_object, spec.target)] = (mapping, spec)
-    return found
+@dataclass(frozen=True)
+class DisclosureDiff:
+    language: str
+    old: Disclosure
+    new: Disclosure
+    changes: tuple[Change, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
 
 
-def _where(key: FieldKey) -> str:
-    return f"{key[1]}.{key[2]}"
+Subject = tuple[str, str]  # (kind, key)
+Flat = dict[Path, Any]
 
 
-def _field_changes(old: MappingSet, new: MappingSet, language: str) -> list[Change]:
-    before, after = _fields(old), _fields(new)
-    changes: list[Change] = []
-    for key in sorted(before.keys() & after.keys()):
-        (_, was), (_, now) = before[key], after[key]
-        label = now.label.get(language) if language in now.label.by_language else now.target
-        if was.enabled != now.enabled:
-            changes.append(Change("enabled" if now.enabled else "disabled", key[0], _where(key), label))
-        if was.category != now.category:
-            changes.append(Change("category", key[0], _where(key), label, was.category, now.category))
-        if was.secret != now.secret:
-            changes.append(
-                Change("secret", key[0], _where(key), label, str(was.secret).lower(), str(now.secret).lower())
-            )
-        if was.source != now.source:
-            changes.append(Change("source", key[0], _where(key), label, was.source, now.source))
-    removed = {k: before[k] for k in before.keys() - after.keys() if before[k][1].enabled}
-    added = {k: after[k] for k in after.keys() - before.keys() if after[k][1].enabled}
-    by_source = {(k[0], spec.source): k for k, (_, spec) in added.items()}
-    for key in sorted(removed):
-        spec = removed[key][1]
-        match = by_source.pop((key[0], spec.source), None)
-        label = spec.label.get(language) if language in spec.label.by_language else spec.target
-        if match is not None:
-            del added[match]
-            changes.append(Change("retargeted", key[0], _where(key), label, _where(key), _where(match)))
-        else:
-            changes.append(Change("removed", key[0], _where(key), label))
-    for key in sorted(added):
-        spec = added[key][1]
-        label = spec.label.get(language) if language in spec.label.by_language else spec.target
-        changes.append(Change("added", key[0], _where(key), label))
-    return changes
+def _identity(value: Any) -> str | None:
+    name = getattr(type(value), "IDENTITY", None)
+    return str(getattr(value, name)) if isinstance(name, str) else None
 
 
-def _set_changes(kind: str, old: set[str], new: set[str]) -> list[Change]:
-    return [Change(f"{kind}_added", new=x) for x in sorted(new - old)] + [
-        Change(f"{kind}_removed", old=x) for x in sorted(old - new)
-    ]
+def flatten(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every leaf of a model value: (its path, its value). A list of things with an identity is
+    keyed by it (plus an ``#order`` leaf); other lists are leaves."""
+    if is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            if item.metadata.get("model", True):
+                yield from flatten(getattr(value, item.name), (*path, item.name))
+        return
+    if isinstance(value, tuple) and value and all(_identity(v) is not None for v in value):
+        keys = [_identity(v) or "" for v in value]
+        yield (*path, ORDER), tuple(keys)
+        for key, element in zip(keys, value, strict=True):
+            yield (*path, key), _Element(model_data(element))
+            yield from flatten(element, (*path, key))
+        return
+    yield path, value
 
 
-def diff_mappings(old: MappingSet, new: MappingSet, language: str = "en") -> list[Change]:
-    """Every change in data handling from `old` to `new`."""
-    old_entities = {name for name, m in old.mappings.items() if m.enabled}
-    new_entities = {name for name, m in new.mappings.items() if m.enabled}
-    changes = _set_changes("entity", old_entities, new_entities)
-    changes += _field_changes(old, new, language)
-    old_endpoints = set(zoom_endpoints(m for m in old.mappings.values() if m.enabled))
-    new_endpoints = set(zoom_endpoints(m for m in new.mappings.values() if m.enabled))
-    changes += _set_changes("endpoint", old_endpoints, new_endpoints)
-    changes += _set_changes("scope", set(zoom_scopes(old_endpoints)), set(zoom_scopes(new_endpoints)))
-    return changes
+@dataclass(frozen=True)
+class _Element:
+    """Marks where a keyed element starts (its data, to report it whole when it is added or removed)."""
+
+    data: Any
 
 
-_SENTENCES = {
-    "added": "**added**: {entity} `{field}` ({label})",
-    "removed": "**removed**: {entity} `{field}` ({label})",
-    "enabled": "**enabled**: {entity} `{field}` ({label})",
-    "disabled": "**disabled**: {entity} `{field}` ({label})",
-    "retargeted": "**retargeted**: {entity} {label}: `{old}` → `{new}`",
-    "category": "**category changed**: {entity} `{field}`: `{old}` → `{new}`",
-    "secret": "**secret flag changed**: {entity} `{field}`: {old} → {new}",
-    "source": "**source changed**: {entity} `{field}`: `{old}` → `{new}`",
-    "entity_added": "**new entity**: {new}",
-    "entity_removed": "**entity removed**: {old}",
-    "endpoint_added": "**new Zoom operation**: `{new}`",
-    "endpoint_removed": "**Zoom operation no longer called**: `{old}`",
-    "scope_added": "**new Zoom scope**: `{new}`",
-    "scope_removed": "**Zoom scope no longer needed**: `{old}`",
+_SUBJECT_LISTS = {
+    ("permissions", "scopes"): "scope",
+    ("permissions", "operations"): "operation",
+    ("permissions", "events"): "event",
+    ("permissions", "objects"): "salesforce_object",
+    ("permissions", "fields"): "salesforce_field",
+    ("facts", "recipients"): "recipient",
+    ("facts", "transfers"): "transfer",
 }
 
 
-def render_diff(changes: list[Change], output_format: str) -> str:
-    if output_format == "json":
-        payload: dict[str, Any] = {"changed": bool(changes), "changes": [asdict(c) for c in changes]}
-        return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
-    if not changes:
-        return "# Data handling changes\n\nNo change in data handling.\n"
-    lines = ["# Data handling changes", "", f"{len(changes)} change(s) need a compliance review:", ""]
-    lines += [f"- {_SENTENCES[c.change].format(**asdict(c))}" for c in changes]
-    return "\n".join(lines) + "\n"
+def subjects(disclosure: Disclosure) -> dict[Subject, Flat]:
+    """The disclosure's things, each with its attributes flattened."""
+    found: dict[Subject, Flat] = {("order", "sections"): {(ORDER,): tuple(s.key for s in disclosure.sections)}}
+    for section in disclosure.sections:
+        flat = found.setdefault(("section", section.key), {})
+        for path, value in flatten(section):
+            if path[0] != "items":
+                flat[path] = value
+        for item in section.items:
+            item_flat = found.setdefault(("item", item.key), {("section",): section.key})
+            item_flat.update(flatten(item))
+    permissions = disclosure.permissions
+    for (parent, name), kind in _SUBJECT_LISTS.items():
+        owner = permissions if parent == "permissions" else disclosure.facts
+        for element in getattr(owner, name, ()) if owner is not None else ():
+            found[(kind, _identity(element) or "")] = dict(flatten(element))
+    if disclosure.facts is not None:
+        found[("facts", "document")] = {
+            path: value for path, value in flatten(disclosure.facts) if path[0] not in ("recipients", "transfers")
+        }
+    return found
+
+
+def _relative_order(before: tuple[str, ...], after: tuple[str, ...]) -> bool:
+    """Whether the elements both sides have come in another order."""
+    common = set(before) & set(after)
+    return [k for k in before if k in common] != [k for k in after if k in common]
+
+
+def _attribute_changes(old: Flat, new: Flat) -> list[AttributeChange]:
+    starts_old = {p for p, v in old.items() if isinstance(v, _Element)}
+    starts_new = {p for p, v in new.items() if isinstance(v, _Element)}
+    whole: list[AttributeChange] = []
+    skipped: list[Path] = []
+    for path in sorted(starts_old - starts_new):
+        if not any(path[:len(s)] == s for s in skipped):
+            whole.append(AttributeChange(path, old[path].data, None))
+            skipped.append(path)
+    for path in sorted(starts_new - starts_old):
+        if not any(path[:len(s)] == s for s in skipped):
+            whole.append(AttributeChange(path, None, new[path].data))
+            skipped.append(path)
+    found: list[AttributeChange] = []
+    for path in sorted(old.keys() | new.keys()):
+        if any(path[:len(s)] == s for s in skipped) or isinstance(old.get(path, new.get(path)), _Element):
+            continue
+        before, after = old.get(path), new.get(path)
+        if path[-1] == ORDER or path[-1] in ORDER_ATTRIBUTES:
+            if _relative_order(tuple(before or ()), tuple(after or ())):
+                found.append(AttributeChange(path, before, after))
+        elif before != after:
+            found.append(AttributeChange(path, before, after))
+    return whole + found
+
+
+def _changes(old: dict[Subject, Flat], new: dict[Subject, Flat]) -> dict[Subject, Change]:
+    found: dict[Subject, Change] = {}
+    for subject in old.keys() | new.keys():
+        kind, key = subject
+        if subject not in new:
+            found[subject] = Change(kind, key, "removed", ())
+        elif subject not in old:
+            found[subject] = Change(kind, key, "added", ())
+        else:
+            attributes = _attribute_changes(old[subject], new[subject])
+            if attributes:
+                found[subject] = Change(kind, key, "changed", tuple(attributes))
+    return found
+
+
+_KIND_ORDER = ("facts", "order", "section", "item", "recipient", "transfer", "scope", "operation", "event",
+               "salesforce_object", "salesforce_field")
+
+
+def _sort_key(change: Change, new: Disclosure, old: Disclosure) -> tuple[int, int, str]:
+    position = 0
+    if change.kind in ("section", "item"):
+        keys = [s.key for s in new.sections] + [s.key for s in old.sections] if change.kind == "section" else [
+            i.key for i in new.items] + [i.key for i in old.items]
+        position = keys.index(change.key) if change.key in keys else 0
+    return _KIND_ORDER.index(change.kind), position, change.key
+
+
+def diff_disclosures(old: DisclosureInputs, new: DisclosureInputs, language: str = "en") -> DisclosureDiff:
+    """Every change of the rendered disclosure from `old` to `new`, in any language, shown in `language`."""
+    shown_old = build_disclosure(old.mapping_set, language, old.facts)
+    shown_new = build_disclosure(new.mapping_set, language, new.facts)
+    changes = _changes(subjects(shown_old), subjects(shown_new))
+    others = sorted((set(languages_of(old.mapping_set)) & set(languages_of(new.mapping_set))) - {language})
+    for other in others:
+        if (old.facts and other not in old.facts.languages) or (new.facts and other not in new.facts.languages):
+            continue
+        extra = _changes(
+            subjects(build_disclosure(old.mapping_set, other, old.facts)),
+            subjects(build_disclosure(new.mapping_set, other, new.facts)),
+        )
+        for subject, change in extra.items():
+            known = changes.get(subject)
+            if known is not None and known.change != "changed":
+                continue
+            seen = {a.attribute for a in known.attributes} if known else set()
+            added = tuple(AttributeChange(a.attribute, a.before, a.after, other) for a in change.attributes
+                          if a.attribute not in seen)
+            if added:
+                changes[subject] = Change(change.kind, change.key, "changed", (*(known.attributes if known else ()),
+                                                                                *added))
+    ordered = sorted(changes.values(), key=lambda c: _sort_key(c, shown_new, shown_old))
+    return DisclosureDiff(language, shown_old, shown_new, tuple(ordered))

@@ -219,7 +219,11 @@ class _Builder:
             items = [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
             self._active.discard(id(node))
             return items
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # a scalar YAML reads as a date that is no date (2026-02-30)
+            self.doc.problems.append(self.doc.problem(path, f"'{node.value}' cannot be read: {exc}"))
+            return node.value
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
@@ -329,12 +333,36 @@ def load_yaml_file(path: Path, display_name: str | None = None) -> LoadedDocumen
 
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
+#: The file of a mappings folder that holds the disclosure's document-level facts, not a mapping.
+DOCUMENT_FACTS_FILES = ("disclosure.yaml", "disclosure.yml")
+
+
+def is_document_facts_file(path: Path) -> bool:
+    return path.name in DOCUMENT_FACTS_FILES
 
 
 def iter_mapping_files(paths: list[Path]) -> Iterator[Path]:
-    """Expand folders into their ``*.yaml``/``*.yml`` files (sorted), keep files as given."""
+    """Expand folders into their ``*.yaml``/``*.yml`` files (sorted), keep files as given; the
+    disclosure's document-level facts (``disclosure.yaml``) are not a mapping and are left out."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.iterdir() if p.suffix in MAPPING_SUFFIXES and p.is_file())
-        else:
+            yield from sorted(
+                p for p in path.iterdir()
+                if p.suffix in MAPPING_SUFFIXES and p.is_file() and not is_document_facts_file(p)
+            )
+        elif not is_document_facts_file(path):
             yield path
+
+
+def sub_document(document: LoadedDocument, base: PathKey) -> LoadedDocument:
+    """The part of `document` at `base` as a document of its own (a block of a larger file), whose
+    positions still point into the file (its problems' paths are relative to `base`)."""
+    data: Any = document.data
+    for part in base:
+        data = data.get(part) if isinstance(data, dict) else None
+    cut = len(base)
+    positions = SourceMap(
+        values={path[cut:]: pos for path, pos in document.positions.values.items() if path[:cut] == base},
+        keys={path[cut:]: pos for path, pos in document.positions.keys.items() if path[:cut] == base},
+    )
+    return LoadedDocument(document.file, data, positions)

@@ -202,6 +202,14 @@ class DisclosureSpec:
 
 
 @dataclass(frozen=True)
+class PermissionsSpec:
+    """Least privilege, declared: a justification per Zoom OAuth scope, and each event subscription's scope."""
+
+    scopes: MappingProxyType[str, Text] = field(default_factory=lambda: MappingProxyType({}))
+    events: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class Mapping:
     entity: str
     file: str
@@ -215,6 +223,7 @@ class Mapping:
     disclosure: DisclosureSpec | None
     fields: tuple[FieldSpec, ...]
     document: LoadedDocument
+    permissions: PermissionsSpec = field(default_factory=PermissionsSpec)
 
     @property
     def enabled_fields(self) -> tuple[FieldSpec, ...]:
@@ -361,6 +370,15 @@ def _disclosure(data: dict[str, Any] | None) -> DisclosureSpec | None:
     )
 
 
+def _permissions(data: dict[str, Any] | None) -> PermissionsSpec:
+    data = data or {}
+    scopes = {name: Text.of(text) for name, text in (data.get("scopes") or {}).items()}
+    return PermissionsSpec(
+        scopes=MappingProxyType({name: text for name, text in scopes.items() if text is not None}),
+        events=MappingProxyType(dict(data.get("events") or {})),
+    )
+
+
 def build_mapping(document: LoadedDocument) -> Mapping:
     """The model of a document the JSON Schema accepted."""
     data = document.data
@@ -378,4 +396,5 @@ def build_mapping(document: LoadedDocument) -> Mapping:
         disclosure=_disclosure(data.get("disclosure")),
         fields=tuple(_field(i, item, defaults) for i, item in enumerate(data["fields"])),
         document=document,
+        permissions=_permissions(data.get("permissions")),
     )

@@ -124,7 +124,24 @@ def _type(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]
 def _pattern(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:
     description = _subschema(error).get("description", "")
     why = f" ({description})" if description else ""
-    yield document.problem(_path(error), f"{_describe(error.instance)} does not match {_keyword_value(error)}{why}")
+    message = f"{_describe(error.instance)} does not match {_keyword_value(error)}{why}"
+    path = _path(error)
+    if isinstance(error.instance, str) and error.instance in _mapping_at(document.data, path):
+        # propertyNames: the failing string is a key of the mapping at `path`; point at that key
+        yield document.problem((*path, error.instance), message, at_key=True)
+        return
+    yield document.problem(path, message)
+
+
+def _mapping_at(data: Any, path: PathKey) -> Mapping[str, Any]:
+    for part in path:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _property_names(error: ValidationError, document: LoadedDocument) -> Iterator[Problem]:

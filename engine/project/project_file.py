@@ -54,6 +54,7 @@ class Project:
     api_version: str | None = None
     disclosure: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     problems: tuple[Problem, ...] = ()
+    document: LoadedDocument | None = field(default=None, compare=False, repr=False)  # positions of the keys
 
     @classmethod
     def none(cls) -> Project:
@@ -160,4 +161,5 @@ def _project(file: Path, display: str, document: LoadedDocument) -> Project:
         api_version=(data.get("salesforce") or {}).get("api_version"),
         disclosure=MappingProxyType(dict(data.get("disclosure") or {})),
         problems=tuple(problems),
+        document=document,
     )

@@ -36,8 +36,16 @@ state: {state}              # sync's and serve's state (cursors, hashes, dead le
 languages: [en, fr]               # the disclosure's languages: every mapping gives its texts in each
 salesforce:
   api_version: "59.0"
-disclosure: {{}}                    # document-level facts, see the disclosure docs (docs/disclosure.md)
+{disclosure}"""
+
+DISCLOSURE_HEADER = """\
+# The disclosure's document-level facts (docs/disclosure.md): who is responsible, which version is in
+# force, how long data is kept and on which legal basis, who receives it and where it goes. Every
+# format of `zoomforce disclose` renders them; `zoomforce validate` checks them at their lines. The
+# names and addresses are EXAMPLES (validate warns about the example.com ones): put your own.
+disclosure:
 """
+FACTS_FILE = "disclosure.yaml"  # the facts beside the default mappings, moved into the project file
 
 WORKFLOW_TEMPLATE = """\
 # zoomforce's checks of this repository (written by `zoomforce init`): the mappings, the project file
@@ -109,20 +117,32 @@ zoomforce-disclosure.md
 
 def scaffold_files(mappings: Path, catalog: Path, schemas: Path, version: str) -> dict[str, str]:
     """Every file of a new repository, by path relative to its root (the mappings and catalog copied)."""
-    names = {"mappings": MAPPINGS, "catalog": CATALOG, "schemas": SCHEMAS, "state": STATE, "version": version}
+    names = {"mappings": MAPPINGS, "catalog": CATALOG, "schemas": SCHEMAS, "state": STATE, "version": version,
+             "disclosure": _facts_block(mappings / FACTS_FILE)}
     files = {
         "zoomforce.yaml": PROJECT_TEMPLATE.format(**names),
         WORKFLOW: WORKFLOW_TEMPLATE.format(**names),
         ".pre-commit-config.yaml": PRE_COMMIT_TEMPLATE.format(**names),
         ".gitignore": GITIGNORE_TEMPLATE.format(**names),
     }
-    for name in ("mapping.schema.json", "project.schema.json"):
+    for name in ("mapping.schema.json", "project.schema.json", "disclosure-facts.schema.json"):
         files[f"{SCHEMAS}/{name}"] = (schemas / name).read_text(encoding="utf-8")
     for path in sorted(mappings.glob("*.yaml")):
-        files[f"{MAPPINGS}/{path.name}"] = path.read_text(encoding="utf-8")
+        if path.name != FACTS_FILE:  # its facts are the project file's `disclosure` block
+            files[f"{MAPPINGS}/{path.name}"] = path.read_text(encoding="utf-8")
     for path in sorted(catalog.glob("*.json")):
         files[f"{CATALOG}/{path.name}"] = path.read_text(encoding="utf-8")
     return files
+
+
+def _facts_block(facts_file: Path) -> str:
+    """The facts of the default mappings' ``disclosure.yaml`` as the project file's ``disclosure`` block."""
+    if not facts_file.is_file():
+        return ""
+    lines = facts_file.read_text(encoding="utf-8").splitlines()
+    while lines and (lines[0].startswith("#") or not lines[0].strip()):
+        lines.pop(0)  # its own modeline and header: the block has one of its own
+    return DISCLOSURE_HEADER + "".join(f"  {line}\n" if line.strip() else "\n" for line in lines)
 
 
 def switch_off(text: str, document: LoadedDocument, items: Iterable[PathKey], reason: str) -> str:

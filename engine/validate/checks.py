@@ -20,7 +20,8 @@ from engine.language.messages import catalog_languages, missing_messages
 from engine.language.model import FieldSpec, Mapping, Text
 from engine.language.value_types import VALUE_TYPES
 from engine.suggest import suggestion
-from engine.validate.salesforce_checks import salesforce_source_findings, target_findings
+from engine.validate.salesforce_checks import salesforce_source_findings, target_findings, where_findings
+from engine.validate.scope_checks import scope_findings
 from engine.validate.taxonomy import data_categories, data_subjects, data_uses, is_credential
 from engine.validate.zoom_checks import SourceFinding, request_findings, source_index, zoom_source_findings
 
@@ -70,11 +71,11 @@ def _expressions(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
         for name, value in include.params.items():
             if isinstance(value, str):
                 yield ("source", "include", i, "params", name), value
-    listing = mapping.source.listing
-    if listing is not None and listing.window_field:
-        yield ("source", "list", "window", "field"), listing.window_field
-    if listing is not None and listing.filter:
-        yield ("source", "list", "filter"), listing.filter
+    for listing in mapping.source.listings:
+        if listing.window_field:
+            yield (*listing.path, "window", "field"), listing.window_field
+        if listing.filter:
+            yield (*listing.path, "filter"), listing.filter
 
 
 def check_expressions(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -312,6 +313,8 @@ def _texts(mapping: Mapping) -> Iterator[tuple[PathKey, Text]]:
     for link in mapping.links:
         if link.label:
             yield ("links", link.index, "label"), link.label
+    for scope, justification in mapping.permissions.scopes.items():
+        yield ("permissions", "scopes", scope), justification
 
 
 def check_translations(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -407,12 +410,49 @@ def check_parent_entity(mapping: Mapping, context: CheckContext) -> Iterator[Fin
                           f"disable this entity too, or enable it")
 
 
+def _kind(spec: FieldSpec) -> tuple[str, bool]:
+    return spec.category, spec.secret
+
+
+def _kind_findings(spec: FieldSpec, other: FieldSpec, where: str) -> Iterator[Finding]:
+    if spec.category != other.category:
+        yield Finding((*spec.path, "category"), f"category '{spec.category}' here, but '{other.category}' in {where}: "
+                      "one value, or one Salesforce field, holds one kind of data")
+    if spec.secret != other.secret:
+        here = "a secret here" if spec.secret else "not a secret here"
+        yield Finding((*spec.path, "secret") if spec.secret else (*spec.path, "to"),
+                      f"{here}, but secret: {str(other.secret).lower()} in {where}: "
+                      "the same value is a secret everywhere or nowhere")
+
+
+def check_one_kind_per_value(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    """The disclosure lists one item per source value and per Salesforce field: each has one category
+    and one secret flag, whichever field or mapping writes it."""
+    seen: dict[tuple[str, str | None, str], FieldSpec] = {}
+    for spec in mapping.enabled_fields:
+        key = (spec.source, spec.realtime, spec.scope)
+        first = seen.setdefault(key, spec)
+        if first is not spec and _kind(first) != _kind(spec):
+            yield from _kind_findings(spec, first, f"fields[{first.index}], which reads the same value")
+    if mapping.target.system != "salesforce" or not mapping.enabled:
+        return
+    for other in sorted(context.mappings.values(), key=lambda m: m.entity):
+        if other.entity >= mapping.entity or not other.enabled or other.target.object != mapping.target.object:
+            continue  # each pair is reported once, in the file of the entity that sorts last
+        written = {f.target.lower(): f for f in other.enabled_fields}
+        for spec in mapping.enabled_fields:
+            found = written.get(spec.target.lower())
+            if found is not None and _kind(found) != _kind(spec):
+                where = f"fields[{found.index}] of {other.entity}, which writes the same field"
+                yield from _kind_findings(spec, found, where)
+
+
 # ---- against the official schemas and the target catalog -------------------------------------------
 
 
 def _findings(found: Iterator[SourceFinding]) -> Iterator[Finding]:
     for item in found:
-        yield Finding(item.path, item.message, severity=item.severity, offset=item.offset)
+        yield Finding(item.path, item.message, at_key=item.at_key, severity=item.severity, offset=item.offset)
 
 
 def check_zoom_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
@@ -441,6 +481,7 @@ def check_salesforce_target(mapping: Mapping, context: CheckContext) -> Iterator
 
 def check_salesforce_source(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
     yield from _against_the_org(mapping, salesforce_source_findings(mapping, context.catalog_dir))
+    yield from _against_the_org(mapping, where_findings(mapping, context.catalog_dir))
 
 
 def _parent_edges(mapping: Mapping) -> Iterator[tuple[PathKey, str]]:
@@ -486,6 +527,10 @@ def check_parent_cycle(mapping: Mapping, context: CheckContext) -> Iterator[Find
             edges.setdefault(other.entity, set()).add(parent)
 
 
+def check_scope_justifications(mapping: Mapping, context: CheckContext) -> Iterator[Finding]:
+    yield from _findings(scope_findings(mapping))
+
+
 CHECKS: tuple[Check, ...] = (
     check_system_shape,
     check_expressions,
@@ -504,8 +549,10 @@ CHECKS: tuple[Check, ...] = (
     check_secrets,
     check_parent_entity,
     check_parent_cycle,
+    check_one_kind_per_value,
     check_zoom_source,
     check_zoom_target,
     check_salesforce_target,
     check_salesforce_source,
+    check_scope_justifications,
 )

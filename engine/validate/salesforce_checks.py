@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.errors import ExpressionError
+from engine.errors import ConditionError, ExpressionError
+from engine.language.conditions import comparisons, parse_condition
 from engine.language.expressions import compile_expression
 from engine.language.loader import PathKey
 from engine.language.model import FieldSpec, Mapping
@@ -196,3 +197,28 @@ def salesforce_source_findings(mapping: Mapping, directory: Path | None) -> Iter
                     at = spec.source.find(name)
                     yield SourceFinding((*spec.path, "from"), f"'{name}' is not a field of {catalog.name}{hint}",
                                         offset=at + 1 if at >= 0 else None)
+
+
+def where_findings(mapping: Mapping, directory: Path | None) -> Iterator[SourceFinding]:
+    """The reverse flow's ``source.where`` reads as a SOQL condition, on fields every source object has."""
+    where = mapping.source.where
+    if mapping.source.system != "salesforce" or where is None:
+        return
+    try:
+        condition = parse_condition(where)
+    except ConditionError as exc:
+        yield SourceFinding(("source", "where"), f"'{where}' is not a condition zoomforce can read: {exc}",
+                            offset=exc.column)
+        return
+    catalogs = [catalog for name in mapping.source.objects
+                if (catalog := _object(name, ("source", "object"), directory)[0]) is not None]
+    for comparison in comparisons(condition):
+        head, _, rest = comparison.field.partition(".")
+        for catalog in catalogs:
+            if rest and catalog.by_relationship(head) is None:
+                yield SourceFinding(("source", "where"), f"'{head}' is not a relationship of {catalog.name}",
+                                    offset=comparison.column)
+            elif not rest and catalog.field(head) is None:
+                hint = did_you_mean(catalog.suggest(head))
+                yield SourceFinding(("source", "where"), f"'{head}' is not a field of {catalog.name}{hint}",
+                                    offset=comparison.column)

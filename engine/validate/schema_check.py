@@ -25,6 +25,15 @@ def mapping_validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def schema_problems(document: LoadedDocument) -> list[Problem]:
-    """Every schema violation of `document`, one Problem each, sorted by position."""
-    return positioned_problems(mapping_validator(), document)
+@cache
+def schema_validator(name: str) -> Draft202012Validator:
+    """The validator of ``schemas/NAME`` (checked once)."""
+    schema = json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_problems(document: LoadedDocument, validator: Draft202012Validator | None = None) -> list[Problem]:
+    """Every violation of `validator`'s schema (default: the mapping language's) by `document`, one
+    Problem each, sorted by position."""
+    return positioned_problems(validator or mapping_validator(), document)

@@ -39,6 +39,7 @@ class SourceFinding:
     message: str
     severity: str = "error"
     offset: int | None = None
+    at_key: bool = False
 
 
 def source_index() -> SourceIndex:
