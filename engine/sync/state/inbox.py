@@ -81,7 +81,8 @@ class Inbox:
                 self._bury_expired(now, max_attempts)
             rows = self._db.execute(
                 "SELECT id FROM inbox WHERE (status = 'pending' AND next_attempt_at <= ?) "
-                "OR (status = 'processing' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?",
+                "OR (status = 'processing' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?"
+                + self._db.skip_locked,
                 (now, now, limit),
             ).fetchall()
             ids = [row["id"] for row in rows]
@@ -112,8 +113,8 @@ class Inbox:
         The row stays, with its id and body hash, so that a redelivery is still recognised.
         """
         self._db.change(
-            "UPDATE inbox SET status = 'done', finished_at = ?, lease_until = NULL, body = X'' WHERE id = ?",
-            (self._db.now(), event_id),
+            "UPDATE inbox SET status = 'done', finished_at = ?, lease_until = NULL, body = ? WHERE id = ?",
+            (self._db.now(), b"", event_id),
             f"inbox event {event_id}",
         )
 
@@ -142,9 +143,9 @@ class Inbox:
         the row, with its id, body hash and last error, still recognises a redelivery.
         """
         self._db.change(
-            "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, lease_until = NULL, body = X'' "
+            "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, lease_until = NULL, body = ? "
             "WHERE id = ?",
-            (error, self._db.now(), event_id),
+            (error, self._db.now(), b"", event_id),
             f"inbox event {event_id}",
         )
 
