@@ -25,6 +25,7 @@ import click
 from engine.cli.options import (
     MAPPINGS_OPTION,
     STATE_OPTION,
+    StateLocation,
     held,
     open_state,
     resolve_mappings_dir,
@@ -42,8 +43,8 @@ FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["te
                              show_default=True, help="text for people, json for tools.")
 
 
-def _existing(state_path: Path) -> Path:
-    if not state_path.exists():
+def _existing(state_path: StateLocation) -> StateLocation:
+    if isinstance(state_path, Path) and not state_path.exists():
         raise InputError(f"no state database at {state_path} (give the one `zoomforce sync --state` writes)")
     return state_path
 

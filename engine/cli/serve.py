@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from engine.cli.messages import say
-from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, resolve_mappings_dir, sigterm_as_interrupt
+from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, StateLocation, resolve_mappings_dir, sigterm_as_interrupt
 from engine.errors import MissingCredential, RetriesExhausted, Unreachable
 
 
@@ -20,7 +20,13 @@ from engine.errors import MissingCredential, RetriesExhausted, Unreachable
 @STATE_OPTION
 @click.option("--max-attempts", type=click.IntRange(1), default=20, show_default=True,
               help="Attempts at processing one event before it is given up on (its records become dead letters).")
-def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: Path, max_attempts: int) -> None:
+@click.option("--lease-seconds", type=click.FloatRange(1), default=60, show_default=True, metavar="SECONDS",
+              help="How long a replica holds the events it took; a replica that dies gives them back after this.")
+@click.option("--forwarded-allow-ips", metavar="IPS",
+              help="Behind a TLS-terminating proxy: the proxy addresses (comma-separated, or '*') whose "
+                   "X-Forwarded-For/-Proto headers are believed (default $FORWARDED_ALLOW_IPS, else 127.0.0.1).")
+def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: StateLocation, max_attempts: int,
+                  lease_seconds: float, forwarded_allow_ips: str | None) -> None:
     """Receive Zoom event notifications at POST /zoom/webhook and sync them through the mappings."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
@@ -42,7 +48,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
     cipher = StateCipher.from_env(os.environ)
     store = StateStore.open(state_path)
     processor = EventProcessor(mapping_set, store, salesforce, cipher=cipher)
-    worker = InboxWorker(store, processor, max_attempts=max_attempts, backoff_max=600.0)
+    worker = InboxWorker(store, processor, max_attempts=max_attempts, backoff_max=600.0, lease_seconds=lease_seconds)
     try:  # a state written for another org refuses at once (exit 2); an org out of reach is checked later
         processor.check_binding()
     except (Unreachable, RetriesExhausted) as exc:  # events are kept meanwhile: serve starts all the same
@@ -64,7 +70,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, state_path: P
     worker.start()
     try:
         with sigterm_as_interrupt():
-            serve_foreground(app, host, port, announce)
+            serve_foreground(app, host, port, announce, forwarded_allow_ips=forwarded_allow_ips)
     finally:
         worker.stop()
         salesforce.close()
