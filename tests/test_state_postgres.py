@@ -86,7 +86,7 @@ def _terminate_others(url: str) -> int:
 def test_a_dropped_connection_rolls_back_the_batch_in_flight_and_the_next_call_reconnects(pg_url: str) -> None:
     with StateStore.open(pg_url) as store:
         store.cursors.set("meetings", "c1")
-        with pytest.raises(StateError, match="state database postgresql://postgres@127.0.0.1"):  # noqa: SIM117
+        with pytest.raises(StateError, match=r"state database postgresql://postgres@127\.0\.0\.1"):  # noqa: SIM117
             with store.transaction():
                 store.commit_batch("meetings", [("1", {"a": 1})], "c2", None)
                 assert _terminate_others(pg_url) >= 1
