@@ -1,4 +1,4 @@
-"""The packaging for a cluster: the Dockerfile (hadolint), deploy/kubernetes/ (kubernetes-validate), deploy/compose.yaml.
+"""Packaging for a cluster: the Dockerfile (hadolint), deploy/kubernetes/ (kubernetes-validate), compose.yaml.
 
 No container engine runs here: the image is not built, the manifests are not applied (docs/service.md
 has the commands). What can be checked without one is: the linters pass on ours and fail on a broken
