@@ -135,6 +135,11 @@ def test_two_replicas_process_2000_events_exactly_once_through_an_outage_and_a_k
             assert store.inbox.pending_count() == 0 and store.dead_letters.find() == []
             retried = store._db.one("SELECT COUNT(*) AS n FROM inbox WHERE attempts > 1")["n"]
         assert retried > 0, "the outage and the kill made events be taken again"
+        for replica in replicas:  # the probes: alive, and ready (the state and Salesforce answer)
+            health = httpx.get(replica.url + "/healthz", timeout=30, trust_env=False)
+            assert health.status_code == 200 and health.json()["inbox"]["done"] == EVENTS
+            ready = httpx.get(replica.url + "/readyz", timeout=30, trust_env=False)
+            assert ready.json() == {"status": "ready", "checks": {"state": "ok", "salesforce": "ok"}}
         for replica in replicas:
             replica.process.send_signal(signal.SIGTERM)
             replica.process.wait(30)

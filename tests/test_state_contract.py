@@ -223,6 +223,16 @@ def test_inbox_expired_lease_without_attempts_left_goes_dead(store: StateStore, 
     assert store.inbox.requeue_dead() == 1 and store.inbox.pending_count() == 1
 
 
+def test_released_events_are_due_again_at_once_without_an_attempt_counted(store: StateStore) -> None:
+    store.inbox.add("evt-1", "meeting.started", b"1")
+    store.inbox.add("evt-2", "meeting.started", b"2")
+    first, second = store.inbox.claim(10, lease_seconds=600)
+    store.inbox.done(second.id)
+    assert store.inbox.release([first.id, second.id, 999]) == 1, "only a leased event is given back"
+    (again,) = store.inbox.claim(10, lease_seconds=600)
+    assert (again.id, again.attempts) == (first.id, 1)
+
+
 def test_two_stores_claim_disjoint_events(location: str, clock: FakeClock) -> None:
     with StateStore.open(location, clock=clock) as one, StateStore.open(location, clock=clock) as two:
         for number in range(20):

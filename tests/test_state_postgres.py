@@ -112,9 +112,14 @@ def test_runs_on_other_entities_or_accounts_go_side_by_side_and_overlapping_work
             both.acquire(wait=0.3)
         with two.run_lock("sync webinars", org="org", account="a", entities=["webinars"]):
             pass  # the failed attempt gave back the keys it had taken
+        everything = two.run_lock("dead-letters retry", org="org", account="a")
+        with pytest.raises(LockHeld):
+            everything.acquire()  # a run of all the entities waits for every run of some
         meetings.release()
         with both:
             pass
+        with everything, pytest.raises(LockHeld):
+            one.run_lock("sync webinars", org="org", account="a", entities=["webinars"]).acquire()
 
 
 HOLDER = textwrap.dedent("""

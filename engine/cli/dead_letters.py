@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from engine.cli.accounts import salesforce_org
 from engine.cli.options import (
     MAPPINGS_OPTION,
     STATE_OPTION,
@@ -147,7 +148,7 @@ def retry_command(dead_ids: tuple[int, ...], state_path: Path, mappings_dir: Pat
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
     from engine.sync.output import planned_lines, summary_json, summary_text
-    from engine.sync.runner import SyncOptions, SyncRunner, default_entities
+    from engine.sync.runner import SyncOptions, SyncRunner, default_entities, ordered_entities
     from engine.validate.mapping_set import load_mapping_set
 
     mapping_set = load_mapping_set([resolve_mappings_dir(mappings_dir)]).raise_if_invalid()
@@ -164,7 +165,8 @@ def retry_command(dead_ids: tuple[int, ...], state_path: Path, mappings_dir: Pat
                           dead_letter_ids=dead_ids or None)
     try:
         with sigterm_as_interrupt(), open_state(state_path, dry_run) as store, \
-                held(store, "dead-letters retry", wait_seconds):
+                held(store, "dead-letters retry", wait_seconds, org=salesforce_org(os.environ),
+                     entities=ordered_entities(mapping_set, entities)):
             report = SyncRunner(mapping_set, store, None, salesforce).run(options)
     finally:
         if salesforce is not None:

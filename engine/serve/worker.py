@@ -122,7 +122,8 @@ class InboxWorker:
     def stop(self, timeout: float = 10.0) -> bool:
         """Ask the thread to stop after its current batch and wait up to ``timeout`` s; True if it stopped.
 
-        Events it had claimed but not finished (a timeout) are claimed again when their lease ends.
+        Events claimed once it was asked to stop are given back at once (``inbox.release``); events of a
+        batch it could not finish in ``timeout`` are claimed again, by any replica, when their lease ends.
         """
         with self._control:
             thread = self._thread
@@ -174,6 +175,9 @@ class InboxWorker:
     def _process_batch(self) -> tuple[int, int]:
         """Claim one batch and process it; (events claimed, events finished). The log is emptied after it."""
         events = self._store.inbox.claim(self._batch, self._lease_seconds, self._max_attempts)
+        if events and self._stopping.is_set():  # stopping (SIGTERM): give them back to the other replicas now
+            self._store.inbox.release(event.id for event in events)
+            return len(events), 0
         for buried in self._store.inbox.dead_with_body():  # an expired lease with no attempts left, an old state
             self._bury(buried, buried.last_error or "no attempts left")
         try:

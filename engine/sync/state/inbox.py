@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -117,6 +118,22 @@ class Inbox:
             (self._db.now(), b"", event_id),
             f"inbox event {event_id}",
         )
+
+    def release(self, event_ids: Iterable[int]) -> int:
+        """Give back events claimed but not processed (a replica stopping): due again at once, the claim not counted.
+
+        Only events still leased are given back; how many were.
+        """
+        released = 0
+        with self._db.transaction():
+            for event_id in event_ids:
+                cursor = self._db.execute(
+                    "UPDATE inbox SET status = 'pending', lease_until = NULL, attempts = attempts - 1 "
+                    "WHERE id = ? AND status = 'processing'",
+                    (event_id,),
+                )
+                released += int(cursor.rowcount)
+        return released
 
     def requeue_dead(self) -> int:
         """Give every dead event a fresh round of attempts (after an outage longer than the retries)."""

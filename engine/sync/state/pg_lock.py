@@ -7,7 +7,8 @@ whose work overlaps do not (the second exits 3, or waits ``--wait SECONDS``, as 
 lock). The server releases a session's advisory locks when the session ends, however it ends (a
 crash, SIGKILL, a lost connection), so a stale lock cannot stop the next run. Keys are taken in
 sorted order, and a run that cannot take them all gives back those it took, so two runs never wait
-on each other in a cycle.
+on each other in a cycle. A run of no entity in particular (all of them) takes the (org, account)
+key exclusively, which every run of some entities holds shared: it runs alone on its account.
 
 Who holds a key is written in ``run_locks`` by its holder, for the message a second run prints.
 """
@@ -43,9 +44,11 @@ class AdvisoryRunLock(_Context):
                  monotonic: Callable[[], float] = time.monotonic):
         self._database = database
         self.command = command
-        self.scopes = sorted({(org, account, entity) for entity in (sorted(set(entities)) or [ALL_ENTITIES])})
-        self._keys = [(lock_key(*scope), "/".join(scope)) for scope in self.scopes]
-        self._keys.sort()
+        self.scopes = sorted({(org, account, entity) for entity in set(entities)})
+        # The (org, account) key: shared by runs of some entities, exclusive for a run of all of them.
+        whole = (org, account, ALL_ENTITIES)
+        self._whole = (lock_key(*whole), "/".join(whole), not self.scopes)
+        self._keys = sorted((lock_key(*scope), "/".join(scope)) for scope in self.scopes)
         self._sleep = sleep
         self._monotonic = monotonic
         self._session: PostgresDatabase | None = None
@@ -80,16 +83,19 @@ class AdvisoryRunLock(_Context):
         self._session = session
 
     def _take_all(self, session: PostgresDatabase) -> bool:
-        taken: list[int] = []
+        whole, _, exclusive = self._whole
         with session.locked():
+            take = f"SELECT pg_try_advisory_lock{'' if exclusive else '_shared'}(?) AS ok"
+            row = session.execute(take, (whole,)).fetchone()
+            if not (row and row["ok"]):
+                self._blocked = whole
+                return False
             for key, _ in self._keys:
                 row = session.execute("SELECT pg_try_advisory_lock(?) AS ok", (key,)).fetchone()
                 if not (row and row["ok"]):
                     self._blocked = key
-                    for done in reversed(taken):
-                        session.execute("SELECT pg_advisory_unlock(?)", (done,))
+                    session.execute("SELECT pg_advisory_unlock_all()")  # give back what was taken
                     return False
-                taken.append(key)
         return True
 
     def _record(self, session: PostgresDatabase) -> None:
@@ -99,7 +105,7 @@ class AdvisoryRunLock(_Context):
                 "ON CONFLICT (lock_key) DO UPDATE SET scope = excluded.scope, pid = excluded.pid, "
                 "host = excluded.host, started_at = excluded.started_at, command = excluded.command",
                 [(key, scope, os.getpid(), socket.gethostname(), session.now(), self.command)
-                 for key, scope in self._keys],
+                 for key, scope in [*self._keys, self._whole[:2]]],
             )
 
     def _holder(self, session: PostgresDatabase) -> LockHolder | None:
