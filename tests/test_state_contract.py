@@ -328,3 +328,16 @@ def test_one_run_at_a_time_on_the_same_work(location: str) -> None:
         first.release()
         with second:
             pass
+
+
+def test_the_metrics_read_the_state_on_both_backends(store: StateStore, clock: FakeClock) -> None:
+    from engine import metrics
+    from engine.sync.observe import observe_state
+
+    run_id = store.runs.start("sync", ["meetings"], {})
+    store.runs.finish(run_id, "ok", {})
+    store.inbox.add("evt-1", "meeting.started", b"1")
+    store.dead_letters.add("meetings", "1", "X", "m", {}, run_id, secret_fields=())
+    observe_state(store, now=clock.now + timedelta(seconds=30))
+    text = metrics.exposition().decode()
+    assert "zoomforce_inbox_depth 1.0" in text and 'entity="meetings"' in text

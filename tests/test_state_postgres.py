@@ -150,3 +150,21 @@ def test_a_killed_holder_releases_the_lock(pg_url: str) -> None:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_a_newer_or_foreign_postgresql_state_is_exit_2_in_one_line(pg_url: str, postgres_server: PostgresServer,
+                                                                   tmp_path) -> None:
+    with StateStore.open(pg_url):
+        pass
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("UPDATE zoomforce_schema SET version = 99")
+    run = zoomforce("dead-letters", "list", "--state", pg_url, env=clean_env(), cwd=tmp_path)
+    assert run.returncode == 2 and len(run.error_lines) == 1, run.stderr
+    assert "schema version 99 is newer" in run.stderr and "upgrade zoomforce" in run.stderr
+    foreign = postgres_server.create_database()
+    with psycopg.connect(foreign, autocommit=True) as other:
+        other.execute("CREATE TABLE invoices (id INTEGER)")
+    run = zoomforce("dead-letters", "purge", "--older-than", "1", "--state", foreign, env=clean_env(), cwd=tmp_path)
+    assert run.returncode == 2 and len(run.error_lines) == 1 and "not a zoomforce state" in run.stderr, run.stderr
+    with psycopg.connect(foreign) as other:
+        assert other.execute("SELECT to_regclass('runs')").fetchone() == (None,), "nothing created in it"
