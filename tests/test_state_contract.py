@@ -341,3 +341,14 @@ def test_the_metrics_read_the_state_on_both_backends(store: StateStore, clock: F
     observe_state(store, now=clock.now + timedelta(seconds=30))
     text = metrics.exposition().decode()
     assert "zoomforce_inbox_depth 1.0" in text and 'entity="meetings"' in text
+
+
+def test_a_renewed_lease_keeps_the_event_from_other_claimers(store: StateStore, clock: FakeClock) -> None:
+    store.inbox.add("evt-1", "meeting.started", b"1")
+    (event,) = store.inbox.claim(1, lease_seconds=60)
+    clock.advance(50)
+    assert store.inbox.extend([event.id, 999], lease_seconds=60) == 1
+    clock.advance(50)  # past the first lease, not the renewed one
+    assert store.inbox.claim(10, lease_seconds=60) == []
+    clock.advance(11)
+    assert [e.id for e in store.inbox.claim(10, lease_seconds=60)] == [event.id]

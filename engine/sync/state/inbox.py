@@ -135,6 +135,21 @@ class Inbox:
                 released += int(cursor.rowcount)
         return released
 
+    def extend(self, event_ids: Iterable[int], lease_seconds: float) -> int:
+        """Renew the lease of events still being processed to ``lease_seconds`` from now; how many were renewed.
+
+        A worker whose batch takes longer than its lease (Salesforce slow, retrying) keeps it this way,
+        so that another replica does not take the same events meanwhile.
+        """
+        until = self._db.later(lease_seconds)
+        renewed = 0
+        with self._db.transaction():
+            for event_id in event_ids:
+                cursor = self._db.execute(
+                    "UPDATE inbox SET lease_until = ? WHERE id = ? AND status = 'processing'", (until, event_id))
+                renewed += int(cursor.rowcount)
+        return renewed
+
     def requeue_dead(self) -> int:
         """Give every dead event a fresh round of attempts (after an outage longer than the retries)."""
         with self._db.transaction():
