@@ -168,3 +168,11 @@ def test_a_newer_or_foreign_postgresql_state_is_exit_2_in_one_line(pg_url: str, 
     assert run.returncode == 2 and len(run.error_lines) == 1 and "not a zoomforce state" in run.stderr, run.stderr
     with psycopg.connect(foreign) as other:
         assert other.execute("SELECT to_regclass('runs')").fetchone() == (None,), "nothing created in it"
+
+
+def test_a_dry_run_on_a_database_never_used_creates_nothing_in_it(pg_url: str) -> None:
+    with StateStore.snapshot(pg_url) as copy:
+        assert copy.cursors.all() == {} and copy.is_snapshot
+        copy.cursors.set("meetings", "c1")
+    with psycopg.connect(pg_url) as check:
+        assert check.execute("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)

@@ -242,6 +242,11 @@ class PostgresDatabase(Database):
         return connection
 
     @property
+    def connection(self) -> Any:
+        """The raw psycopg connection, for tests and diagnostics (``%s`` placeholders)."""
+        return self._pg_conn
+
+    @property
     def url(self) -> str:
         """The URL as given (with its password): for opening other connections (the run lock), never for messages."""
         return self._url
@@ -366,17 +371,22 @@ SNAPSHOT_TABLES = ("runs", "cursors", "record_hashes", "dead_letters", "dead_let
 def snapshot(url: str, *, clock: Clock | None = None, schema: str | None = None) -> Database:
     """A private in-memory SQLite copy of the PostgreSQL state at ``url``: what a dry run works on.
 
-    The server is only read (one repeatable-read transaction, so the copy is consistent); whatever
-    the caller writes lands in the copy and goes with it.
+    The server is only read (one repeatable-read transaction, so the copy is consistent), and not
+    migrated: a database never used, or one of an older version, gives the copy what it holds.
+    Whatever the caller writes lands in the copy and goes with it.
     """
-    source = PostgresDatabase.connect(url, clock=clock, schema=schema)
+    source = PostgresDatabase(url, clock or _utc_now, schema=schema)
     copy = Database.empty(source.path, clock=clock)
     try:
         with source.locked():
+            version = source._check_version()  # a newer or foreign state is refused here too
             source._pg_conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
                 with copy.transaction():
-                    for table in SNAPSHOT_TABLES:
+                    for table in SNAPSHOT_TABLES if version else ():
+                        found = source.execute("SELECT to_regclass(?) AS t", (table,)).fetchone()
+                        if found is None or found["t"] is None:
+                            continue
                         rows = source._pg_conn.execute(
                             sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))).fetchall()
                         if not rows:
