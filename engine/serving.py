@@ -39,9 +39,14 @@ class RunningServer:
         self.thread.join(timeout)
 
 
-def _config(app: ASGIApp, host: str, port: int, tls: TLSFiles | None) -> uvicorn.Config:
+def _config(app: ASGIApp, host: str, port: int, tls: TLSFiles | None,
+            forwarded_allow_ips: str | None = None) -> uvicorn.Config:
+    # Behind a TLS-terminating proxy: X-Forwarded-Proto/-For are believed from these addresses only
+    # (None: uvicorn's default, $FORWARDED_ALLOW_IPS or 127.0.0.1).
     return uvicorn.Config(
         app,
+        forwarded_allow_ips=forwarded_allow_ips,
+        proxy_headers=True,
         host=host,
         port=port,
         log_level="warning",
@@ -62,10 +67,11 @@ def _bound_port(server: uvicorn.Server) -> int:
 
 
 def start_in_thread(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None, timeout: float = 15.0
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None, timeout: float = 15.0,
+    forwarded_allow_ips: str | None = None,
 ) -> RunningServer:
     """Start `app` in a daemon thread and wait until it listens; port 0 picks a free port."""
-    server = uvicorn.Server(_config(app, host, port, tls))
+    server = uvicorn.Server(_config(app, host, port, tls, forwarded_allow_ips))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{host}:{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
@@ -83,9 +89,10 @@ def serve_foreground(
     port: int,
     announce: Callable[[str], None],
     tls: TLSFiles | None = None,
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Serve until interrupted; `announce(url)` runs once the socket listens (port 0 resolved)."""
-    running = start_in_thread(app, host, port, tls)
+    running = start_in_thread(app, host, port, tls, forwarded_allow_ips=forwarded_allow_ips)
     announce(running.url)
     try:
         while running.thread.is_alive():

@@ -13,6 +13,9 @@ import pytest
 
 from engine import logs, metrics
 
+# A real PostgreSQL server (initdb/pg_ctl in a temporary folder) for the state's shared contract suite.
+pytest_plugins = ["tests.postgres_server"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_logging_and_metrics() -> Iterator[None]:

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from engine.cli.accounts import salesforce_org
 from engine.cli.messages import stderr_failures, stderr_progress
 from engine.cli.options import (
     MAPPINGS_OPTION,
     STATE_OPTION,
+    StateLocation,
     held,
     open_state,
     sigterm_as_interrupt,
@@ -43,10 +45,10 @@ FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["te
                              show_default=True, help="text for people, json for tools.")
 
 
-def _existing(state_path: Path | None) -> Path:
-    """``--state``, else the project file's state, else ``./zoomforce.db``: it must exist."""
+def _existing(state_path: StateLocation | None) -> StateLocation:
+    """``--state``, else the project file's state, else ``./zoomforce.db``: a file must exist."""
     chosen = load_settings(None, state=state_path).state
-    if not chosen.exists():
+    if isinstance(chosen, Path) and not chosen.exists():
         raise InputError(f"no state database at {chosen} (give the one `zoomforce sync --state` writes)")
     return chosen
 
@@ -75,7 +77,7 @@ def dead_letters_group() -> None:
 @click.option("--status", type=click.Choice(STATUSES), default="open", show_default=True,
               help="open: still missing from the target; resolved: written since; discarded: set aside.")
 @FORMAT_OPTION
-def list_command(state_path: Path | None, entity: str | None, code: str | None, status: str,
+def list_command(state_path: StateLocation | None, entity: str | None, code: str | None, status: str,
                  output_format: str) -> None:
     """The dead letters, oldest first: id, status, entity, key, error code, attempts, latest error."""
     with open_state(_existing(state_path), dry_run=True) as store:
@@ -99,7 +101,7 @@ def list_command(state_path: Path | None, entity: str | None, code: str | None, 
 @click.argument("dead_id", metavar="ID", type=int)
 @STATE_OPTION
 @FORMAT_OPTION
-def show_command(dead_id: int, state_path: Path | None, output_format: str) -> None:
+def show_command(dead_id: int, state_path: StateLocation | None, output_format: str) -> None:
     """One dead letter: its error, every attempt, and the evidence kept (secrets as ***)."""
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.secrets import credential_keys, redact
@@ -142,7 +144,7 @@ def show_command(dead_id: int, state_path: Path | None, output_format: str) -> N
               help="As sync's: json prints {entities: {NAME: {read, written, unchanged, failed}}, api_calls}.")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
               help="Wait this long for another run that holds the state's lock; then exit 3.")
-def retry_command(dead_ids: tuple[int, ...], state_path: Path | None, mappings_dir: Path | None,
+def retry_command(dead_ids: tuple[int, ...], state_path: StateLocation | None, mappings_dir: Path | None,
                   catalog_dir: Path | None, project_file: Path | None, dry_run: bool, summary_format: str,
                   wait_seconds: float) -> None:
     """Map the open dead letters (all, or those given) with the current mappings and write them to Salesforce.
@@ -153,7 +155,7 @@ def retry_command(dead_ids: tuple[int, ...], state_path: Path | None, mappings_d
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
     from engine.sync.output import planned_lines, summary_json, summary_text
-    from engine.sync.runner import SyncOptions, SyncRunner, default_entities
+    from engine.sync.runner import SyncOptions, SyncRunner, default_entities, ordered_entities
     from engine.validate.mapping_set import load_mapping_set
 
     settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir, state=state_path).usable()
@@ -173,7 +175,8 @@ def retry_command(dead_ids: tuple[int, ...], state_path: Path | None, mappings_d
                           dead_letter_ids=dead_ids or None)
     try:
         with sigterm_as_interrupt(), open_state(state_path, dry_run) as store, \
-                held(store, "dead-letters retry", wait_seconds):
+                held(store, "dead-letters retry", wait_seconds, org=salesforce_org(os.environ),
+                     entities=ordered_entities(mapping_set, entities)):
             report = SyncRunner(mapping_set, store, None, salesforce, progress=progress,
                                 failures=failures).run(options)
     finally:
@@ -208,7 +211,7 @@ def _retry_entities(store: StateStore, dead_ids: tuple[int, ...], retryable: set
 @click.argument("dead_ids", metavar="ID...", nargs=-1, type=int, required=True)
 @click.option("--reason", required=True, help="Why it is set aside (kept with it: show, list --format json).")
 @STATE_OPTION
-def discard_command(dead_ids: tuple[int, ...], reason: str, state_path: Path | None) -> None:
+def discard_command(dead_ids: tuple[int, ...], reason: str, state_path: StateLocation | None) -> None:
     """Set open dead letters aside with a reason: they are kept and marked discarded, never deleted silently."""
     if not reason.strip():
         raise InputError("--reason: say why the dead letters are set aside")
@@ -227,7 +230,7 @@ def discard_command(dead_ids: tuple[int, ...], reason: str, state_path: Path | N
 @click.option("--older-than", "days", type=click.IntRange(0), required=True, metavar="DAYS",
               help="Delete letters resolved or discarded more than this many days ago. Open ones are kept.")
 @STATE_OPTION
-def purge_command(days: int, state_path: Path | None) -> None:
+def purge_command(days: int, state_path: StateLocation | None) -> None:
     """Delete the dead letters resolved or discarded more than DAYS days ago (retention); open ones stay."""
     before = datetime.now(UTC) - timedelta(days=days)
     with open_state(_existing(state_path)) as store:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -17,6 +17,7 @@ import click
 
 from engine.errors import InputError
 from engine.sync.state.database import DEFAULT_PATH
+from engine.sync.state.locations import STATE_ENV, is_url
 
 if TYPE_CHECKING:
     from engine.sync.state.store import StateStore
@@ -27,12 +28,27 @@ MAPPINGS_OPTION = click.option(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of mapping files (default: the project's, else ./mappings, else the built-in set).",
 )
+StateLocation = Path | str  # a SQLite file, or a PostgreSQL URL (a str)
+
+
+def _state_location(ctx: click.Context, param: click.Parameter, value: str | None) -> StateLocation | None:
+    """``--state``: a ``postgresql://`` URL as given (a str), anything else a SQLite file (a Path); None when
+    not given (the project's state, else ``./zoomforce.db``)."""
+    if value is None or value == "":
+        return None
+    return value if is_url(value) else Path(value)
+
+
 STATE_OPTION = click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=STATE_ENV,
+    show_envvar=True,
     default=None,
-    help=f"The SQLite state file: cursors, record hashes, run history, dead letters, webhook inbox "
+    callback=_state_location,
+    metavar="PATH|URL",
+    help=f"The state: a SQLite file, or a PostgreSQL database (postgresql://USER@HOST/DB, the password from "
+         f"PGPASSWORD or ~/.pgpass) shared by several processes: cursors, record hashes, runs, dead letters, inbox "
          f"(default: the project's, else ./{DEFAULT_PATH}).",
 )
 
@@ -75,12 +91,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def open_state(path: Path, dry_run: bool = False) -> Iterator[StateStore]:
+def open_state(path: StateLocation, dry_run: bool = False, schema: str | None = None) -> Iterator[StateStore]:
     """The state at ``path``; for a dry run a private copy of it, so that the file stays as it was."""
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.sync.state.store import StateStore
 
-    store = StateStore.snapshot(path) if dry_run else StateStore.open(path)
+    store = StateStore.snapshot(path, schema=schema) if dry_run else StateStore.open(path, schema=schema)
     try:
         yield store
     finally:
@@ -88,9 +104,13 @@ def open_state(path: Path, dry_run: bool = False) -> Iterator[StateStore]:
 
 
 @contextmanager
-def held(store: StateStore, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
-    """Hold the state's run lock around the block: LockHeld (exit 3) when another run has it."""
-    lock = store.run_lock(command)
+def held(store: StateStore, command: str, wait_seconds: float = 0.0, *, org: str = "", account: str = "",
+         entities: Sequence[str] = ()) -> Iterator[None]:
+    """Hold the state's run lock around the block: LockHeld (exit 3) when another run has it.
+
+    A PostgreSQL state's lock is per (``org``, ``account``, entity of ``entities``; none: all).
+    """
+    lock = store.run_lock(command, org=org, account=account, entities=entities)
     lock.acquire(wait_seconds)
     try:
         yield

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from engine.cli.messages import say, stderr_failures
-from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, sigterm_as_interrupt
+from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, StateLocation, sigterm_as_interrupt
 from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import MissingCredential, RetriesExhausted, Unreachable
 
@@ -23,8 +23,14 @@ from engine.errors import MissingCredential, RetriesExhausted, Unreachable
 @STATE_OPTION
 @click.option("--max-attempts", type=click.IntRange(1), default=20, show_default=True,
               help="Attempts at processing one event before it is given up on (its records become dead letters).")
+@click.option("--lease-seconds", type=click.FloatRange(1), default=60, show_default=True, metavar="SECONDS",
+              help="How long a replica holds the events it took; a replica that dies gives them back after this.")
+@click.option("--forwarded-allow-ips", metavar="IPS",
+              help="Behind a TLS-terminating proxy: the proxy addresses (comma-separated, or '*') whose "
+                   "X-Forwarded-For/-Proto headers are believed (default $FORWARDED_ALLOW_IPS, else 127.0.0.1).")
 def serve_command(host: str, port: int, mappings_dir: Path | None, catalog_dir: Path | None,
-                  project_file: Path | None, state_path: Path | None, max_attempts: int) -> None:
+                  project_file: Path | None, state_path: StateLocation | None, max_attempts: int,
+                  lease_seconds: float, forwarded_allow_ips: str | None) -> None:
     """Receive Zoom event notifications at POST /zoom/webhook and sync them through the mappings."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
@@ -50,7 +56,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, catalog_dir: 
     store = StateStore.open(settings.state)
     failures = stderr_failures(None, limit=None)  # a service: every failed record is a line of its log
     processor = EventProcessor(mapping_set, store, salesforce, cipher=cipher, failures=failures)
-    worker = InboxWorker(store, processor, max_attempts=max_attempts, backoff_max=600.0)
+    worker = InboxWorker(store, processor, max_attempts=max_attempts, backoff_max=600.0, lease_seconds=lease_seconds)
     try:  # the org must have what the fed mappings write, and the state be for it (exit 2 at once)
         preflight(mapping_set, fed, OrgDescribes(salesforce))
         processor.check_binding()
@@ -77,7 +83,7 @@ def serve_command(host: str, port: int, mappings_dir: Path | None, catalog_dir: 
     worker.start()
     try:
         with sigterm_as_interrupt():
-            serve_foreground(app, host, port, announce)
+            serve_foreground(app, host, port, announce, forwarded_allow_ips=forwarded_allow_ips)
     finally:
         worker.stop()
         salesforce.close()

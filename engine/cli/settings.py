@@ -46,7 +46,7 @@ class Settings:
     project: Project
     mappings: Path
     catalog: Path | None  # None: the catalog shipped with zoomforce
-    state: Path
+    state: Path | str  # a SQLite file, or a PostgreSQL URL
     languages: tuple[str, ...] = ()
     api_version: str | None = None
     problems: list[Problem] = field(default_factory=list)  # the project file's and the catalog's
@@ -63,7 +63,7 @@ def load_settings(
     *,
     mappings: Path | None = None,
     catalog: Path | None = None,
-    state: Path | None = None,
+    state: Path | str | None = None,
     creates_catalog: bool = False,
 ) -> Settings:
     """The settings of a command from its options and the project file it finds.

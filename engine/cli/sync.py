@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from engine.cli.accounts import salesforce_org, select_account
 from engine.cli.messages import stderr_failures, stderr_progress
-from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, held, open_state, sigterm_as_interrupt
+from engine.cli.options import MAPPINGS_OPTION, STATE_OPTION, StateLocation, held, open_state, sigterm_as_interrupt
 from engine.cli.settings import CATALOG_OPTION, PROJECT_OPTION, load_settings
 from engine.errors import ConfigError, InputError
 
@@ -81,11 +82,15 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
               help="Wait this long for another run that holds the state's lock; then exit 3.")
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="Write the run's metrics there in the Prometheus text format (node_exporter's textfile collector).")
+@click.option("--account", "account_name", metavar="NAME",
+              help="Sync this one of several Zoom accounts: its credentials (NAME_ZOOM_ACCOUNT_ID, ...) and its own "
+                   "part of the state.")
 def sync_command(
     entities: tuple[str, ...], mappings_dir: Path | None, catalog_dir: Path | None, project_file: Path | None,
-    state_path: Path | None, since: str | None, until: str | None,
+    state_path: StateLocation | None, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
     full_refresh: bool, rebind: bool, reset_cursors: bool, wait_seconds: float, metrics_file: Path | None,
+    account_name: str | None,
 ) -> None:
     """Read Zoom as the mappings declare and upsert into Salesforce.
 
@@ -97,7 +102,7 @@ def sync_command(
     from engine.cli.connect import salesforce_from_env, zoom_from_env
     from engine.sync.observe import observe_state
     from engine.sync.output import log_plan, planned_lines, summary_json, summary_text
-    from engine.sync.runner import SyncOptions, SyncRunner
+    from engine.sync.runner import SyncOptions, SyncRunner, default_entities, ordered_entities
     from engine.validate.mapping_set import load_mapping_set
 
     first, last = _window(since, until)
@@ -106,7 +111,8 @@ def sync_command(
     check_entities(mapping_set, entities, webinar)
     options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar, full_refresh, rebind,
                           reset_cursors)
-    zoom = zoom_from_env(os.environ)  # credentials first: a missing one is told before the state is touched
+    account = select_account(account_name, os.environ)
+    zoom = zoom_from_env(account.environ)  # credentials first: a missing one is told before the state is touched
     try:
         salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run,
                                          api_version=settings.api_version)
@@ -118,8 +124,11 @@ def sync_command(
     try:
         # A dry run works on a copy of the state: nothing it does can reach the file. A real run takes
         # the state's lock before anything is read, so that a second run stops at once (exit 3).
-        with sigterm_as_interrupt(), open_state(settings.state, dry_run) as store, \
-                held(store, f"sync {' '.join(entities)}".strip(), wait_seconds):
+        # A PostgreSQL state's lock is per (org, account, entity): the entities and those they are read under.
+        work = ordered_entities(mapping_set, entities or default_entities(mapping_set))
+        with sigterm_as_interrupt(), open_state(account.state(settings.state), dry_run, account.schema) as store, \
+                held(store, f"sync {' '.join(entities)}".strip(), wait_seconds, org=salesforce_org(os.environ),
+                     account=account.name, entities=work):
             try:
                 report = SyncRunner(mapping_set, store, zoom, salesforce, progress=progress,
                                     failures=failures).run(options)

@@ -49,7 +49,7 @@ class Project:
     display: str = ""
     mappings: Path | None = None
     catalog: Path | None = None
-    state: Path | None = None
+    state: Path | str | None = None  # a SQLite file, or a PostgreSQL URL as written
     languages: tuple[str, ...] = ()
     api_version: str | None = None
     disclosure: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
@@ -150,7 +150,9 @@ def _project(file: Path, display: str, document: LoadedDocument) -> Project:
     mappings, catalog = folder("mappings"), folder("catalog")
     if mappings is None and (root / DEFAULT_MAPPINGS).is_dir():
         mappings = root / DEFAULT_MAPPINGS
-    state = (root / data.get("state", DEFAULT_STATE)).resolve()
+    written = str(data.get("state", DEFAULT_STATE))
+    # A URL (postgresql://...) as written, for the state layer to open; anything else a file beside this one.
+    state: Path | str = written if "://" in written else (root / written).resolve()
     return Project(
         file=file,
         display=display,

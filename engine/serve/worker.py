@@ -14,8 +14,9 @@ A processor that also has ``process_batch(events)`` gets the claimed events toge
 can write them to Salesforce in one call rather than one call per event) and answers, per inbox
 id, None (done) or the exception its event failed with, which is then handled as above.
 
-Delivery to the processor is at least once: an event whose lease expires (the process was killed,
-or the processor ran longer than the lease) is claimed again, and so is one whose ``inbox.done``
+While a batch is processed its leases are renewed every third of a lease, so a slow batch keeps
+its events; a worker that dies stops renewing them. Delivery to the processor is at least once: an
+event whose lease expires (the process was killed, or hung) is claimed again, and so is one whose ``inbox.done``
 could not be written. The processor must therefore be idempotent, which an upsert by external id
 is. Duplicates from Zoom itself never get this far: the inbox drops them on arrival.
 
@@ -122,7 +123,8 @@ class InboxWorker:
     def stop(self, timeout: float = 10.0) -> bool:
         """Ask the thread to stop after its current batch and wait up to ``timeout`` s; True if it stopped.
 
-        Events it had claimed but not finished (a timeout) are claimed again when their lease ends.
+        Events claimed once it was asked to stop are given back at once (``inbox.release``); events of a
+        batch it could not finish in ``timeout`` are claimed again, by any replica, when their lease ends.
         """
         with self._control:
             thread = self._thread
@@ -174,13 +176,36 @@ class InboxWorker:
     def _process_batch(self) -> tuple[int, int]:
         """Claim one batch and process it; (events claimed, events finished). The log is emptied after it."""
         events = self._store.inbox.claim(self._batch, self._lease_seconds, self._max_attempts)
+        if events and self._stopping.is_set():  # stopping (SIGTERM): give them back to the other replicas now
+            self._store.inbox.release(event.id for event in events)
+            return 0, 0
         for buried in self._store.inbox.dead_with_body():  # an expired lease with no attempts left, an old state
             self._bury(buried, buried.last_error or "no attempts left")
+        renewing = self._renew_leases(events)
         try:
             return self._process(events)
         finally:
+            if renewing is not None:
+                renewing.set()
             if events:
                 self._store.checkpoint()
+
+    def _renew_leases(self, events: Sequence[InboxEvent]) -> threading.Event | None:
+        """Renew the batch's leases every third of a lease until the returned event is set (the batch settled)."""
+        if not events:
+            return None
+        settled = threading.Event()
+        ids = [event.id for event in events]
+
+        def renew() -> None:
+            while not settled.wait(self._lease_seconds / 3):
+                try:
+                    self._store.inbox.extend(ids, self._lease_seconds)
+                except StateError as error:  # the lease runs out then, and the events are taken again
+                    self._log.warning("webhook inbox: cannot renew the batch's leases: %s", error)
+
+        threading.Thread(target=renew, name="zoomforce-inbox-lease", daemon=True).start()
+        return settled
 
     def _process(self, events: Sequence[InboxEvent]) -> tuple[int, int]:
         together: Callable[[Sequence[InboxEvent]], BatchOutcomes] | None = getattr(

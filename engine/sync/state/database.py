@@ -238,7 +238,17 @@ def _copy(file: Path, target: sqlite3.Connection, *, immutable: bool) -> None:
 
 
 class Database:
-    """The one connection of a store, with its lock, its clock and its transaction helper."""
+    """The one connection of a store, with its lock, its clock and its transaction helper.
+
+    The parts (runs, cursors, ...) write SQL both backends run (``?`` placeholders, ``RETURNING``,
+    ``ON CONFLICT``, no scalar ``MAX``, no blob literal): :class:`engine.sync.state.postgres.PostgresDatabase`
+    is this interface over PostgreSQL. ``dialect`` says which one it is; ``skip_locked`` is what a
+    claiming ``SELECT`` ends with so that concurrent claimers skip each other's rows (nothing for
+    SQLite, whose writers are serialised by the file lock).
+    """
+
+    dialect = "sqlite"
+    skip_locked = ""
 
     def __init__(self, connection: sqlite3.Connection, path: str, clock: Clock = _utc_now):
         self._conn = connection
@@ -272,6 +282,15 @@ class Database:
         except BaseException:
             connection.close()
             raise
+        return database
+
+    @classmethod
+    def empty(cls, name: str, *, clock: Clock | None = None) -> Database:
+        """A new, migrated in-memory database named ``name`` in messages (a PostgreSQL state's dry-run copy)."""
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        database = cls(memory, name, clock or _utc_now)
+        database._configure(DEFAULT_BUSY_TIMEOUT_MS)
+        database._migrate()
         return database
 
     @classmethod
@@ -333,7 +352,11 @@ class Database:
             return  # the usual case: no write lock taken at open
         with self.transaction():
             # Read again under the write lock: another process may have migrated meanwhile.
-            for number in range(self._check_version() + 1, SCHEMA_VERSION + 1):
+            version = self._check_version()
+            if version == 0 and self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                raise StateError(f"state database {self._path}: not a zoomforce state (it holds the tables of "
+                                 "another program); give another --state")
+            for number in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[number - 1]:
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number}")

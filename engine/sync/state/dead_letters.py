@@ -136,8 +136,9 @@ class DeadLetters:
     ) -> None:
         self._db.execute(
             "UPDATE dead_letters SET code = ?, message = ?, record = ?, run_id = ?, "
-            "source_index = COALESCE(?, source_index), attempts = MAX(attempts + 1, ?), updated_at = ? WHERE id = ?",
-            (code, message, record, run_id, index, attempt, self._db.now(), dead_id),
+            "source_index = COALESCE(?, source_index), "
+            "attempts = CASE WHEN attempts + 1 > ? THEN attempts + 1 ELSE ? END, updated_at = ? WHERE id = ?",
+            (code, message, record, run_id, index, attempt, attempt, self._db.now(), dead_id),
         )
 
     def _insert(
@@ -154,10 +155,10 @@ class DeadLetters:
         now = self._db.now()
         cursor = self._db.execute(
             "INSERT INTO dead_letters (entity, key, code, message, record, source_index, attempts, run_id, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (entity, key, code, message, record, index, attempt, run_id, now, now),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchall()[0]["id"])
 
     def find(
         self, entity: str | None = None, status: DeadLetterStatus | None = "open", code: str | None = None,
@@ -192,7 +193,7 @@ class DeadLetters:
                 params.append(value)
         if ids is not None:
             wanted = [int(i) for i in ids]
-            clauses.append(f"id IN ({', '.join('?' * len(wanted))})" if wanted else "0")
+            clauses.append(f"id IN ({', '.join('?' * len(wanted))})" if wanted else "1 = 0")
             params.extend(wanted)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -81,7 +82,8 @@ class Inbox:
                 self._bury_expired(now, max_attempts)
             rows = self._db.execute(
                 "SELECT id FROM inbox WHERE (status = 'pending' AND next_attempt_at <= ?) "
-                "OR (status = 'processing' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?",
+                "OR (status = 'processing' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?"
+                + self._db.skip_locked,
                 (now, now, limit),
             ).fetchall()
             ids = [row["id"] for row in rows]
@@ -112,10 +114,41 @@ class Inbox:
         The row stays, with its id and body hash, so that a redelivery is still recognised.
         """
         self._db.change(
-            "UPDATE inbox SET status = 'done', finished_at = ?, lease_until = NULL, body = X'' WHERE id = ?",
-            (self._db.now(), event_id),
+            "UPDATE inbox SET status = 'done', finished_at = ?, lease_until = NULL, body = ? WHERE id = ?",
+            (self._db.now(), b"", event_id),
             f"inbox event {event_id}",
         )
+
+    def release(self, event_ids: Iterable[int]) -> int:
+        """Give back events claimed but not processed (a replica stopping): due again at once, the claim not counted.
+
+        Only events still leased are given back; how many were.
+        """
+        released = 0
+        with self._db.transaction():
+            for event_id in event_ids:
+                cursor = self._db.execute(
+                    "UPDATE inbox SET status = 'pending', lease_until = NULL, attempts = attempts - 1 "
+                    "WHERE id = ? AND status = 'processing'",
+                    (event_id,),
+                )
+                released += int(cursor.rowcount)
+        return released
+
+    def extend(self, event_ids: Iterable[int], lease_seconds: float) -> int:
+        """Renew the lease of events still being processed to ``lease_seconds`` from now; how many were renewed.
+
+        A worker whose batch takes longer than its lease (Salesforce slow, retrying) keeps it this way,
+        so that another replica does not take the same events meanwhile.
+        """
+        until = self._db.later(lease_seconds)
+        renewed = 0
+        with self._db.transaction():
+            for event_id in event_ids:
+                cursor = self._db.execute(
+                    "UPDATE inbox SET lease_until = ? WHERE id = ? AND status = 'processing'", (until, event_id))
+                renewed += int(cursor.rowcount)
+        return renewed
 
     def requeue_dead(self) -> int:
         """Give every dead event a fresh round of attempts (after an outage longer than the retries)."""
@@ -142,9 +175,9 @@ class Inbox:
         the row, with its id, body hash and last error, still recognises a redelivery.
         """
         self._db.change(
-            "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, lease_until = NULL, body = X'' "
+            "UPDATE inbox SET status = 'dead', last_error = ?, finished_at = ?, lease_until = NULL, body = ? "
             "WHERE id = ?",
-            (error, self._db.now(), event_id),
+            (error, self._db.now(), b"", event_id),
             f"inbox event {event_id}",
         )
 

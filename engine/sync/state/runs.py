@@ -75,11 +75,11 @@ class Runs:
         with self._db.transaction():
             cursor = self._db.execute(
                 "INSERT INTO runs (command, entities, options, status, started_at, pid, host) "
-                "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                "VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING id",
                 (command, to_json(list(entities)), to_json(dict(options)), self._db.now(), os.getpid(),
                  socket.gethostname()),
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchall()[0]["id"])
 
     def finish(self, run_id: int, status: RunStatus, summary: Mapping[str, Any]) -> None:
         if status not in FINAL_RUN_STATUSES:

@@ -31,7 +31,7 @@ Threads, durability, times and errors are the database's: see :mod:`.database`. 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from engine.sync.state.cursors import Cursors
 from engine.sync.state.database import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_PATH, Clock, Database
 from engine.sync.state.dead_letters import DeadLetters
 from engine.sync.state.inbox import Inbox
+from engine.sync.state.locations import is_url
 from engine.sync.state.lock import FileRunLock, NoRunLock, RunLock
 from engine.sync.state.record_hashes import RecordHashes, WrittenLike
 from engine.sync.state.runs import Runs
@@ -73,24 +74,53 @@ class StateStore:
         *,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         clock: Clock | None = None,
+        schema: str | None = None,
     ) -> StateStore:
-        """Open (creating if needed) and migrate the database at ``path``; ``":memory:"`` for tests."""
+        """Open (creating if needed) and migrate the state at ``path``; ``":memory:"`` for tests.
+
+        A ``postgresql://`` URL opens a PostgreSQL state (:mod:`.postgres`; ``schema``: the schema in
+        it, for one account's state beside another's); anything else is a SQLite file.
+        """
+        if is_url(path):
+            from engine.sync.state.postgres import PostgresDatabase  # deferred: psycopg only for a PostgreSQL state
+
+            return cls(PostgresDatabase.connect(str(path), clock=clock, schema=schema))
         return cls(Database.open(path, busy_timeout_ms=busy_timeout_ms, clock=clock))
 
     @classmethod
-    def snapshot(cls, path: Path | str = DEFAULT_PATH, *, clock: Clock | None = None) -> StateStore:
+    def snapshot(cls, path: Path | str = DEFAULT_PATH, *, clock: Clock | None = None,
+                 schema: str | None = None) -> StateStore:
         """A private in-memory copy of the state at ``path`` (read, never written; see Database.snapshot).
 
         What a dry run works on: it may go through every code path of a real run, and still the
         file stays byte for byte as it was.
         """
+        if is_url(path):
+            from engine.sync.state import postgres  # deferred: psycopg only for a PostgreSQL state
+
+            return cls(postgres.snapshot(str(path), clock=clock, schema=schema), snapshot=True)
         return cls(Database.snapshot(path, clock=clock), snapshot=True)
 
-    def run_lock(self, command: str) -> RunLock:
-        """The lock that one run at a time takes on this state (``sync``, ``dead-letters retry``)."""
+    def run_lock(self, command: str, *, org: str = "", account: str = "", entities: Sequence[str] = ()) -> RunLock:
+        """The lock that one run at a time takes on this state (``sync``, ``dead-letters retry``).
+
+        SQLite: one lock for the whole file. PostgreSQL: one session advisory lock per (``org``,
+        ``account``, entity) of ``entities`` (none: all of them), so runs on other work go side by side.
+        """
         if self._db.path == ":memory:" or self.is_snapshot:
             return NoRunLock()
+        if self._db.dialect == "postgresql":
+            from engine.sync.state.pg_lock import AdvisoryRunLock  # deferred: psycopg only for a PostgreSQL state
+            from engine.sync.state.postgres import PostgresDatabase  # deferred: as above
+
+            assert isinstance(self._db, PostgresDatabase)
+            return AdvisoryRunLock(self._db, command, org=org, account=account, entities=entities)
         return FileRunLock(self._db.path, command)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.dialect
 
     @property
     def path(self) -> str:
