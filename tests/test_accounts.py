@@ -48,3 +48,29 @@ def test_the_org_of_a_lock_key_is_the_instance_url_normalised() -> None:
 def test_sync_with_an_unknown_account_exits_2_in_one_line(tmp_path: Path) -> None:
     run = zoomforce("sync", "meetings", "--account", "nope", env=clean_env(), cwd=tmp_path)
     assert run.returncode == 2 and len(run.error_lines) == 1 and "NOPE_ZOOM_ACCOUNT_ID" in run.stderr
+
+
+DECLARED = {"emea": {"env_prefix": "EU_EAST"}, "americas": {}}
+
+
+def test_a_declared_account_reads_the_variables_of_its_prefix() -> None:
+    account = select_account("emea", ENV, DECLARED)
+    assert (account.environ["ZOOM_ACCOUNT_ID"], account.environ["ZOOM_CLIENT_SECRET"]) == ("eu", "eu-secret")
+    assert account.schema == "account_emea", "its own part of the state, by its name"
+
+
+def test_an_account_the_project_does_not_declare_is_refused_naming_those_it_does() -> None:
+    with pytest.raises(ConfigError, match=r"not an account of the project file \(accounts: americas, emea\)"):
+        select_account("eu-east", ENV, DECLARED)
+    with pytest.raises(ConfigError, match="did you mean 'emea'"):
+        select_account("emae", ENV, DECLARED)
+
+
+def test_sync_reads_the_accounts_of_the_project_file(tmp_path: Path) -> None:
+    (tmp_path / "zoomforce.yaml").write_text("accounts:\n  emea: {env_prefix: EU_EAST}\n", encoding="utf-8")
+    run = zoomforce("sync", "meetings", "--account", "nope", env=clean_env(), cwd=tmp_path)
+    assert run.returncode == 2 and len(run.error_lines) == 1
+    assert "not an account of the project file (accounts: emea)" in run.stderr
+    (tmp_path / "zoomforce.yaml").write_text("accounts:\n  emea: {env_prefx: EU_EAST}\n", encoding="utf-8")
+    bad = zoomforce("sync", "meetings", "--account", "emea", env=clean_env(), cwd=tmp_path)
+    assert bad.returncode == 2 and "zoomforce.yaml:2:10: error: accounts.emea.env_prefx: unknown key" in bad.stderr

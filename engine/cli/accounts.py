@@ -6,11 +6,11 @@ PostgreSQL state a schema of its own (``account_NAME``), beside a SQLite file a 
 (``zoomforce.NAME.db``). The run lock of a PostgreSQL state is per account too, so syncs of two
 accounts run side by side.
 
-:func:`select_account` is the one place that decides this. Until the project file declares its
-accounts, an account NAME's Zoom credentials are the variables ``NAME_ZOOM_ACCOUNT_ID``,
-``NAME_ZOOM_CLIENT_ID`` and ``NAME_ZOOM_CLIENT_SECRET`` (and ``NAME_ZOOM_API_URL``,
-``NAME_ZOOM_OAUTH_URL``), NAME in capitals with ``-`` as ``_``; the project file is to give the
-names of those variables per declared account, here.
+:func:`select_account` is the one place that decides this. An account NAME's Zoom credentials are
+the variables ``PREFIX_ZOOM_ACCOUNT_ID``, ``PREFIX_ZOOM_CLIENT_ID`` and ``PREFIX_ZOOM_CLIENT_SECRET``
+(and ``PREFIX_ZOOM_API_URL``, ``PREFIX_ZOOM_OAUTH_URL``): PREFIX is the ``env_prefix`` the project
+file's ``accounts`` gives it, else NAME in capitals with ``-`` as ``_``. When the project file
+declares accounts, ``--account`` must name one of them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ConfigError
+from engine.suggest import suggestion
 from engine.sync.state.locations import is_url
 
 ZOOM_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_API_URL", "ZOOM_OAUTH_URL")
@@ -43,13 +45,19 @@ class Account:
         return path.with_name(f"{path.stem}.{self.name}{path.suffix}")
 
 
-def select_account(name: str | None, environ: Mapping[str, str]) -> Account:
-    """The account ``--account NAME`` selects (None: the plain deployment's); ConfigError (exit 2) otherwise."""
+def select_account(name: str | None, environ: Mapping[str, str],
+                   declared: Mapping[str, Mapping[str, Any]] | None = None) -> Account:
+    """The account ``--account NAME`` selects (None: the plain deployment's) among those the project file
+    `declared` (none: any with credentials); ConfigError (exit 2) otherwise."""
     if name is None:
         return Account("", environ, None)
     if not _NAME.fullmatch(name):
         raise ConfigError(f"--account {name!r}: an account name is letters, digits, '-' and '_' (at most 40)")
-    prefix = name.upper().replace("-", "_") + "_"
+    if declared and name not in declared:
+        raise ConfigError(f"--account {name}: not an account of the project file (accounts: "
+                          f"{', '.join(sorted(declared))}){suggestion(name, sorted(declared))}")
+    chosen = (declared or {}).get(name) or {}
+    prefix = str(chosen.get("env_prefix") or name.upper().replace("-", "_")) + "_"
     if not (environ.get(prefix + "ZOOM_ACCOUNT_ID") or "").strip():
         raise ConfigError(f"--account {name}: no credentials for it: set {prefix}ZOOM_ACCOUNT_ID, "
                           f"{prefix}ZOOM_CLIENT_ID and {prefix}ZOOM_CLIENT_SECRET")

@@ -111,7 +111,7 @@ def sync_command(
     check_entities(mapping_set, entities, webinar)
     options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar, full_refresh, rebind,
                           reset_cursors)
-    account = select_account(account_name, os.environ)
+    account = select_account(account_name, os.environ, settings.project.accounts)
     zoom = zoom_from_env(account.environ)  # credentials first: a missing one is told before the state is touched
     try:
         salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run,

@@ -53,6 +53,7 @@ class Project:
     languages: tuple[str, ...] = ()
     api_version: str | None = None
     disclosure: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)  # `sync --account NAME`
     problems: tuple[Problem, ...] = ()
     document: LoadedDocument | None = field(default=None, compare=False, repr=False)  # positions of the keys
 
@@ -162,6 +163,8 @@ def _project(file: Path, display: str, document: LoadedDocument) -> Project:
         languages=tuple(data.get("languages", ())),
         api_version=(data.get("salesforce") or {}).get("api_version"),
         disclosure=MappingProxyType(dict(data.get("disclosure") or {})),
+        accounts=MappingProxyType({str(name): MappingProxyType(dict(value or {}))
+                                   for name, value in (data.get("accounts") or {}).items()}),
         problems=tuple(problems),
         document=document,
     )
