@@ -34,6 +34,7 @@ from engine.language.loader import (
 )
 from engine.language.messages import catalog_languages, missing_messages
 from engine.language.model import DEFAULT_LANGUAGES, Text
+from engine.project.project_file import display_name
 from engine.suggest import suggestion
 from engine.validate.mapping_set import MappingSet
 from engine.validate.schema_check import schema_problems, schema_validator
@@ -134,13 +135,6 @@ def find_facts_file(folder: Path) -> Path | None:
     return None
 
 
-def _display_name(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _plain(value: Any) -> Any:
     """YAML's dates as the ``YYYY-MM-DD`` text the schema expects (the positions do not change)."""
     if isinstance(value, dt.date):
@@ -159,7 +153,7 @@ def load_document_facts(source: Path | LoadedDocument | None, *, base: PathKey =
     """
     if source is None:
         return FactsResult(None, [], None)
-    whole = load_yaml_file(source, _display_name(source)) if isinstance(source, Path) else source
+    whole = load_yaml_file(source, display_name(source)) if isinstance(source, Path) else source
     if whole.problems:
         return FactsResult(None, list(whole.problems), whole.file)
     document = sub_document(whole, base) if base else whole

@@ -96,7 +96,8 @@ def find_project_file(start: Path, explicit: Path | None = None, env: Mapping[st
         folder = folder.parent
 
 
-def _display_name(path: Path) -> str:
+def display_name(path: Path) -> str:
+    """`path` as messages name it: relative to the working directory when it is below it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
@@ -115,7 +116,7 @@ def load_project(path: Path | None) -> Project:
     """The project at `path` (``Project.none()`` for None), with every problem of the file."""
     if path is None:
         return Project.none()
-    display = _display_name(path)
+    display = display_name(path)
     if path.is_file() and _is_empty(path):
         return _project(path.resolve(), display, LoadedDocument(display, {}, SourceMap()))
     if path.is_dir():

@@ -19,15 +19,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ExpressionError
-from engine.language.expressions import compile_expression
 from engine.language.loader import PathKey
 from engine.language.model import FieldSpec, Mapping
 from engine.language.value_types import VALUE_TYPES
 from engine.salesforce.catalog import ObjectCatalog, SalesforceField
 from engine.salesforce.dx_source import field_kind
 from engine.validate.mapping_set import MappingSet
-from engine.validate.salesforce_checks import value_type
+from engine.validate.salesforce_checks import record_fields_read, value_type
 
 Lookup = Callable[[str], ObjectCatalog | None]
 MAX_TEXT = 255
@@ -168,13 +166,7 @@ def _reverse_needs(mapping: Mapping) -> Iterator[Need]:
         where: PathKey = ("source", "object", i) if len(mapping.source.objects) > 1 else ("source", "object")
         yield _need(mapping, where, name, None, "object")
         for spec in mapping.enabled_fields:
-            if spec.scope != "record":
-                continue
-            try:
-                paths = compile_expression(spec.source).field_paths()
-            except ExpressionError:
-                continue
-            for field_name in sorted({p[0] for p in paths if p and isinstance(p[0], str)}):
+            for field_name in record_fields_read(spec):
                 yield _need(mapping, (*spec.path, "from"), name, field_name, "read")
 
 

@@ -36,6 +36,18 @@ def unknown_field_message(name: str, catalog: ObjectCatalog) -> str:
             f"(zoomforce catalog missing --out DIR)")
 
 
+def record_fields_read(spec: FieldSpec) -> list[str]:
+    """The fields of the Salesforce record that a field of scope ``record`` reads (none for another scope,
+    or an expression that does not compile: its own check reports it)."""
+    if spec.scope != "record":
+        return []
+    try:
+        paths = compile_expression(spec.source).field_paths()
+    except ExpressionError:
+        return []
+    return sorted({p[0] for p in paths if p and isinstance(p[0], str)})
+
+
 def value_type(spec: FieldSpec) -> str | None:
     """What the field writes: its declared type, else the expression's result type if it is known."""
     if spec.type is not None:
@@ -184,13 +196,7 @@ def salesforce_source_findings(mapping: Mapping, directory: Path | None) -> Iter
         if catalog is not None:
             catalogs.append(catalog)
     for spec in mapping.fields:
-        if spec.scope != "record":
-            continue
-        try:
-            paths = compile_expression(spec.source).field_paths()
-        except ExpressionError:
-            continue
-        for name in sorted({p[0] for p in paths if p and isinstance(p[0], str)}):
+        for name in record_fields_read(spec):
             for catalog in catalogs:
                 if catalog.field(name) is None:
                     hint = did_you_mean(catalog.suggest(name))
