@@ -536,14 +536,20 @@ def _bound_call(functions: jmes_functions.Functions, name: str, spec: Mapping[st
 
         return mismatched
     checks: list[tuple[int, frozenset[type]]] = []
+    item_checks: list[tuple[int, frozenset[type]]] = []
     for position, parameter in enumerate(signature):
         types = parameter["types"]
         if not types:
             continue
-        if any("-" in kind for kind in types):  # array-number, array-string: items are checked too
+        subtypes = [kind.split("-", 1)[1] for kind in types if "-" in kind]
+        if len(subtypes) > 1:  # array-number or array-string: the registry checks that
             checks.append((position, frozenset()))
             continue
-        checks.append((position, frozenset(t for kind in types for t in _PY_TYPES[kind])))
+        if subtypes:  # the items of an array too
+            item_checks.append((position, frozenset(_PY_TYPES[subtypes[0]])))
+        checks.append((position, frozenset(t for kind in types for t in _PY_TYPES[kind.split("-", 1)[0]])))
+    if item_checks:
+        return _with_item_checks(function, functions, validate, signature, name, checks, item_checks)
 
     if not checks:
 
@@ -564,6 +570,24 @@ def _bound_call(functions: jmes_functions.Functions, name: str, spec: Mapping[st
     def checked(arguments: list[Any]) -> Any:
         for position, allowed in checks:
             if type(arguments[position]) not in allowed:
+                validate(arguments, signature, name)
+                break
+        return function(functions, *arguments)
+
+    return checked
+
+
+def _with_item_checks(function: Any, functions: jmes_functions.Functions, validate: Any, signature: Any, name: str,
+                      checks: list[tuple[int, frozenset[type]]],
+                      item_checks: list[tuple[int, frozenset[type]]]) -> Callable[[list[Any]], Any]:
+    def checked(arguments: list[Any]) -> Any:
+        for position, allowed in checks:
+            if type(arguments[position]) not in allowed:
+                validate(arguments, signature, name)
+                return function(functions, *arguments)
+        for position, allowed in item_checks:
+            value = arguments[position]
+            if type(value) is list and not all(type(item) in allowed for item in value):
                 validate(arguments, signature, name)
                 break
         return function(functions, *arguments)

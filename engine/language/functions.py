@@ -92,8 +92,27 @@ def _zone(text: str | None) -> timezone:
     return timezone(-offset if text.startswith("-") else offset)
 
 
+def _zulu(text: str) -> datetime | None:
+    """``YYYY-MM-DDTHH:MM:SSZ``, the form Zoom writes, read without the pattern (None: another form)."""
+    if len(text) != 20 or text[19] != "Z" or text[10] != "T" or not text.isascii():
+        return None
+    if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
+        return None
+    digits = text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    if not digits.isdigit():
+        return None
+    try:
+        return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                        int(text[17:19]), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _parse_iso(text: str) -> datetime | None:
     """An aware UTC datetime from ISO-8601 extended format (naive means UTC), or None."""
+    common = _zulu(text)
+    if common is not None:
+        return common
     found = _ISO_TIME.fullmatch(text.strip())
     if found is None:
         return None

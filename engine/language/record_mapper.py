@@ -41,6 +41,8 @@ def rest_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None, upsert
     upsert = _upsert(upsert_keys)
 
     def run(record: Any, context: RunContext) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        if type(record) is not dict:
+            raise NeedsFullPath("the record is not an object")
         output: dict[str, Any] = {}
         warnings: list[str] = []
         for step in steps:
@@ -70,6 +72,10 @@ def _reader(field: FieldPlan) -> Callable[[Any, RunContext], Any]:
 
 
 def _step(field: FieldPlan) -> Step:
+    path = field.expression.fast_path
+    if field.scope == "record" and path is not None and len(path) == 1 and field.table is None \
+            and field.on_missing == "skip":
+        return _plain_step(path[0], field)
     read = _reader(field)
     target = field.target
     convert = _converter(field)
@@ -83,6 +89,33 @@ def _step(field: FieldPlan) -> Step:
             output[target] = convert(raw, warnings)
 
     return step
+
+
+def _plain_step(name: str, field: FieldPlan) -> Step:
+    """The common field: one name of a record (a dict, checked once per record), left out when missing."""
+    target, coerce, limit = field.target, field.coerce, field.max_length
+    if limit is None:
+
+        def plain(record: Any, context: RunContext, output: dict[str, Any], warnings: list[str]) -> None:
+            raw = record.get(name)
+            if raw is not None:
+                output[target] = coerce(raw)
+
+        return plain
+    truncate = field.truncate
+
+    def bounded(record: Any, context: RunContext, output: dict[str, Any], warnings: list[str]) -> None:
+        raw = record.get(name)
+        if raw is not None:
+            value = coerce(raw)
+            if isinstance(value, str) and len(value) > limit:
+                if not truncate:
+                    raise NeedsFullPath(target)
+                warnings.append(f"{target}: truncated from {len(value)} to {limit} characters")
+                value = value[:limit]
+            output[target] = value
+
+    return bounded
 
 
 def _missing(field: FieldPlan) -> Callable[[dict[str, Any]], None]:
