@@ -339,7 +339,7 @@ def _split_name(full_name: str | None) -> dict[str, str | None] | None:
 
 
 def _plausible_email(address: str) -> bool:
-    if address.count("@") != 1 or any(char.isspace() for char in address):
+    if address.count("@") != 1 or address.split() != [address]:  # split() parts at every str.isspace()
         return False
     local, _, domain = address.partition("@")
     labels = domain.split(".")
