@@ -6,6 +6,9 @@ from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
+#: The state database a command opens when none is given (here so that ``--help`` need not import the state).
+DEFAULT_STATE_PATH = Path("zoomforce.db")
+
 
 def data_dir(name: str) -> Path:
     """The folder `name` (``schemas``, ``mappings``, ...) as shipped with this installation.

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.errors import InputError
-from engine.resources import default_mappings_dir
-from engine.sync.state.database import DEFAULT_PATH
+from engine.resources import DEFAULT_STATE_PATH, default_mappings_dir
 
 if TYPE_CHECKING:
     from engine.sync.state.store import StateStore
@@ -29,7 +28,7 @@ STATE_OPTION = click.option(
     "--state",
     "state_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_PATH,
+    default=DEFAULT_STATE_PATH,
     show_default=True,
     help="The SQLite state file: cursors, record hashes, run history, dead letters, webhook inbox.",
 )

@@ -25,8 +25,7 @@ from engine.suggest import close_matches, suggestion
 @cache
 def mapping_validator() -> Draft202012Validator:
     schema = json.loads((schemas_dir() / "mapping.schema.json").read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema)  # the schema is checked against the meta-schema in tests/test_mapping_schema.py
 
 
 def schema_problems(document: LoadedDocument) -> list[Problem]:
