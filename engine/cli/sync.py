@@ -85,10 +85,15 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
               help="Wait this long for another run that holds the state's lock; then exit 3.")
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="Write the run's metrics there in the Prometheus text format (node_exporter's textfile collector).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Zoom requests in flight at once (fan-out reads: details, includes, children per parent).")
+@click.option("--zoom-plan", default="pro", show_default=True, metavar="PLAN",
+              help="The Zoom account's plan, whose rate limits per label bound the reads: free, pro or business.")
 def sync_command(
     entities: tuple[str, ...], mappings_dir: Path | None, state_path: Path, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
     full_refresh: bool, rebind: bool, reset_cursors: bool, wait_seconds: float, metrics_file: Path | None,
+    concurrency: int = 8, zoom_plan: str = "pro",
 ) -> None:
     """Read Zoom as the mappings declare and upsert into Salesforce.
 
@@ -108,7 +113,8 @@ def sync_command(
     check_entities(mapping_set, entities, webinar)
     options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar, full_refresh, rebind,
                           reset_cursors)
-    zoom = zoom_from_env(os.environ)  # credentials first: a missing one is told before the state is touched
+    # credentials first: a missing one is told before the state is touched
+    zoom = zoom_from_env(os.environ, concurrency=concurrency, plan=zoom_plan)
     try:
         salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run)
     except ConfigError:

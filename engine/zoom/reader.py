@@ -33,6 +33,7 @@ from engine.language.model import IncludeSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.zoom.client import ZoomClient, endpoint_path
 from engine.zoom.schemas import SourceIndex, load_source_index
+from engine.zoom.throttle import fan_out
 
 LOG = logging.getLogger("zoomforce.source")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
@@ -137,6 +138,8 @@ class ZoomSource:
     def __init__(self, client: ZoomClient, index: SourceIndex | None = None):
         self.client = client
         self.index = index or load_source_index()
+        # reads in parallel when the client is throttled (engine.zoom.throttle), else one at a time
+        self._workers = client.throttle.concurrency if client.throttle is not None else 1
 
     # ---- one entity ------------------------------------------------------------------------
 
@@ -144,9 +147,10 @@ class ZoomSource:
         self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None
     ) -> Iterator[SourceItem | SourceFailure]:
         """Every record of `mapping`: per parent record when it has a parent entity."""
-        if mapping.source.parent is not None:
-            for parent in parents or ():
-                yield from self._read_under(mapping, parent, window)
+        if mapping.source.parent is not None:  # the parents' reads run concurrently, in the parents' order
+            for items in fan_out(lambda parent: list(self._read_under(mapping, parent, window)), parents or (),
+                                 self._workers):
+                yield from items
         else:
             yield from self._read_under(mapping, None, window)
 
@@ -157,11 +161,14 @@ class ZoomSource:
         if listing is None:
             yield from self._read_direct(mapping, parent)
             return
-        for listed in self._listed(mapping, parent, window):
+        def whole(listed: dict[str, Any]) -> list[SourceItem | SourceFailure]:
             if listing.detail:
-                yield from self._detail(mapping, listed, parent)
-            else:
-                yield self._complete(mapping, listed, parent)
+                return list(self._detail(mapping, listed, parent))
+            return [self._complete(mapping, listed, parent)]
+
+        # each listed record's detail and includes are read concurrently; they come out in the list's order
+        for items in fan_out(whole, self._listed(mapping, parent, window), self._workers):
+            yield from items
 
     def _listed(
         self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
