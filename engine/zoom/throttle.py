@@ -80,6 +80,12 @@ class Throttle:
         self._clock = clock
         self._routes = _routes(labels or {})
         self.waits: dict[str, float] = dict.fromkeys(LABELS, 0.0)  # seconds waited per label
+        self.requests: dict[str, int] = dict.fromkeys(LABELS, 0)  # requests sent per label
+
+    def window(self, label: str) -> tuple[int, float]:
+        """(requests, per seconds) the label allows on this plan: that many may go at once, then wait."""
+        item = self._items[label]
+        return int(item.amount), float(item.get_expiry())
 
     def label_of(self, path: str) -> str:
         """The rate-limit label of a concrete request path (``/meetings/123`` -> light)."""
@@ -94,6 +100,8 @@ class Throttle:
         """Wait for the label's bucket and a permit; hold the permit while the request runs."""
         label = self.label_of(path)
         self._take(label)
+        with self._lock:
+            self.requests[label] += 1
         with self._permits:
             yield
 
