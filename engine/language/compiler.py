@@ -286,6 +286,8 @@ class Compiler:
                 return functions.call_function(name, [argument(value) for argument in arguments])
 
             return unknown
+        if len(arguments) == 1 and _one_plain_parameter(spec):
+            return self._fold(children, self._call_of_one(node, spec, arguments[0]))
         call = _bound_call(self._functions, name, spec, len(arguments))
         evaluate: Evaluator
         if len(arguments) == 1:
@@ -309,6 +311,33 @@ class Compiler:
 
             evaluate = call_many
         return self._fold(children, evaluate)
+
+    def _call_of_one(self, node: AstNode, spec: Mapping[str, Any], argument: Evaluator) -> Evaluator:
+        """A one-parameter function (``first_name(name)``): the argument read and type-checked inline."""
+        name, signature = node["value"], spec["signature"]
+        bound = spec["function"].__get__(self._functions)
+        validate = getattr(self._functions, "_validate_arguments")  # noqa: B009 - private to jmespath, untyped
+        types = signature[0]["types"]
+        allowed = frozenset(t for kind in types for t in _PY_TYPES[kind]) if types else None
+        child = node["children"][0]
+        if child["type"] == "field":
+            field = child["value"]
+
+            def of_field(value: Any) -> Any:
+                given = value.get(field) if type(value) is dict else _get(value, field)
+                if allowed is not None and type(given) not in allowed:
+                    validate([given], signature, name)
+                return bound(given)
+
+            return of_field
+
+        def of_one(value: Any) -> Any:
+            given = argument(value)
+            if allowed is not None and type(given) not in allowed:
+                validate([given], signature, name)
+            return bound(given)
+
+        return of_one
 
     # ---- projections -------------------------------------------------------------------------
 
@@ -515,6 +544,13 @@ _ORDERING: dict[str, Callable[[Any, Any], Any]] = {
     "lte": operator.le,
     "gte": operator.ge,
 }
+
+
+def _one_plain_parameter(spec: Mapping[str, Any]) -> bool:
+    """Whether the function takes exactly one argument whose types are plain (no ``array-number``)."""
+    signature = spec["signature"]
+    return (len(signature) == 1 and not signature[0].get("variadic")
+            and not any("-" in kind for kind in signature[0]["types"]))
 
 
 def _bound_call(functions: jmes_functions.Functions, name: str, spec: Mapping[str, Any],

@@ -343,7 +343,7 @@ def _plausible_email(address: str) -> bool:
         return False
     local, _, domain = address.partition("@")
     labels = domain.split(".")
-    return bool(local) and len(labels) >= 2 and all(labels)
+    return bool(local) and len(labels) >= 2 and "" not in labels
 
 
 # ---- booleans ----------------------------------------------------------------------------------
