@@ -26,6 +26,7 @@ from engine.secrets import redact_fields, scrub_message
 from engine.sync.report import EntityCounts, PlannedChange, Progress, SyncReport, no_progress
 from engine.sync.state.record_hashes import WrittenItem, payload_hash
 from engine.sync.state.store import StateStore
+from engine.sync.unchanged import unchanged_positions
 from engine.validate.mapping_set import MappingSet
 
 LOG = logging.getLogger("zoomforce.sync")
@@ -106,14 +107,20 @@ class WritePipeline:
             self.store.dead_letters.add(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
 
 
-    def link(self, mapping: Mapping, pending: Sequence[PendingRecord]) -> None:
-        """Fill each link's lookup field with the Id of the Contact or Lead matched by value."""
+    def link(self, mapping: Mapping, pending: Sequence[PendingRecord], *, keep_hashes: bool = True) -> None:
+        """Fill each link's lookup field with the Id of the Contact or Lead matched by value.
+
+        A record unchanged with its last links is not looked up (:mod:`engine.sync.unchanged`).
+        """
         if not mapping.links or self.salesforce is None or not pending:
             return
+        settled = unchanged_positions(self.store, mapping, pending) if keep_hashes else set()
         for link in mapping.links:
             expression = compile_expression(link.source)
             wanted: dict[int, str] = {}
             for position, item in enumerate(pending):
+                if position in settled:
+                    continue
                 value = evaluate_or_none(expression, item.evidence.get("source"))
                 if isinstance(value, str) and value.strip():
                     wanted[position] = value.strip().lower()
