@@ -108,8 +108,23 @@ def _zulu(text: str) -> datetime | None:
         return None
 
 
+# The time a transform wrote last, with its text: ``sf_datetime(add_minutes(...))`` parses it once.
+_last_written: tuple[str, datetime] = ("", _EPOCH)
+
+
+def _written(moment: datetime) -> str:
+    """`moment` as ISO-8601 UTC text, remembered so that the next transform reading it need not parse it."""
+    global _last_written
+    text = _iso_utc(moment)
+    _last_written = (text, moment.replace(microsecond=0))  # what parsing the text gives back
+    return text
+
+
 def _parse_iso(text: str) -> datetime | None:
     """An aware UTC datetime from ISO-8601 extended format (naive means UTC), or None."""
+    last_text, last_moment = _last_written
+    if text == last_text:
+        return last_moment
     common = _zulu(text)
     if common is not None:
         return common
@@ -172,7 +187,7 @@ def _shift(function: str, time: Any, amount: Any, unit_seconds: int) -> str | No
     step = _number(function, amount)
     try:
         delta = timedelta(seconds=step * unit_seconds)
-        return _iso_utc(moment + delta)
+        return _written(moment + delta)
     except (OverflowError, ValueError):
         raise _bad(function, "a shift that stays within years 1 to 9999", amount) from None
 
