@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -22,7 +23,7 @@ def test_plan_benchmark_prints_ratios_against_its_baselines() -> None:
 
 def test_sync_benchmark_prints_its_runs_and_ratios() -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks/bench_sync.py"), "--users", "2"],
+        [sys.executable, str(REPO / "benchmarks/bench_sync.py"), "--quick"],
         capture_output=True, text=True, timeout=300, check=True, cwd=REPO,
     )
     runs = re.findall(r"^(first run \(Collections\)|second run \(unchanged\)|first run \(Bulk 2\.0\))\s+read\s+(\d+)"
@@ -33,3 +34,22 @@ def test_sync_benchmark_prints_its_runs_and_ratios() -> None:
     # a rejoined participant is listed twice and written once: written <= read, the same on both paths
     assert 0 < first[1] <= first[0] and second[1] == 0 and bulk == first
     assert re.search(r"^second / first salesforce calls\s+\d+\.\d\dx$", result.stdout, re.MULTILINE)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary["runs"]) == {"first", "unchanged", "bulk"}
+    assert summary["runs"]["first"]["written"] == first[1]
+    assert summary["runs"]["first"]["zoom_calls"] == sum(summary["runs"]["first"]["zoom_calls_by_label"].values())
+    assert summary["peak_rss_mb"] > 0
+
+
+def test_map_benchmark_runs_in_quick_mode_and_ends_with_its_json_summary() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/bench_map.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, check=True, cwd=REPO,
+    )
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    entities = {"users", "meetings", "past_meetings", "webinars", "registrants", "participants", "panelists",
+                "calls", "registrations"}
+    assert set(summary) == entities
+    for figures in summary.values():
+        assert set(figures) == {"plan_vs_hand", "naive_vs_plan", "records_per_s"}
+        assert all(isinstance(value, int | float) and value > 0 for value in figures.values())

@@ -254,7 +254,7 @@ def test_bulk_upsert_matches_results_back_by_external_id(
     results = writer.upsert(REGISTRANT, KEY, records)
 
     assert emu.route("bulk_create") - before == 1
-    assert writer.api_calls == 6 + len(sleeps)  # create, upload, close, one poll per sleep, three result sets
+    assert writer.api_calls == 7 + len(sleeps)  # create, upload, close, a poll at once and one per sleep, 3 results
     assert [r.external_id for r in results] == [r.get(KEY, "") for r in records]
     failures = {i: _codes(r) for i, r in enumerate(results) if not r.success}
     assert failures == {10: ["INVALID_EMAIL_ADDRESS"], 20: ["STRING_TOO_LONG"], 30: ["INVALID_FIELD"],

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.resources import is_state_url as is_url
 from engine.suggest import suggestion
-from engine.sync.state.locations import is_url
 
 ZOOM_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_API_URL", "ZOOM_OAUTH_URL")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")

@@ -13,10 +13,17 @@ from dataclasses import replace
 from engine.salesforce.writer import SalesforceCredentials, SalesforceWriter
 from engine.zoom.client import ZoomClient, ZoomCredentials
 from engine.zoom.reader import ZoomSource
+from engine.zoom.schemas import load_source_index
+from engine.zoom.throttle import DEFAULT_CONCURRENCY, DEFAULT_PLAN, Throttle, labels_from_index
 
 
-def zoom_from_env(env: Mapping[str, str]) -> ZoomSource:
-    return ZoomSource(ZoomClient(ZoomCredentials.from_env(env)))
+def zoom_from_env(env: Mapping[str, str], *, concurrency: int = DEFAULT_CONCURRENCY,
+                  plan: str = DEFAULT_PLAN) -> ZoomSource:
+    """The source, its reads bounded by the account plan's rate limits and `concurrency` requests in flight."""
+    client = ZoomClient(ZoomCredentials.from_env(env))
+    index = load_source_index()
+    client.throttle = Throttle(plan, concurrency, labels_from_index(index))
+    return ZoomSource(client, index)
 
 
 def salesforce_from_env(env: Mapping[str, str], bulk_threshold: int = 2000, *, required: bool = True,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -68,6 +67,8 @@ class ZoomforceGroup(click.Group):
             raise
         except Exception as exc:  # a bug: still one line, and a distinct exit code
             if os.environ.get("ZOOMFORCE_DEBUG"):
+                import traceback  # deferred: only a bug with ZOOMFORCE_DEBUG set prints one
+
                 traceback.print_exc()
             say(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", level="error",
                 event="internal_error", exit_code=70)

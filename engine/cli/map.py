@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ def map_command(
     """Map Zoom records read from --input (one record, an API response, or JSON Lines) to JSON Lines."""
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.language.expressions import compile_expression
-    from engine.language.inputs import read_event_records, read_records, split_each
-    from engine.language.plan import RunContext, compile_plan, run_batch
+    from engine.language.inputs import read_event_records
+    from engine.language.plan import RunContext, compile_plan
+    from engine.language.streaming import iter_records, map_each
     from engine.validate.mapping_set import load_mapping_set
 
     settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir).usable()
@@ -67,12 +69,10 @@ def map_command(
     mapping = mapping_set.get(entity)
     plan = compile_plan(mapping)
     parent = _parse_parent(parent_json)
-    parents = None
-    if event_type is None:
+    records: Iterable[Any]
+    if event_type is None:  # streamed: each record is mapped and written as its line is read
         records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
-        records = read_records(read_input(input_path), records_expression)
-        if mapping.source.each:  # a recorded meeting's files: each one with its meeting as parent
-            records, parents = split_each(records, mapping.source.each, parent)
+        records = iter_records(_input_lines(input_path), records_expression)
     else:
         records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
     context = RunContext(parent=parent, run=_run_document(run_time))
@@ -87,11 +87,30 @@ def map_command(
                 event="record.warning", entity=plan.entity, index=index)
         click.echo(json.dumps(outcome.as_json(secrets), ensure_ascii=False))
 
-    result = run_batch(plan, records, context, on_record=emit, event=event_type, parents=parents)
-    if result.errors:
-        say(f"zoomforce: {len(result.errors)} of {len(records)} record(s) could not be mapped", level="error",
-            event="map.failed", failed=len(result.errors), records=len(records))
+    # `source.each`: a recorded meeting's files, each one mapped with its meeting as parent
+    each = mapping.source.each if event_type is None else None
+    count, failed = map_each(plan, records, context, emit, event=event_type, each=each)
+    if failed:
+        say(f"zoomforce: {failed} of {count} record(s) could not be mapped", level="error",
+            event="map.failed", failed=failed, records=count)
         sys.exit(1)
+
+
+def _input_lines(path: str) -> Iterator[str]:
+    """The lines of FILE or of standard input (``-``), read as they are needed; InputError if unreadable."""
+    try:
+        stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        yield from stream
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text: {exc.reason}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
 
 
 def _run_document(run_time: str | None) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.errors import InputError
-from engine.sync.state.database import DEFAULT_PATH
-from engine.sync.state.locations import STATE_ENV, is_url
+from engine.resources import DEFAULT_STATE_PATH, STATE_ENV
+from engine.resources import is_state_url as is_url
 
 if TYPE_CHECKING:
     from engine.sync.state.store import StateStore
@@ -49,7 +49,7 @@ STATE_OPTION = click.option(
     metavar="PATH|URL",
     help=f"The state: a SQLite file, or a PostgreSQL database (postgresql://USER@HOST/DB, the password from "
          f"PGPASSWORD or ~/.pgpass) shared by several processes: cursors, record hashes, runs, dead letters, inbox "
-         f"(default: the project's, else ./{DEFAULT_PATH}).",
+         f"(default: the project's, else ./{DEFAULT_STATE_PATH}).",
 )
 
 

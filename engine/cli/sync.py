@@ -85,12 +85,16 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
 @click.option("--account", "account_name", metavar="NAME",
               help="Sync this one of several Zoom accounts: its credentials (NAME_ZOOM_ACCOUNT_ID, ...) and its own "
                    "part of the state.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Zoom requests in flight at once (fan-out reads: details, includes, children per parent).")
+@click.option("--zoom-plan", default="pro", show_default=True, metavar="PLAN",
+              help="The Zoom account's plan, whose rate limits per label bound the reads: free, pro or business.")
 def sync_command(
     entities: tuple[str, ...], mappings_dir: Path | None, catalog_dir: Path | None, project_file: Path | None,
     state_path: StateLocation | None, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
     full_refresh: bool, rebind: bool, reset_cursors: bool, wait_seconds: float, metrics_file: Path | None,
-    account_name: str | None,
+    account_name: str | None, concurrency: int, zoom_plan: str,
 ) -> None:
     """Read Zoom as the mappings declare and upsert into Salesforce.
 
@@ -112,7 +116,8 @@ def sync_command(
     options = SyncOptions(entities, first, last, dry_run, retry_dead_letters, webinar, full_refresh, rebind,
                           reset_cursors)
     account = select_account(account_name, os.environ, settings.project.accounts)
-    zoom = zoom_from_env(account.environ)  # credentials first: a missing one is told before the state is touched
+    # credentials first: a missing one is told before the state is touched
+    zoom = zoom_from_env(account.environ, concurrency=concurrency, plan=zoom_plan)
     try:
         salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run,
                                          api_version=settings.api_version)

@@ -49,6 +49,8 @@ def _exact_text(value: str, expected: str) -> str:
 
 
 def to_text(value: Any) -> str:
+    if type(value) is str:
+        return value if value.isascii() else well_formed(value)  # ASCII always encodes
     if isinstance(value, str):
         return well_formed(value)
     if isinstance(value, bool):
@@ -135,7 +137,20 @@ def format_sf_datetime(moment: datetime) -> str:
 _SF_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
+def _is_zulu(text: str) -> bool:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in ASCII digits (the form Zoom writes), the date and time not yet checked."""
+    return (len(text) == 20 and text[19] == "Z" and text[10] == "T" and text[4] == "-" and text[7] == "-"
+            and text[13] == ":" and text[16] == ":" and text.isascii()
+            and (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]).isdigit())
+
+
 def to_datetime(value: Any) -> str:
+    if type(value) is str and _is_zulu(value):
+        try:
+            datetime.fromisoformat(value[:19])  # a real date and time; then only the milliseconds are added
+        except ValueError:
+            raise _fail(value, "an ISO-8601 time (e.g. 2026-03-23T06:00:00Z)") from None
+        return value[:19] + ".000Z"
     if isinstance(value, str) and _SF_DATETIME.match(value):
         return value
     return format_sf_datetime(parse_time(value))

@@ -1,9 +1,10 @@
 """JMESPath expressions: compiled once, with a fast path for plain field paths.
 
 ``compile_expression("settings.approval_type")`` parses the text once. A chain of plain field
-names becomes a direct dictionary walk (no interpreter); anything else is evaluated by one shared
-``TreeInterpreter`` that knows zoomforce's function registry. Both agree with JMESPath on the
-official compliance suite (see ``tests/test_jmespath_compliance.py``).
+names becomes a direct dictionary walk; anything else is compiled once into Python closures over
+the parse tree (:mod:`engine.language.compiler`: functions bound, constants folded). Both agree
+with JMESPath on the official compliance suite (``tests/test_jmespath_compliance.py``,
+``tests/test_compiler.py``).
 
 Function names and argument counts are checked when the expression compiles, not when a record
 first reaches it, so ``validate`` reports them with the expression's location.
@@ -18,13 +19,13 @@ from typing import Any
 
 import jmespath
 from jmespath import exceptions as jmes_errors
-from jmespath import visitor
 from jmespath.lexer import Lexer
 
 from engine.describe import json_type, short
 from engine.errors import EvaluationError, ExpressionError, TransformValueError
 from engine.language import limits
-from engine.language.functions import RETURN_TYPES, function_arities, function_options
+from engine.language.compiler import Compiler
+from engine.language.functions import RETURN_TYPES, ZoomforceFunctions, function_arities
 from engine.suggest import close_matches, did_you_mean
 
 # A path into a source document: names, array indexes, and None for "every item".
@@ -35,12 +36,6 @@ Evaluator = Callable[[Any], Any]
 # A node of jmespath's parse tree, read only: "type", and by type "value" and "children" (a slice's
 # children are its start, stop and step: ints or None, not nodes).
 AstNode = Mapping[str, Any]
-
-
-@cache
-def _interpreter() -> visitor.TreeInterpreter:
-    """One interpreter for every expression: ``ParsedResult.search`` would build one per call."""
-    return visitor.TreeInterpreter(function_options())
 
 
 @dataclass(frozen=True)
@@ -230,14 +225,13 @@ def _field_walker(names: tuple[str, ...]) -> Evaluator:
 
 
 def _interpreting(ast: AstNode) -> Evaluator:
-    interpreter = _interpreter()
+    return _compiler().compile(ast)
 
-    def run(value: Any) -> Any:
-        # types-jmespath declares the node a TypedDict whose children are all nodes; it is the
-        # plain dict that jmespath.compile built, handed back unchanged
-        return interpreter.visit(ast, value)  # type: ignore[arg-type]
 
-    return run
+@cache
+def _compiler() -> Compiler:
+    """One compiler for every expression, bound to zoomforce's function registry."""
+    return Compiler(ZoomforceFunctions())
 
 
 def evaluate_or_none(expression: CompiledExpression, document: Any) -> Any:

@@ -92,8 +92,42 @@ def _zone(text: str | None) -> timezone:
     return timezone(-offset if text.startswith("-") else offset)
 
 
+def _zulu(text: str) -> datetime | None:
+    """``YYYY-MM-DDTHH:MM:SSZ``, the form Zoom writes, read without the pattern (None: another form)."""
+    if len(text) != 20 or text[19] != "Z" or text[10] != "T" or not text.isascii():
+        return None
+    if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
+        return None
+    digits = text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    if not digits.isdigit():
+        return None
+    try:
+        return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                        int(text[17:19]), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+# The time a transform wrote last, with its text: ``sf_datetime(add_minutes(...))`` parses it once.
+_last_written: tuple[str, datetime] = ("", _EPOCH)
+
+
+def _written(moment: datetime) -> str:
+    """`moment` as ISO-8601 UTC text, remembered so that the next transform reading it need not parse it."""
+    global _last_written
+    text = _iso_utc(moment)
+    _last_written = (text, moment.replace(microsecond=0))  # what parsing the text gives back
+    return text
+
+
 def _parse_iso(text: str) -> datetime | None:
     """An aware UTC datetime from ISO-8601 extended format (naive means UTC), or None."""
+    last_text, last_moment = _last_written
+    if text == last_text:
+        return last_moment
+    common = _zulu(text)
+    if common is not None:
+        return common
     found = _ISO_TIME.fullmatch(text.strip())
     if found is None:
         return None
@@ -153,7 +187,7 @@ def _shift(function: str, time: Any, amount: Any, unit_seconds: int) -> str | No
     step = _number(function, amount)
     try:
         delta = timedelta(seconds=step * unit_seconds)
-        return _iso_utc(moment + delta)
+        return _written(moment + delta)
     except (OverflowError, ValueError):
         raise _bad(function, "a shift that stays within years 1 to 9999", amount) from None
 
@@ -320,11 +354,11 @@ def _split_name(full_name: str | None) -> dict[str, str | None] | None:
 
 
 def _plausible_email(address: str) -> bool:
-    if address.count("@") != 1 or any(char.isspace() for char in address):
+    if address.count("@") != 1 or address.split() != [address]:  # split() parts at every str.isspace()
         return False
     local, _, domain = address.partition("@")
     labels = domain.split(".")
-    return bool(local) and len(labels) >= 2 and all(labels)
+    return bool(local) and len(labels) >= 2 and "" not in labels
 
 
 # ---- booleans ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from engine.language.model import Mapping
 from engine.language.safe_json import loads
 
 
-def _records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
+def records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
     if isinstance(document, list):
         return document
     if records is not None and isinstance(document, dict):
@@ -33,7 +33,7 @@ def read_records(text: str, records: CompiledExpression | None = None) -> list[A
     if not stripped:
         return []
     try:
-        return _records_of(loads(stripped), records)
+        return records_of(loads(stripped), records)
     except json.JSONDecodeError as whole_error:
         lines = [line for line in stripped.splitlines() if line.strip()]
         if len(lines) < 2:
@@ -45,7 +45,7 @@ def read_records(text: str, records: CompiledExpression | None = None) -> list[A
         if not line.strip():
             continue
         try:
-            found.extend(_records_of(loads(line), records))
+            found.extend(records_of(loads(line), records))
         except json.JSONDecodeError as exc:
             found.append(BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"))
     return found

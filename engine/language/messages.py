@@ -13,7 +13,8 @@ MESSAGES_FILE = Path(__file__).resolve().parent / "messages.yaml"
 @cache
 def message_catalog() -> dict[str, dict[str, str]]:
     """The fixed sentences per language (``engine/language/messages.yaml``)."""
-    data = yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where PyYAML has it: 10x faster
+    data = yaml.load(MESSAGES_FILE.read_text(encoding="utf-8"), Loader=safe_loader)  # a safe loader either way
     return {language: {str(k): str(v) for k, v in texts.items()} for language, texts in data.items()}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from engine import secrets
@@ -16,6 +17,7 @@ from engine.errors import CoercionError, EvaluationError, MissingValue, RecordEr
 from engine.language.coerce import COERCERS, Coercer, to_text
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.language.model import FieldSpec, Mapping, ParentSpec
+from engine.language.record_mapper import RestMapper, rest_mapper
 from engine.language.safe_json import TOO_DEEP, Oversized, check_record, well_formed
 from engine.secrets import redact_fields
 
@@ -202,6 +204,21 @@ class Plan:
         """
         check_record(record)
         context = context or RunContext()
+        if event is None and listing is None and not self.skip_masked:
+            try:
+                output, key, warnings = self._rest_mapper(record, context)
+                return MappedRecord(self.entity, self.object, key, output, warnings)
+            except Exception:  # the full path below decides, and raises the located error
+                pass
+        return self._map_in_full(record, context, event, listing)
+
+    @cached_property
+    def _rest_mapper(self) -> RestMapper:
+        """The lean path for a REST record (:mod:`engine.language.record_mapper`), built on first use."""
+        return rest_mapper(self.fields, self.parent, self.upsert_keys)
+
+    def _map_in_full(self, record: Any, context: RunContext, event: str | None,
+                     listing: str | None = None) -> MappedRecord:
         warnings: list[str] = []
         output: dict[str, Any] = {}
         for plan in self.fields:

@@ -161,7 +161,77 @@ def _integer_digits(value: int) -> int:
 
 
 def check_record(record: Any) -> None:
-    """Raise a RecordError if `record` holds a marker of :func:`loads` or is over a limit (no recursion)."""
+    """Raise a RecordError if `record` holds a marker of :func:`loads` or is over a limit (no recursion).
+
+    A quick pass over the plain JSON types decides; only a record it cannot pass is walked again
+    with paths, to say where the problem is.
+    """
+    if not _plainly_within_limits(record):
+        _check_record_located(record)
+
+
+_INTEGER_BOUND = 10 ** (limits.MAX_INTEGER_DIGITS - 1)  # fewer digits than the limit, whatever the estimate
+
+
+def _plainly_within_limits(record: Any) -> bool:
+    """True when `record` is within the limits (the size counted as the located walk counts it)."""
+    longest = limits.MAX_STRING_LENGTH
+    marker = len(TOO_DEEP)
+    size = 0
+    stack: list[tuple[Any, int]] = [(record, 0)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            if depth >= limits.MAX_NESTING_DEPTH:
+                return False
+            items: Any = value.items()
+            size += 8
+            for key, item in items:
+                if type(key) is str:
+                    if len(key) > longest:
+                        return False
+                    size += len(key)
+                kind = type(item)
+                if kind is str:
+                    length = len(item)
+                    if length > longest or (length == marker and item == TOO_DEEP):
+                        return False
+                    size += length
+                elif kind is int:
+                    if not -_INTEGER_BOUND < item < _INTEGER_BOUND:
+                        return False
+                    size += 8
+                elif kind is bool or item is None:
+                    size += 8
+                elif kind is dict or kind is list:
+                    stack.append((item, depth + 1))
+                elif kind is float and math.isfinite(item):
+                    size += 8
+                else:
+                    return False  # a float, a marker, anything else: the located walk decides
+        elif kind is list:
+            if depth >= limits.MAX_NESTING_DEPTH:
+                return False
+            size += 8
+            stack.extend((item, depth + 1) for item in value)
+        elif kind is str:
+            length = len(value)
+            if length > longest or (length == marker and value == TOO_DEEP):
+                return False
+            size += length
+        elif kind is int:
+            if not -_INTEGER_BOUND < value < _INTEGER_BOUND:
+                return False
+            size += 8
+        elif kind is bool or value is None or (kind is float and math.isfinite(value)):
+            size += 8
+        else:
+            return False
+    return size <= limits.MAX_RECORD_SIZE
+
+
+def _check_record_located(record: Any) -> None:
     size = 0
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(record, 0, ())]
     while stack:

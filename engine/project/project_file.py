@@ -31,7 +31,7 @@ from jsonschema import Draft202012Validator
 from engine.errors import Problem
 from engine.language.loader import LoadedDocument, SourceMap, load_yaml_file
 from engine.language.schema_errors import positioned_problems
-from engine.resources import schemas_dir
+from engine.resources import is_state_url, schemas_dir
 
 PROJECT_FILE = "zoomforce.yaml"
 PROJECT_ENV = "ZOOMFORCE_PROJECT"
@@ -153,8 +153,8 @@ def _project(file: Path, display: str, document: LoadedDocument) -> Project:
     if mappings is None and (root / DEFAULT_MAPPINGS).is_dir():
         mappings = root / DEFAULT_MAPPINGS
     written = str(data.get("state", DEFAULT_STATE))
-    # A URL (postgresql://...) as written, for the state layer to open; anything else a file beside this one.
-    state: Path | str = written if "://" in written else (root / written).resolve()
+    # A PostgreSQL URL as written, for the state layer to open; anything else a file beside this one.
+    state: Path | str = written if is_state_url(written) else (root / written).resolve()
     return Project(
         file=file,
         display=display,

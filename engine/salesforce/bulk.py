@@ -33,6 +33,7 @@ from engine.salesforce.auth import Connection, Sleep
 NULL = "#N/A"
 MAX_JOB_BYTES = 100_000_000  # Salesforce takes at most 100 MB of CSV per job (150 MB base64)
 MAX_POLL_INTERVAL = 30.0
+FIRST_POLL_INTERVAL = 0.1  # seconds before the second poll; the first is at once
 MAX_WAIT = 4 * 3600.0  # seconds of polling (as asked of `sleep`) before the job is aborted
 MAX_POLLS = 20_000
 TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -276,13 +277,16 @@ class BulkUpsert:
             return None
 
     def _wait(self, job_id: str) -> Mapping[str, Any]:
-        interval = self.poll_interval
+        # the first poll at once (a small job is often done by then), then waits growing from a tenth of a second
+        interval = min(self.poll_interval, FIRST_POLL_INTERVAL)
         waited = 0.0
         info: Mapping[str, Any] = {}
         seen = "UploadComplete"
-        for _ in range(MAX_POLLS):
-            self._sleep(interval)
-            waited += interval
+        for poll in range(MAX_POLLS):
+            if poll:
+                self._sleep(interval)
+                waited += interval
+                interval = min(interval * 1.5, max(self.poll_interval, MAX_POLL_INTERVAL))
             # restful gives None for an empty answer: no news, so keep polling
             info = self.connection.call("bulk poll", lambda sf: sf.restful(f"jobs/ingest/{job_id}") or {})
             state = str(info.get("state") or seen)
@@ -293,7 +297,6 @@ class BulkUpsert:
             seen = state
             if info.get("state") in TERMINAL or waited >= MAX_WAIT:
                 break
-            interval = min(interval * 1.5, max(self.poll_interval, MAX_POLL_INTERVAL))
         if info.get("state") not in TERMINAL:
             self._log.warning("salesforce bulk job %s: still %s after %.0fs; aborting it", job_id,
                               info.get("state"), waited)

@@ -24,6 +24,7 @@ from engine.secrets import redact_fields, scrub_message
 from engine.sync.report import EntityCounts, Failures, PlannedChange, Progress, SyncReport, no_failures, no_progress
 from engine.sync.state.record_hashes import WrittenItem, payload_hash
 from engine.sync.state.store import StateStore
+from engine.sync.unchanged import unchanged_positions
 from engine.validate.mapping_set import MappingSet
 
 LOG = logging.getLogger("zoomforce.sync")
@@ -129,17 +130,19 @@ class WritePipeline:
             self.store.dead_letters.add(entity, key, code, message, evidence, self.run_id, index, secret_fields=secrets)
 
 
-    def link(self, mapping: Mapping, pending: Sequence[PendingRecord]) -> None:
+    def link(self, mapping: Mapping, pending: Sequence[PendingRecord], *, keep_hashes: bool = True) -> None:
         """Fill each link's lookup field with the Id of the record matched by value, links in order.
 
-        Without a Salesforce (a dry run), nothing is looked up and no record is skipped or rejected.
+        Without a Salesforce (a dry run), nothing is looked up and no record is skipped or rejected. A
+        record unchanged with its last links is not looked up (:mod:`engine.sync.unchanged`).
         """
         if not mapping.links or self.salesforce is None or not pending:
             return
+        settled = unchanged_positions(self.store, mapping, pending) if keep_hashes else set()
         for link in mapping.links:
             wanted: dict[int, str | None] = {}
             for position, item in enumerate(pending):
-                if item.outcome is not None:
+                if item.outcome is not None or position in settled:
                     continue
                 if link.unless_set and item.mapped.record.get(link.unless_set) not in (None, ""):
                     continue  # an earlier link found it (a Contact), or a field wrote it

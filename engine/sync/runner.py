@@ -351,7 +351,7 @@ class SyncRunner:
             self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending)
         except DailyLimitReached:
             if write and pending:  # keep what was read before the limit: written now, the cursor stays
-                self.pipeline.link(mapping, pending)
+                self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
                 self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, None,
                                     keep_hashes=entity not in self.refreshed)
             self.read_records[entity] = kept
@@ -361,7 +361,7 @@ class SyncRunner:
             if counts.failed:  # a parent that could not be read hides its children: the run must say so
                 report.entities[entity] = counts
             return
-        self.pipeline.link(mapping, pending)
+        self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
         listing = mapping.source.listing
         keeps_cursor = listing is not None and listing.window_incremental
         cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
@@ -455,5 +455,5 @@ class SyncRunner:
                 # may differ now that the mapping changed); a failure keeps it open.
                 pending.append(PendingRecord(record_key(mapped, plan), mapped, letter.record, letter.source_index or 0,
                                              letter.id))
-            self.pipeline.link(mapping, pending)
+            self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
             self.pipeline.write(mapping, plan, pending, counts, dry_run, report, None, keep_hashes=False)

@@ -21,8 +21,7 @@ from engine.resources import schemas_dir
 @cache
 def mapping_validator() -> Draft202012Validator:
     schema = json.loads((schemas_dir() / "mapping.schema.json").read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema)  # the schema is checked against the meta-schema in tests/test_mapping_schema.py
 
 
 @cache

@@ -1,8 +1,17 @@
-"""The privacy taxonomy: Fides data categories, uses and subjects from fideslang's defaults."""
+"""The privacy taxonomy: Fides data categories, uses and subjects from fideslang's defaults.
+
+The keys are read from ``fides_taxonomy.json`` beside this module (written from fideslang by
+``scripts/update_taxonomy.py``; ``tests/test_taxonomy.py`` proves it equals fideslang's), so that
+validating mappings does not import fideslang and pydantic.
+"""
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from pathlib import Path
+
+TAXONOMY_FILE = Path(__file__).resolve().parent / "fides_taxonomy.json"
 
 #: Categories whose values are credentials: a field in one of them must say ``secret: true``.
 CREDENTIAL_PREFIXES = ("user.authorization", "system.authentication")
@@ -10,13 +19,8 @@ CREDENTIAL_PREFIXES = ("user.authorization", "system.authentication")
 
 @cache
 def _taxonomy() -> dict[str, frozenset[str]]:
-    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
-
-    return {
-        "data_category": frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_category),
-        "data_use": frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_use),
-        "data_subject": frozenset(item.fides_key for item in DEFAULT_TAXONOMY.data_subject),
-    }
+    data = json.loads(TAXONOMY_FILE.read_text(encoding="utf-8"))
+    return {kind: frozenset(data[kind]) for kind in ("data_category", "data_use", "data_subject")}
 
 
 def data_categories() -> frozenset[str]:

@@ -32,6 +32,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -54,6 +55,7 @@ from engine.errors import (
     ZoomNotFound,
 )
 from engine.language.safe_json import loads
+from engine.zoom.throttle import Throttle
 
 LOGGER_NAME = "zoomforce.zoom"
 DEFAULT_API_URL = "https://api.zoom.us/v2"
@@ -297,6 +299,9 @@ class ZoomClient:
         self.api_calls = 0
         self.token_requests = 0
         self._renewals = 0
+        self._count_lock = threading.Lock()
+        # per-label buckets and a cap on requests in flight (engine.zoom.throttle); None: unthrottled
+        self.throttle: Throttle | None = None
 
     def __repr__(self) -> str:
         return f"ZoomClient({self.credentials.api_url!r}, account_id={self.credentials.account_id!r})"
@@ -399,15 +404,17 @@ class ZoomClient:
 
     def _send(self, request: _Request, attempt: int) -> httpx.Response:
         request.token = self._access_token()
-        self.api_calls += 1
+        with self._count_lock:
+            self.api_calls += 1
         try:
-            response = self._exchange(
-                request.method,
-                request.url,
-                params=request.params,
-                json=request.json,
-                headers={"Authorization": f"Bearer {request.token}", "Accept": "application/json"},
-            )
+            with self.throttle.request(request.path) if self.throttle is not None else nullcontext():
+                response = self._exchange(
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    json=request.json,
+                    headers={"Authorization": f"Bearer {request.token}", "Accept": "application/json"},
+                )
         except (_Retry, Unreachable):
             metrics.api_call("zoom", None)
             raise
@@ -475,6 +482,8 @@ class ZoomClient:
         if failure.status == 429:
             kind = failure.limit or ("retry_after" if failure.why_wait else "backoff")
             metrics.rate_limit_wait("zoom", kind, wait)
+            if self.throttle is not None:  # the other threads wait too, not only this request
+                self.throttle.slow_down(request.path, wait)
         self._sleep(wait)
 
     # ---- the access token ----

@@ -36,6 +36,7 @@ from engine.language.model import IncludeSpec, ListSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.zoom.client import ZoomClient, endpoint_path
 from engine.zoom.schemas import SourceIndex, load_source_index
+from engine.zoom.throttle import fan_out
 
 LOG = logging.getLogger("zoomforce.source")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
@@ -142,6 +143,8 @@ class ZoomSource:
     def __init__(self, client: ZoomClient, index: SourceIndex | None = None):
         self.client = client
         self.index = index or load_source_index()
+        # reads in parallel when the client is throttled (engine.zoom.throttle), else one at a time
+        self._workers = client.throttle.concurrency if client.throttle is not None else 1
 
     # ---- one entity ------------------------------------------------------------------------
 
@@ -149,9 +152,10 @@ class ZoomSource:
         self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None
     ) -> Iterator[SourceItem | SourceFailure]:
         """Every record of `mapping`: per parent record when it has a parent entity."""
-        if mapping.source.parent is not None:
-            for parent in parents or ():
-                yield from self._read_under(mapping, parent, window)
+        if mapping.source.parent is not None:  # the parents' reads run concurrently, in the parents' order
+            for items in fan_out(lambda parent: list(self._read_under(mapping, parent, window)), parents or (),
+                                 self._workers):
+                yield from items
         else:
             yield from self._read_under(mapping, None, window)
 
@@ -163,11 +167,14 @@ class ZoomSource:
                 yield from self._each(mapping, item)
             return
         for listing in mapping.source.listings:
-            for listed in self._listed(mapping, listing, parent, window):
+            def whole(listed: dict[str, Any], listing: ListSpec = listing) -> list[SourceItem | SourceFailure]:
                 items = self._detail(mapping, listing, listed, parent) if listing.detail else iter(
                     [self._complete(mapping, listed, parent)])
-                for item in items:
-                    yield from self._each(mapping, replace(item, listing=listing.name))
+                return [inner for item in items for inner in self._each(mapping, replace(item, listing=listing.name))]
+
+            # each listed record's detail and includes are read concurrently; they come out in the list's order
+            for items in fan_out(whole, self._listed(mapping, listing, parent, window), self._workers):
+                yield from items
 
     def _each(self, mapping: EntityMapping, item: SourceItem | SourceFailure) -> Iterator[SourceItem | SourceFailure]:
         """With ``source.each``, the records inside `item` (its list at that key), `item` as their parent."""

@@ -35,8 +35,9 @@ from typing import Any
 
 from engine.errors import StateError
 from engine.language.safe_json import well_formed_deep
+from engine.resources import DEFAULT_STATE_PATH
 
-DEFAULT_PATH = Path("zoomforce.db")
+DEFAULT_PATH = DEFAULT_STATE_PATH
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 Key = str | int

@@ -5,10 +5,9 @@ Standard library only, so that telling one from the other loads no database driv
 
 from __future__ import annotations
 
-URL_SCHEMES = ("postgresql://", "postgres://")
-STATE_ENV = "ZOOMFORCE_STATE"
+from engine.resources import STATE_ENV, STATE_URL_SCHEMES, is_state_url
 
+URL_SCHEMES = STATE_URL_SCHEMES
+is_url = is_state_url  # the names the state uses
 
-def is_url(location: object) -> bool:
-    """True for a PostgreSQL URL (``postgresql://`` or ``postgres://``); anything else is a SQLite path."""
-    return isinstance(location, str) and location.lower().startswith(URL_SCHEMES)
+__all__ = ["STATE_ENV", "URL_SCHEMES", "is_url"]

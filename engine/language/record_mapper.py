@@ -1,0 +1,208 @@
+"""The lean per-record path of a plan: one closure per field, chosen when the plan compiles.
+
+:class:`~engine.language.plan.Plan` maps a REST record (no event, no masked values kept by the
+state) with the function :func:`rest_mapper` builds. Each field's step is specialised once: where
+its value is read (the record, the parent, the run), a plain one-name path as a direct ``get``,
+its missing-value policy, its value table and its over-length policy; only the steps a field needs
+run per record.
+
+The fast path never decides an error: any exception in it (a required value missing, a value the
+coercer refuses, an expression that fails) makes the plan map that record again with its
+complete path (``Plan._map_in_full``), which raises the located error with its full text. Both paths
+are pure, so the second run fails the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+from engine.language.coerce import passthrough, to_text
+
+# The plan imports this module: its FieldPlan, ParentPlan and RunContext are typed Any here.
+FieldPlan: TypeAlias = Any
+ParentPlan: TypeAlias = Any
+RunContext: TypeAlias = Any
+
+# One field's step: (record, context, output, warnings); it writes its value into output or leaves it out.
+Step = Callable[[Any, RunContext, dict[str, Any], list[str]], None]
+# The mapper: (record, context) -> (output record, upsert key, warnings).
+RestMapper = Callable[[Any, RunContext], tuple[dict[str, Any], dict[str, Any], list[str]]]
+
+
+class NeedsFullPath(Exception):
+    """The fast path met a case it does not decide (a required value missing, no upsert key)."""
+
+
+def rest_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None, upsert_keys: tuple[str, ...]) -> RestMapper:
+    """The function that maps one REST record the way ``Plan.map_record`` does, or raises anything."""
+    steps = [_step(field) for field in fields if field.reader(None) is not None]
+    reference = _reference(parent)
+    upsert = _upsert(upsert_keys)
+
+    def run(record: Any, context: RunContext) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        if type(record) is not dict:
+            raise NeedsFullPath("the record is not an object")
+        output: dict[str, Any] = {}
+        warnings: list[str] = []
+        for step in steps:
+            step(record, context, output, warnings)
+        if reference is not None:
+            reference(context, output)
+        return output, upsert(output), warnings
+
+    return run
+
+
+def _reader(field: FieldPlan) -> Callable[[Any, RunContext], Any]:
+    evaluate = field.expression.evaluate
+    path = field.expression.fast_path
+    if field.scope == "record":
+        if path is not None and len(path) == 1:
+            (name,) = path
+
+            def one_name(record: Any, context: RunContext) -> Any:
+                return record.get(name) if type(record) is dict else evaluate(record)
+
+            return one_name
+        return lambda record, context: evaluate(record)
+    if field.scope == "parent":
+        return lambda record, context: evaluate(context.parent)
+    return lambda record, context: evaluate(context.run)
+
+
+def _step(field: FieldPlan) -> Step:
+    path = field.expression.fast_path
+    if field.scope == "record" and path is not None and len(path) == 1 and field.table is None \
+            and field.on_missing == "skip":
+        return _plain_step(path[0], field)
+    read = _reader(field)
+    target = field.target
+    convert = _converter(field)
+    missing = _missing(field)
+
+    def step(record: Any, context: RunContext, output: dict[str, Any], warnings: list[str]) -> None:
+        raw = read(record, context)
+        if raw is None:
+            missing(output)
+        else:
+            output[target] = convert(raw, warnings)
+
+    return step
+
+
+def _plain_step(name: str, field: FieldPlan) -> Step:
+    """The common field: one name of a record (a dict, checked once per record), left out when missing."""
+    target, coerce, limit = field.target, field.coerce, field.max_length
+    if limit is None:
+
+        def plain(record: Any, context: RunContext, output: dict[str, Any], warnings: list[str]) -> None:
+            raw = record.get(name)
+            if raw is not None:
+                output[target] = coerce(raw)
+
+        return plain
+    truncate = field.truncate
+
+    def bounded(record: Any, context: RunContext, output: dict[str, Any], warnings: list[str]) -> None:
+        raw = record.get(name)
+        if raw is not None:
+            value = coerce(raw)
+            if isinstance(value, str) and len(value) > limit:
+                if not truncate:
+                    raise NeedsFullPath(target)
+                warnings.append(f"{target}: truncated from {len(value)} to {limit} characters")
+                value = value[:limit]
+            output[target] = value
+
+    return bounded
+
+
+def _missing(field: FieldPlan) -> Callable[[dict[str, Any]], None]:
+    target, policy, default = field.target, field.on_missing, field.default
+    if policy == "skip":
+        return lambda output: None
+    if policy in ("null", "default"):
+        value = None if policy == "null" else default
+
+        def fill(output: dict[str, Any]) -> None:
+            output[target] = value
+
+        return fill
+
+    def refuse(output: dict[str, Any]) -> None:
+        raise NeedsFullPath(target)
+
+    return refuse
+
+
+def _converter(field: FieldPlan) -> Callable[[Any, list[str]], Any]:
+    coerce, table, limit, target = field.coerce, field.table, field.max_length, field.target
+    if table is not None:
+        plain = coerce
+
+        def coerce(raw: Any) -> Any:  # the value table first, keyed by the value's text
+            return plain(table[to_text(raw)])
+
+    if limit is None:
+        if coerce is passthrough:
+            return lambda raw, warnings: passthrough(raw)
+        return lambda raw, warnings: coerce(raw)
+    if not field.truncate:
+
+        def bounded(raw: Any, warnings: list[str]) -> Any:
+            value = coerce(raw)
+            if isinstance(value, str) and len(value) > limit:
+                raise NeedsFullPath(target)
+            return value
+
+        return bounded
+
+    def truncated(raw: Any, warnings: list[str]) -> Any:
+        value = coerce(raw)
+        if isinstance(value, str) and len(value) > limit:
+            warnings.append(f"{target}: truncated from {len(value)} to {limit} characters")
+            return value[:limit]
+        return value
+
+    return truncated
+
+
+def _reference(parent: ParentPlan | None) -> Callable[[RunContext, dict[str, Any]], None] | None:
+    if parent is None:
+        return None
+    evaluate, coerce = parent.expression.evaluate, parent.coerce
+    relationship, key, required = parent.relationship, parent.key, parent.required
+
+    def reference(context: RunContext, output: dict[str, Any]) -> None:
+        raw = None if context.parent is None else evaluate(context.parent)
+        if raw is None:
+            if required:
+                raise NeedsFullPath(relationship)
+            return
+        output[relationship] = {key: coerce(raw)}
+
+    return reference
+
+
+def _upsert(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    if not keys:
+        return lambda output: {}
+    if len(keys) == 1:
+        (only,) = keys
+
+        def one(output: dict[str, Any]) -> dict[str, Any]:
+            value = output.get(only)
+            if value is None or value == "":
+                raise NeedsFullPath(only)
+            return {only: value}
+
+        return one
+
+    def first(output: dict[str, Any]) -> dict[str, Any]:
+        for key in keys:
+            if output.get(key) not in (None, ""):
+                return {key: output[key]}
+        raise NeedsFullPath(keys[0])
+
+    return first

@@ -1,0 +1,43 @@
+"""What a command imports at start-up: `--help` loads no engine layer, `validate` neither fideslang nor pydantic.
+
+Start-up time is measured by ``python -X importtime`` and reported in docs (tests never assert on
+time); what is imported is asserted here, since that is what the time follows from.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.helpers import REPO
+
+PROBE = """
+import json, sys
+from engine.cli.main import cli
+try:
+    cli({args!r}, prog_name="zoomforce")
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    return set(json.loads(result.stderr.strip().splitlines()[-1]))
+
+
+def test_help_imports_no_layer_of_the_engine_and_no_client() -> None:
+    loaded = _modules_after(["--help"])
+    heavy = {"jsonschema", "fideslang", "pydantic", "httpx", "simple_salesforce", "sqlite3", "yaml", "jmespath",
+             "engine.language", "engine.sync", "engine.validate", "engine.zoom", "engine.salesforce"}
+    assert "engine.cli.main" in loaded
+    assert heavy.isdisjoint(loaded), sorted(heavy & loaded)
+
+
+def test_validate_reads_the_taxonomy_from_shipped_data_not_from_fideslang() -> None:
+    loaded = _modules_after(["validate", str(REPO / "mappings")])
+    assert "engine.validate.taxonomy" in loaded
+    assert {"fideslang", "pydantic", "httpx", "simple_salesforce"}.isdisjoint(loaded)
