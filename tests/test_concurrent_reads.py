@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from engine import logs
 from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app
 from engine.emulators.zoom.app import create_app as zoom_app
 from engine.errors import ConfigError
@@ -125,6 +126,17 @@ def test_fan_out_keeps_the_order_and_the_bound() -> None:
     assert list(fan_out(work, range(40), 4)) == [n * n for n in range(40)]
     assert most <= 4
     assert list(fan_out(work, range(5), 1)) == [0, 1, 4, 9, 16]
+
+
+def test_a_read_in_a_worker_thread_logs_with_the_run_and_entity_of_its_caller() -> None:
+    def context_of(n: int) -> tuple[int, dict[str, Any], str]:
+        return n, dict(logs.current()), threading.current_thread().name
+
+    with logs.bound(run_id=7, entity="meetings"):
+        seen = list(fan_out(context_of, range(6), 3))
+    assert [n for n, _, _ in seen] == list(range(6))
+    assert all(fields == {"run_id": 7, "entity": "meetings"} for _, fields, _ in seen)
+    assert any(name.startswith("zoomforce-read") for _, _, name in seen), "read in the pool's threads"
 
 
 def test_a_label_waits_for_its_bucket_and_after_a_429() -> None:

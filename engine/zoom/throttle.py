@@ -14,6 +14,7 @@ items' order, so that what reaches the writer is what a sequential run gives.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import threading
@@ -159,7 +160,8 @@ def fan_out(work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterato
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoomforce-read") as pool:
         try:
             for item in items:
-                window.append(pool.submit(work, item))
+                # each read runs in a copy of the caller's context: its log records keep the run and entity
+                window.append(pool.submit(contextvars.copy_context().run, work, item))
                 if len(window) >= 2 * workers:
                     yield window.popleft().result()
             while window:
