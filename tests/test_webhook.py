@@ -442,7 +442,9 @@ def test_a_store_that_cannot_write_answers_500_so_zoom_redelivers(receiver: Rece
     response = receiver.deliver(event_document(1), request_id="req-1")
     assert response.status_code == 500
     assert response.json() == {"error": "the event could not be stored; deliver it again later"}
-    assert receiver.client.get(receiver.url + "/healthz").status_code == 503
+    health = receiver.client.get(receiver.url + "/healthz")
+    assert health.status_code == 200 and health.json()["state"] == "unavailable", "alive: no restart for it"
+    assert receiver.client.get(receiver.url + "/readyz").status_code == 503, "not ready: no traffic"
 
 
 def test_an_app_given_only_a_processor_runs_its_own_worker(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ inside the window is a duplicate for the inbox.
 Logs (logger ``zoomforce.webhook``) carry the event type, its id and the outcome, never the secret
 token, a signature or the body: payloads carry meeting passwords.
 
-Beside the webhook: ``GET /healthz`` (alive: the inbox's counts and the worker), ``GET /readyz``
+Beside the webhook: ``GET /healthz`` (alive: 200 while the process answers, with the inbox's counts
+and the worker, or ``"state": "unavailable"``), ``GET /readyz``
 (ready: the state answers and, when a check is given, Salesforce does; 503 otherwise, each check's
 outcome in the body; the outcome is kept ``READY_CACHE_SECONDS``, so a probe every second costs
 Salesforce a call now and then) and ``GET /metrics`` (:mod:`engine.metrics` in the Prometheus text
@@ -264,13 +265,15 @@ class _Receiver:
         return self.store.inbox.add(event_id, event_type, kept)
 
     async def healthz(self, request: Request) -> Response:
+        # Alive is the process answering: a state out of reach is told here (and makes /readyz 503), but is
+        # no reason for a liveness probe to restart the process, which would not bring the database back.
+        worker = "none" if self.worker is None else ("running" if self.worker.running else "stopped")
         try:
             counts = await run_in_threadpool(self.store.inbox.counts)
         except StateError as error:
             self.log.error("webhook health: state database unavailable (%s)", error)
-            return JSONResponse({"status": "error", "error": "state database unavailable"}, status_code=503)
+            return JSONResponse({"status": "ok", "state": "unavailable", "worker": worker})
         inbox = {status: counts.get(status, 0) for status in INBOX_STATUSES}
-        worker = "none" if self.worker is None else ("running" if self.worker.running else "stopped")
         return JSONResponse({"status": "ok", "inbox": inbox, "worker": worker})
 
     async def readyz(self, request: Request) -> Response:
