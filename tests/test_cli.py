@@ -244,3 +244,19 @@ def test_map_an_event_that_does_not_feed_the_entity_is_an_input_error(runner: Cl
     assert "event 'phone.callee_ended' does not feed this entity" in result.stderr
     wrong = runner.invoke(cli, ["map", "calls", "--event", "phone.caller_ended", "--input", str(path)])
     assert wrong.exit_code == 2 and "is a 'phone.callee_ended' event" in wrong.stderr
+
+
+@pytest.mark.parametrize("words", [["sync", "--log-format", "json", "--bogus"], ["map", "--log-format=json"],
+                                   ["dead-letters", "show", "--log-format", "json", "not-a-number"]])
+def test_a_usage_error_under_json_logs_is_one_json_record_and_exit_2(words: list[str]) -> None:
+    result = CliRunner().invoke(cli, words)
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    record = json.loads(line)
+    assert record["event"] == "usage_error" and record["level"] == "error" and record["exit_code"] == 2
+    assert record["message"].startswith("zoomforce: error: ")
+
+
+def test_a_usage_error_in_text_keeps_clicks_usage_lines() -> None:
+    result = CliRunner().invoke(cli, ["sync", "--bogus"])
+    assert result.exit_code == 2 and "Usage:" in result.stderr and "No such option '--bogus'" in result.stderr

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from engine import __version__
+from engine import __version__, logs
 from engine.cli.catalog import catalog_group
 from engine.cli.dead_letters import dead_letters_group
 from engine.cli.demo import demo_command
@@ -33,6 +33,10 @@ from engine.errors import MappingInvalid, PreflightFailed, ProjectInvalid, Zoomf
 
 class ZoomforceGroup(click.Group):
     """Turns zoomforce's typed errors into one line and an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["zoomforce.words"] = list(args)  # what the command line said, for a usage error's format
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -63,6 +67,14 @@ class ZoomforceGroup(click.Group):
             click.echo(f"zoomforce: error: {where}: {exc.strerror or exc}", err=True)
             _drop_stdout()
             ctx.exit(2)
+        except click.UsageError as exc:
+            if not _json_logs_asked(ctx):
+                raise  # click's own usage text
+            if not logs.is_json():  # the parser stopped before --log-format's callback ran
+                logs.configure("json", logs.chosen_level())
+            say(f"zoomforce: error: {exc.format_message()}", level="error", event="usage_error",
+                command=exc.ctx.command_path if exc.ctx is not None else None, exit_code=2)
+            ctx.exit(2)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug: still one line, and a distinct exit code
@@ -73,6 +85,23 @@ class ZoomforceGroup(click.Group):
             say(f"zoomforce: internal error: {type(exc).__name__}: {exc} (please report this)", level="error",
                 event="internal_error", exit_code=70)
             ctx.exit(70)
+
+
+def _json_logs_asked(ctx: click.Context) -> bool:
+    """Whether this command line asks for JSON logs (``--log-format json`` or ``ZOOMFORCE_LOG_FORMAT``),
+    read from its words: a usage error may stop the parser before the option is processed."""
+    if logs.is_json():
+        return True
+    words: list[str] = ctx.meta.get("zoomforce.words", [])
+    for position, word in enumerate(words):
+        if word == "--log-format" and position + 1 < len(words):
+            return words[position + 1].strip().lower() == "json"
+        if word.startswith("--log-format="):
+            return word.partition("=")[2].strip().lower() == "json"
+    try:
+        return logs.chosen_format(None) == "json"
+    except ValueError:
+        return False
 
 
 def _drop_stdout() -> None:
