@@ -39,6 +39,10 @@ def test_sync_benchmark_prints_its_runs_and_ratios() -> None:
     assert summary["runs"]["first"]["written"] == first[1]
     assert summary["runs"]["first"]["zoom_calls"] == sum(summary["runs"]["first"]["zoom_calls_by_label"].values())
     assert summary["peak_rss_mb"] > 0
+    for run in summary["runs"].values():  # each against its minimum, the Salesforce calls split by kind
+        assert 0 < run["zoom_min"] <= run["zoom_calls"] and run["salesforce_writes_min"] <= run["salesforce_writes"]
+        assert run["salesforce_writes"] + run["salesforce_lookups"] + run["salesforce_other"] == run["salesforce_calls"]
+    assert summary["runs"]["unchanged"]["salesforce_writes"] == summary["runs"]["unchanged"]["written"] == 0
 
 
 def test_map_benchmark_runs_in_quick_mode_and_ends_with_its_json_summary() -> None:

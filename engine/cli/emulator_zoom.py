@@ -50,9 +50,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
               help="Multiplies Zoom's retry delays (300, 1200, 3600 s); e.g. 0.001 in tests.")
 @click.option("--webhook-events", type=click.IntRange(0), default=len(STARTUP_EVENT_KINDS), show_default=True,
               help=f"Events sent once listening, cycling through {', '.join(STARTUP_EVENT_KINDS)}.")
+@click.option("--meetings-per-user", type=click.IntRange(0, 1000), default=None,
+              help="Meetings of every user, all but the last past (default: 2 to 4 by user).")
+@click.option("--calls-per-user", type=click.IntRange(0, 1000), default=None,
+              help="Calls in the last 30 days of every Zoom Phone user (default: 3 to 6).")
+@click.option("--webinars-per-user", type=click.IntRange(0, 1000), default=None,
+              help="Webinars of every user, all but the last past (default: 2 for every third user).")
+@click.option("--registrants-per-webinar", type=click.IntRange(0, 100_000), default=None,
+              help="Registrants of every webinar open to registration (default: 6).")
+@click.option("--attendees-per-webinar", type=click.IntRange(0, 100_000), default=None,
+              help="Attendees in every past webinar's report, a rejoin aside (default: 3 to 6).")
 def zoom_command(port: int, host: str, users: int, seed: int, rate_limit: int, daily_limit: int, latency_ms: int,
                  fail_rate: float, client_id: str, client_secret: str, account_id: str, webhook_url: str | None,
-                 webhook_secret: str | None, webhook_retry_scale: float, webhook_events: int) -> None:
+                 webhook_secret: str | None, webhook_retry_scale: float, webhook_events: int,
+                 meetings_per_user: int | None, calls_per_user: int | None, webinars_per_user: int | None,
+                 registrants_per_webinar: int | None, attendees_per_webinar: int | None) -> None:
     """Serve the local Zoom API emulator until interrupted."""
     if bool(webhook_url) != bool(webhook_secret):
         raise click.UsageError("--webhook-url and --webhook-secret go together")
@@ -61,7 +73,10 @@ def zoom_command(port: int, host: str, users: int, seed: int, rate_limit: int, d
                                 latency_ms=latency_ms, fail_rate=fail_rate,
                                 client_id=client_id, client_secret=client_secret, account_id=account_id,
                                 webhook_url=webhook_url, webhook_secret=webhook_secret,
-                                webhook_retry_scale=webhook_retry_scale)
+                                webhook_retry_scale=webhook_retry_scale, meetings_per_user=meetings_per_user,
+                                calls_per_user=calls_per_user, webinars_per_user=webinars_per_user,
+                                registrants_per_webinar=registrants_per_webinar,
+                                attendees_per_webinar=attendees_per_webinar)
     app = create_app(config)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

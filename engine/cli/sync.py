@@ -87,14 +87,15 @@ def check_entities(mapping_set: MappingSet, entities: tuple[str, ...], webinar: 
                    "part of the state.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Zoom requests in flight at once (fan-out reads: details, includes, children per parent).")
-@click.option("--zoom-plan", default="pro", show_default=True, metavar="PLAN",
-              help="The Zoom account's plan, whose rate limits per label bound the reads: free, pro or business.")
+@click.option("--zoom-plan", default=None, metavar="PLAN",
+              help="The Zoom account's plan, whose rate limits per label bound the reads: free, pro or business "
+                   "(default: the project file's zoom.plan, else pro).")
 def sync_command(
     entities: tuple[str, ...], mappings_dir: Path | None, catalog_dir: Path | None, project_file: Path | None,
     state_path: StateLocation | None, since: str | None, until: str | None,
     dry_run: bool, summary_format: str, retry_dead_letters: bool, webinar: str | None, bulk_threshold: int,
     full_refresh: bool, rebind: bool, reset_cursors: bool, wait_seconds: float, metrics_file: Path | None,
-    account_name: str | None, concurrency: int, zoom_plan: str,
+    account_name: str | None, concurrency: int, zoom_plan: str | None,
 ) -> None:
     """Read Zoom as the mappings declare and upsert into Salesforce.
 
@@ -108,6 +109,7 @@ def sync_command(
     from engine.sync.output import log_plan, planned_lines, summary_json, summary_text
     from engine.sync.runner import SyncOptions, SyncRunner, default_entities, ordered_entities
     from engine.validate.mapping_set import load_mapping_set
+    from engine.zoom.throttle import DEFAULT_PLAN
 
     first, last = _window(since, until)
     settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir, state=state_path).usable()
@@ -117,7 +119,8 @@ def sync_command(
                           reset_cursors)
     account = select_account(account_name, os.environ, settings.project.accounts)
     # credentials first: a missing one is told before the state is touched
-    zoom = zoom_from_env(account.environ, concurrency=concurrency, plan=zoom_plan)
+    plan = zoom_plan or settings.project.zoom_plan or DEFAULT_PLAN  # the option, else the project, else pro
+    zoom = zoom_from_env(account.environ, concurrency=concurrency, plan=plan)
     try:
         salesforce = salesforce_from_env(os.environ, bulk_threshold, required=not dry_run,
                                          api_version=settings.api_version)

@@ -52,6 +52,7 @@ class Project:
     state: Path | str | None = None  # a SQLite file, or a PostgreSQL URL as written
     languages: tuple[str, ...] = ()
     api_version: str | None = None
+    zoom_plan: str | None = None  # the rate limits `sync` keeps (`zoom: {plan: ...}`); --zoom-plan wins
     disclosure: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)  # `sync --account NAME`
     problems: tuple[Problem, ...] = ()
@@ -163,6 +164,7 @@ def _project(file: Path, display: str, document: LoadedDocument) -> Project:
         state=state,
         languages=tuple(data.get("languages", ())),
         api_version=(data.get("salesforce") or {}).get("api_version"),
+        zoom_plan=(data.get("zoom") or {}).get("plan"),
         disclosure=MappingProxyType(dict(data.get("disclosure") or {})),
         accounts=MappingProxyType({str(name): MappingProxyType(dict(value or {}))
                                    for name, value in (data.get("accounts") or {}).items()}),

@@ -52,7 +52,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.emulators.zoom.created import USER_DAILY_WRITES, Created
-from engine.emulators.zoom.data import ZOOM_HOST, Account, MeetingData, Record, UserData, WebinarData, iso, zoom_id
+from engine.emulators.zoom.data import (
+    ZOOM_HOST,
+    Account,
+    MeetingData,
+    Record,
+    Sizes,
+    UserData,
+    WebinarData,
+    iso,
+    zoom_id,
+)
 from engine.emulators.zoom.errors import (
     ZoomError,
     daily_limited,
@@ -91,7 +101,7 @@ NOT_API_ROUTES = ("POST /oauth/token", "unknown")
 
 @dataclass
 class ZoomEmulatorConfig:
-    """How one emulator behaves; the account is fixed by ``users``, ``seed`` and ``now``."""
+    """How one emulator behaves; the account is fixed by ``users``, ``seed``, ``now`` and the sizes below."""
 
     users: int = 10
     seed: int = 1
@@ -111,6 +121,16 @@ class ZoomEmulatorConfig:
     webhook_secret: str | None = None
     webhook_retry_scale: float = 1.0
     webhook_on_registration: bool = True  # a POSTed registrant sends webinar.registration_created
+    # the size of the account (None: the default layout, see engine.emulators.zoom.data)
+    meetings_per_user: int | None = None
+    calls_per_user: int | None = None
+    webinars_per_user: int | None = None
+    registrants_per_webinar: int | None = None
+    attendees_per_webinar: int | None = None
+
+    def sizes(self) -> Sizes:
+        return Sizes(self.meetings_per_user, self.calls_per_user, self.webinars_per_user,
+                     self.registrants_per_webinar, self.attendees_per_webinar)
 
 
 # ------------------------------------------------------------------------------- emulator state
@@ -243,7 +263,7 @@ class Emulator:
 
     def __init__(self, config: ZoomEmulatorConfig) -> None:
         self.config = config
-        self.account = Account(config.users, config.seed, config.now, config.account_id)
+        self.account = Account(config.users, config.seed, config.now, config.account_id, config.sizes())
         self.tokens = Tokens(config.token_ttl)
         self.limiter = RateLimiter(config.rate_limit)
         self.daily = DailyCounter(config.daily_limit, config.clock)

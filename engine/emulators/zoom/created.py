@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.emulators.zoom.data import SLOTS_PER_USER, ZOOM_HOST, Account, Record, UserData, iso, password, zoom_id
+from engine.emulators.zoom.data import ZOOM_HOST, Account, Record, UserData, iso, password, zoom_id
 from engine.emulators.zoom.errors import ZoomError
 
 USER_DAILY_WRITES = 100  # meeting and webinar creations and updates a day for one user
@@ -79,7 +79,7 @@ class Created:
 
     def _next_id(self) -> tuple[int, random.Random]:
         number = len(self._meetings) + len(self._webinars)
-        slot = self.account.users * SLOTS_PER_USER + number
+        slot = self.account.users * self.account.slots_per_user + number
         return self.account.codec.encode(slot), random.Random(f"{self.account.seed}:created:{number}")
 
     def create_meeting(self, user: UserData, body: dict[str, Any], now: datetime) -> Record:

@@ -20,6 +20,13 @@ Layout of one user (``u`` is the user's 0-based index):
 - webinars for users with ``u % 3 == 0``: one past (report, attendees) and one upcoming, with
   ``settings.approval_type`` cycling 0, 1, 2 over the account (2: no registration, no registrants).
 
+``Sizes`` overrides those counts for a larger (or smaller) account: every user then has exactly
+``meetings_per_user`` meetings, ``calls_per_user`` calls (phone users only), ``webinars_per_user``
+webinars (every user, not only every third; all but the last have taken place), webinars open to
+registration have ``registrants_per_webinar`` registrants, and past webinars report
+``attendees_per_webinar`` attendees (a rejoin adds a row in every fourth). A size left ``None`` keeps
+the layout above, so the default account is byte-identical whatever ``Sizes`` does not set.
+
 Meeting and webinar ids come from a seeded bijection of a slot number (``8 * u + slot``), so an id
 decodes back to its owner without an index; a fifth of them are above 2**53 (precision matters).
 Meeting UUIDs sometimes begin with ``/`` or contain ``//`` (they must be double URL-encoded).
@@ -159,6 +166,22 @@ class IdCodec:
 
 
 @dataclass(frozen=True)
+class Sizes:
+    """How large the account is; ``None`` keeps the default layout of that part (see the module doc)."""
+
+    meetings_per_user: int | None = None
+    calls_per_user: int | None = None
+    webinars_per_user: int | None = None
+    registrants_per_webinar: int | None = None
+    attendees_per_webinar: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value is not None and value < 0:
+                raise ValueError(f"{name} cannot be negative")
+
+
+@dataclass(frozen=True)
 class Person:
     """Someone outside the account: a registrant, an external participant, the other end of a call."""
 
@@ -204,7 +227,8 @@ class UserData:
         self.timezone = TIMEZONES[index % len(TIMEZONES)]
         self.type = 1 if index % 9 == 8 else 2
         self.has_phone = index % 7 != 3
-        self.hosts_webinars = index % 3 == 0
+        self.hosts_webinars = index % 3 == 0 if account.sizes.webinars_per_user is None else (
+            account.sizes.webinars_per_user > 0)
         self.created_at = account.now - timedelta(days=200 + rng.randrange(600), minutes=rng.randrange(1440))
         self.pmi_password = "" if index % 5 == 4 else password(rng, 6 + index % 5)
         self.phone_user_id = zoom_id(rng)
@@ -219,14 +243,16 @@ class UserData:
 
     @property
     def meeting_count(self) -> int:
-        return 2 + self.index % 3
+        sized = self.account.sizes.meetings_per_user
+        return 2 + self.index % 3 if sized is None else sized
 
     @property
     def webinar_count(self) -> int:
-        return 2 if self.hosts_webinars else 0
+        sized = self.account.sizes.webinars_per_user
+        return (2 if self.hosts_webinars else 0) if sized is None else sized
 
     def slot(self, local: int) -> int:
-        return SLOTS_PER_USER * self.index + local
+        return self.account.slots_per_user * self.index + local
 
     @cached_property
     def meetings(self) -> list[MeetingData]:
@@ -234,14 +260,17 @@ class UserData:
 
     @cached_property
     def webinars(self) -> list[WebinarData]:
-        return [WebinarData(self, FIRST_WEBINAR_SLOT + k) for k in range(self.webinar_count)]
+        first = self.account.first_webinar_slot
+        return [WebinarData(self, first + k) for k in range(self.webinar_count)]
 
     @cached_property
     def calls(self) -> list[Record]:
         if not self.has_phone:
             return []
         rng = rng_for(self.account.seed, "calls", self.index)
-        return [build_call(self, rng, k) for k in range(3 + rng.randrange(4))]
+        count = 3 + rng.randrange(4)
+        sized = self.account.sizes.calls_per_user
+        return [build_call(self, rng, k) for k in range(count if sized is None else sized)]
 
     # -- records
 
@@ -512,15 +541,17 @@ def _participant_row(meeting: MeetingData, rng: random.Random, k: int, person: t
     join = meeting.actual_start + timedelta(seconds=rng.randrange(max(span // 4, 1)))
     leave = min(join + timedelta(seconds=60 + rng.randrange(max(span, 61))), meeting.actual_end)
     return {
-        "id": user_id, "user_id": participant_user_id(meeting.slot, k), "name": name, "user_email": email,
+        "id": user_id, "user_id": participant_user_id(meeting.slot, k, meeting.host.account.participant_stride),
+        "name": name, "user_email": email,
         "join_time": iso(join), "leave_time": iso(leave), "duration": int((leave - join).total_seconds()),
         "failover": False, "status": "in_meeting", "internal_user": internal,
     }
 
 
-def participant_user_id(slot: int, k: int) -> str:
-    """Zoom's per-join participant id; unique over the whole account here (Zoom reuses them across meetings)."""
-    return str(PARTICIPANT_ID_BASE + 1024 * (64 * slot + k))
+def participant_user_id(slot: int, k: int, stride: int = 64) -> str:
+    """Zoom's per-join participant id; unique over the whole account here (Zoom reuses them across meetings):
+    ``stride`` is more than the rows any one meeting or webinar has."""
+    return str(PARTICIPANT_ID_BASE + 1024 * (stride * slot + k))
 
 
 def report_row(row: Record) -> Record:
@@ -540,13 +571,15 @@ class WebinarData:
         self.host, self.local = host, local
         self.slot = host.slot(local)
         self.id = account.codec.encode(self.slot)
-        self.ordinal = (host.index // 3) * 2 + (local - FIRST_WEBINAR_SLOT)  # 0, 1, 2... over the account
+        k = local - account.first_webinar_slot
+        hosts_before = host.index // 3 if account.sizes.webinars_per_user is None else host.index
+        self.ordinal = hosts_before * host.webinar_count + k  # 0, 1, 2... over the account
         rng = rng_for(account.seed, "webinar", self.slot)
         self.attendee_seed = rng.getrandbits(64)
         self.uuid = meeting_uuid(rng)
         self.topic = WEBINAR_TOPICS[self.ordinal % len(WEBINAR_TOPICS)]
         self.approval_type = self.ordinal % 3
-        self.past = local == FIRST_WEBINAR_SLOT
+        self.past = k == 0 if account.sizes.webinars_per_user is None else k < host.webinar_count - 1
         self.duration = (60, 90, 45)[self.ordinal % 3]
         offset = timedelta(days=2 + rng.randrange(18), hours=rng.randrange(6))
         base = account.now.replace(hour=15, minute=0)
@@ -622,9 +655,10 @@ class WebinarData:
             return []
         rng = rng_for(self.host.account.seed, "registrants", self.slot)
         account = self.host.account
-        people = rng.sample(range(account.person_pool), 6)
-        statuses = ("approved",) * 6 if self.approval_type == 0 else ("approved", "pending", "approved", "denied",
-                                                                        "pending", "approved")
+        count = 6 if account.sizes.registrants_per_webinar is None else account.sizes.registrants_per_webinar
+        people = rng.sample(range(account.person_pool), count)
+        cycle = ("approved", "pending", "approved", "denied", "pending", "approved")
+        statuses = ["approved" if self.approval_type == 0 else cycle[k % len(cycle)] for k in range(count)]
         return [registrant_record(self, account.person(p), rng, status, k)
                 for k, (p, status) in enumerate(zip(people, statuses, strict=True))]
 
@@ -649,14 +683,22 @@ class WebinarData:
         if not self.past:
             return []
         rng = random.Random(self.attendee_seed)
+        account = self.host.account
+        sized = account.sizes.attendees_per_webinar
+        registered = 4 if sized is None else max(sized - 2, 0)
         people = [(f"{r['first_name']} {r.get('last_name', '')}".strip(), r["email"], r["id"], "")
-                  for r in self.registrants if r["status"] == "approved"][:4]
-        colleague = self.host.account.user_at((self.host.index + 1) % self.host.account.users)
+                  for r in self.registrants if r["status"] == "approved"][:registered]
+        colleague = account.user_at((self.host.index + 1) % account.users)
         people += [(p["name"], p["email"], "", colleague.id if p["email"] == colleague.email else "")
                    for p in self.panelists[:1]]
-        if len(people) < 2:
-            person = self.host.account.person(rng.randrange(self.host.account.person_pool))
+        wanted = 2 if sized is None else sized - 1  # the people before the guest
+        while len(people) < wanted:
+            person = account.person(rng.randrange(account.person_pool))
             people.append((person.name, person.email, "", ""))
+        if sized is not None:
+            people = people[:max(sized - 1, 0)]
+            if sized == 0:
+                return []
         people.append((rng.choice(GUEST_NAMES), "", "", ""))  # a guest: no e-mail, no id
         rows = [self._attendee_row(rng, k, person) for k, person in enumerate(people)]
         signed_in = next((row for row in rows if row["id"]), None)
@@ -669,7 +711,8 @@ class WebinarData:
         join = self.actual_start + timedelta(seconds=rng.randrange(600))
         leave = self.actual_end - timedelta(seconds=rng.randrange(900))
         row: Record = {
-            "id": participant_id, "user_id": participant_user_id(self.slot, k), "name": name, "user_email": email,
+            "id": participant_id, "user_id": participant_user_id(self.slot, k, self.host.account.participant_stride),
+            "name": name, "user_email": email,
             "join_time": iso(join), "leave_time": iso(leave), "duration": int((leave - join).total_seconds()),
             "failover": False, "status": "in_meeting", "participant_user_id": "", "customer_key": "", "bo_mtg_id": "",
         }
@@ -684,8 +727,9 @@ class WebinarData:
         first["duration"] = int((left - timedelta(minutes=20) - datetime.fromisoformat(
             first["join_time"].replace("Z", "+00:00"))).total_seconds())
         join = left - timedelta(minutes=20) + timedelta(seconds=30 + rng.randrange(120))
-        return first | {"user_id": participant_user_id(self.slot, k), "join_time": iso(join), "leave_time": iso(left),
-                        "duration": int((left - join).total_seconds())}
+        stride = self.host.account.participant_stride
+        return first | {"user_id": participant_user_id(self.slot, k, stride), "join_time": iso(join),
+                        "leave_time": iso(left), "duration": int((left - join).total_seconds())}
 
 
 def registrant_record(webinar: WebinarData, person: Person, rng: random.Random, status: str, k: int) -> Record:
@@ -763,17 +807,23 @@ def _external_party(person: Person) -> Record:
 class Account:
     """The synthetic account: users, meetings, webinars and calls, looked up by Zoom's keys."""
 
-    def __init__(self, users: int = 10, seed: int = 1, now: datetime | None = None, account_id: str = "demo") -> None:
+    def __init__(self, users: int = 10, seed: int = 1, now: datetime | None = None, account_id: str = "demo",
+                 sizes: Sizes | None = None) -> None:
         if users < 1:
             raise ValueError("an account has at least one user")
         self.users = users
+        self.sizes = sizes = sizes or Sizes()
+        # slots of a user: meetings from 0, webinars from first_webinar_slot (the default layout: 8 and 4)
+        self.first_webinar_slot = max(FIRST_WEBINAR_SLOT, sizes.meetings_per_user or 0)
+        self.slots_per_user = max(SLOTS_PER_USER, self.first_webinar_slot + (sizes.webinars_per_user or 0))
+        self.participant_stride = max(64, (sizes.attendees_per_webinar or 0) + 2)
         self.seed = seed
         moment = now or default_now()
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         self.now = moment.replace(second=0, microsecond=0)
         self.account_id = account_id
         self.codec = IdCodec(seed)
-        self.person_pool = max(50, 2 * users)
+        self.person_pool = max(50, 2 * users, sizes.registrants_per_webinar or 0)
         self.site_id = zoom_id(rng_for(seed, "site"))
         self._users: dict[int, UserData] = {}
         self._people: dict[int, Person] = {}
@@ -803,7 +853,8 @@ class Account:
         return (m for user in self.all_users() for m in user.meetings)
 
     def all_webinars(self) -> Iterator[WebinarData]:
-        return (w for u in range(0, self.users, 3) for w in self.user_at(u).webinars)
+        step = 3 if self.sizes.webinars_per_user is None else 1
+        return (w for u in range(0, self.users, step) for w in self.user_at(u).webinars)
 
     # -- lookups by Zoom's keys
 
@@ -822,9 +873,9 @@ class Account:
         if not value.isdigit() or len(value) > 19:
             return None
         slot = self.codec.decode(int(value))
-        if slot is None or slot // SLOTS_PER_USER >= self.users:
+        if slot is None or slot // self.slots_per_user >= self.users:
             return None
-        return self.user_at(slot // SLOTS_PER_USER), slot % SLOTS_PER_USER
+        return self.user_at(slot // self.slots_per_user), slot % self.slots_per_user
 
     def find_meeting(self, key: str) -> MeetingData | None:
         """A meeting by its numeric id, or by UUID (already URL-decoded)."""
@@ -843,9 +894,10 @@ class Account:
         if owner is None:
             return None
         user, local = owner
-        if not user.hosts_webinars or not FIRST_WEBINAR_SLOT <= local < FIRST_WEBINAR_SLOT + user.webinar_count:
+        first = self.first_webinar_slot
+        if not user.hosts_webinars or not first <= local < first + user.webinar_count:
             return None
-        return user.webinars[local - FIRST_WEBINAR_SLOT]
+        return user.webinars[local - first]
 
     def calls(self) -> list[Record]:
         """The account's call history, newest first (what ``GET /phone/call_history`` pages through)."""
@@ -929,7 +981,7 @@ class Account:
             "phone_users": len(self.phone_user_ids()),
             "meetings": len(self.meeting_ids()),
             "past_meetings": len(self.past_meeting_ids()),
-            "upcoming_meetings": self.users,
+            "upcoming_meetings": len(self.upcoming_meeting_ids()),
             "meeting_participants": len(self.meeting_participant_keys()),
             "webinars": len(webinars),
             "past_webinars": sum(1 for w in webinars if w.past),
