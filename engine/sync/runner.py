@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -219,9 +220,13 @@ class SyncRunner:
                     self._retry_dead_letters(forward, report, options)
                 else:
                     written = written_entities(self.mapping_set, forward)
-                    for entity in ordered_entities(self.mapping_set, written):
-                        with logs.bound(entity=entity):
-                            self._sync_entity(entity, entity in written, options, report)
+                    order = ordered_entities(self.mapping_set, written)
+                    with ExitStack() as run_scope:  # a response two of these mappings read is read once
+                        if self.zoom is not None:
+                            run_scope.enter_context(self.zoom.run(self.mapping_set.get(e) for e in order))
+                        for entity in order:
+                            with logs.bound(entity=entity):
+                                self._sync_entity(entity, entity in written, options, report)
                 for entity in reverse:
                     if self.zoom is None:
                         raise ConfigError(f"{entity}: the reverse flow needs both Salesforce and Zoom credentials")

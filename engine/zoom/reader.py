@@ -25,22 +25,25 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
 from engine.language.model import IncludeSpec, ListSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.zoom.client import ZoomClient, endpoint_path
+from engine.zoom.responses import ResponseCache, shared_operations
 from engine.zoom.schemas import SourceIndex, load_source_index
 from engine.zoom.throttle import fan_out
 
 LOG = logging.getLogger("zoomforce.source")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
 DEFAULT_PAGE_SIZE = 300
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,20 @@ class ZoomSource:
         self.index = index or load_source_index()
         # reads in parallel when the client is throttled (engine.zoom.throttle), else one at a time
         self._workers = client.throttle.concurrency if client.throttle is not None else 1
+        self.responses: ResponseCache | None = None  # during a run: what another mapping reads too
+
+    @contextmanager
+    def run(self, mappings: Iterable[EntityMapping]) -> Iterator[ResponseCache]:
+        """One run reading `mappings`: a response one reads that another reads too is read once."""
+        self.responses = ResponseCache(shared_operations(mappings))
+        try:
+            yield self.responses
+        finally:
+            self.responses = None
+
+    def _cached(self, operation: str, path: str, query: Mapping[str, Any] | None, fetch: Callable[[], T]) -> T:
+        responses = self.responses
+        return fetch() if responses is None else responses.read(operation, path, query, fetch)
 
     # ---- one entity ------------------------------------------------------------------------
 
@@ -212,6 +229,14 @@ class ZoomSource:
 
     def _list_records(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
                       ) -> Iterator[dict[str, Any]]:
+        if self.responses is not None and self.responses.shared(endpoint):  # another mapping lists it too: kept
+            yield from self._cached(endpoint, path, params,
+                                    lambda: list(self._list_uncached(endpoint, path, records_key, dict(params))))
+            return
+        yield from self._list_uncached(endpoint, path, records_key, params)
+
+    def _list_uncached(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
+                       ) -> Iterator[dict[str, Any]]:
         if records_key is None:
             yield self.client.get(path, params)
             return
@@ -244,7 +269,7 @@ class ZoomSource:
             return
         path = endpoint_path(split_endpoint(endpoint)[1], values)
         try:
-            response = self.client.get(path)
+            response = self._cached(endpoint, path, None, lambda: self.client.get(path))
         except ZoomNotFound:
             LOG.debug("%s: %s not found; nothing to read", mapping.entity, path)
             return
@@ -268,7 +293,7 @@ class ZoomSource:
             return
         path = endpoint_path(split_endpoint(endpoint)[1], {names[0]: key})
         try:
-            record = self.client.get(path)
+            record = self._cached(endpoint, path, None, lambda: self.client.get(path))
         except ZoomNotFound:
             LOG.debug("%s: %s disappeared between list and detail", mapping.entity, path)
             return
@@ -305,7 +330,12 @@ class ZoomSource:
         query = query_values(include.endpoint, include.params)
         schema = self.index.endpoint(include.endpoint)
         if schema is not None and schema.records and schema.paginated:
-            items = list(self.client.paginate(path, schema.records, query,
-                                              by_page_number=self._pages_by_number(include.endpoint)))
-            return {schema.records: items, "total_records": len(items)}
-        return self.client.get(path, query or None)
+            records = schema.records
+
+            def every_page() -> dict[str, Any]:
+                items = list(self.client.paginate(path, records, query,
+                                                  by_page_number=self._pages_by_number(include.endpoint)))
+                return {records: items, "total_records": len(items)}
+
+            return self._cached(include.endpoint, path, query, every_page)
+        return self._cached(include.endpoint, path, query, lambda: self.client.get(path, query or None))
