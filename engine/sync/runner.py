@@ -23,7 +23,9 @@ next run, after the limit resets, reads again and skips what this one wrote.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
@@ -43,9 +45,11 @@ from engine.sync.preflight import OrgDescribes, preflight
 from engine.sync.report import EntityCounts, Failures, Progress, SyncReport, no_failures, no_progress
 from engine.sync.reverse_flow import register_for_webinar
 from engine.sync.state.binding import SALESFORCE_ORG, ZOOM_ACCOUNT
+from engine.sync.state.database import utc_iso
+from engine.sync.state.record_hashes import payload_hash
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
-from engine.zoom.reader import SourceFailure, SourceItem, Window, ZoomSource
+from engine.zoom.reader import SourceFailure, SourceItem, SourceSkipped, Window, ZoomSource
 
 LOG = logging.getLogger("zoomforce.sync")
 DEFAULT_WINDOW_DAYS = 30
@@ -141,6 +145,12 @@ def written_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> set[str]
         queue += [mapping.parent.entity] if mapping.parent is not None else []
         queue += [link.entity for link in mapping.links if link.entity]
     return written
+
+
+def mapping_fingerprint(mapping: Mapping) -> str:
+    """A digest of everything `mapping` says: a detail read under another mapping is not trusted."""
+    text = re.sub(r" at 0x[0-9a-f]+", "", repr(mapping))  # a sentinel's address differs from run to run
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def default_entities(mapping_set: MappingSet) -> list[str]:
@@ -351,9 +361,11 @@ class SyncRunner:
         window = self.window(mapping, options)
         kept: list[dict[str, Any]] = []
         pending: list[PendingRecord] = []
+        signals: dict[int, tuple[str, str]] = {}  # position in pending -> its detail read's key and signal hash
+        fresh = self._fresh_details(mapping)
         self.progress(entity, "read", counts)
         try:
-            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending)
+            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending, fresh, signals)
         except DailyLimitReached:
             if write and pending:  # keep what was read before the limit: written now, the cursor stays
                 self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
@@ -372,19 +384,48 @@ class SyncRunner:
         cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
         self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
                             keep_hashes=entity not in self.refreshed)
+        if signals and not options.dry_run:
+            self._remember_details(entity, pending, signals, report.run_id)
         self.progress(entity, "done", counts)
+
+    def _fresh_details(self, mapping: Mapping) -> dict[str, str] | None:
+        """The keys read in detail within the listing's ``max_age``, with their signal hash; None: read each."""
+        listing = mapping.source.listing
+        if listing is None or not listing.detail_signals or listing.detail_max_age is None:
+            return None
+        if mapping.entity in self.refreshed:  # --full-refresh reads every item in detail again
+            return {}
+        since = self.now() - timedelta(seconds=listing.detail_max_age)
+        return self.store.detail_reads.fresh(mapping.entity, utc_iso(since))
+
+    def _remember_details(self, entity: str, pending: list[PendingRecord], signals: dict[int, tuple[str, str]],
+                          run_id: int | None) -> None:
+        """The detail reads whose record Salesforce now holds (its hash confirmed): not read again within max_age."""
+        states = self.store.hashes.states(entity, (pending[position].key for position in signals))
+        confirmed = []
+        for position, signal in signals.items():
+            state = states.get(pending[position].key)
+            if state is not None and state.payload_hash == payload_hash(pending[position].mapped.record):
+                confirmed.append(signal)
+        self.store.detail_reads.remember(entity, confirmed, utc_iso(self.now()), run_id)
 
     def _read_entity(
         self, mapping: Mapping, plan: Plan, parents: list[dict[str, Any]] | None, window: Window | None,
         counts: EntityCounts, keep: bool, kept: list[dict[str, Any]], pending: list[PendingRecord],
+        fresh: dict[str, str] | None = None, signals: dict[int, tuple[str, str]] | None = None,
     ) -> None:
         """Read and map every record of `mapping`: the mapped ones into `pending`, their sources into `kept`."""
         assert self.zoom is not None
         entity = mapping.entity
         context_run = {"run_time": format_sf_datetime(self.now())}
         secrets = secret_names(mapping)
-        for index, item in enumerate(self.zoom.read(mapping, parents, window)):
+        salt = mapping_fingerprint(mapping) if fresh is not None else ""
+        for index, item in enumerate(self.zoom.read(mapping, parents, window, fresh, salt)):
             counts.read += 1
+            if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
+                counts.unchanged += 1
+                kept.append(item.record)
+                continue
             listed = {"listing": item.listing} if item.listing else {}
             evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
             if isinstance(item, SourceFailure):
@@ -397,6 +438,8 @@ class SyncRunner:
                 self.pipeline.dead(entity, key, outcome.code, str(outcome), evidence, index, secrets, counts, keep)
                 continue
             kept.append(item.record)
+            if item.signal is not None and signals is not None:
+                signals[len(pending)] = item.signal
             pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)

@@ -23,6 +23,8 @@ stops, and what was committed stays committed.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -91,6 +93,28 @@ class SourceItem:
     record: dict[str, Any]
     parent: dict[str, Any] | None
     listing: str | None = None  # `as` of the listing it came from; None for the first
+    signal: tuple[str, str] | None = None  # read in detail: its key and the hash of its listed signal fields
+
+
+@dataclass(frozen=True)
+class SourceSkipped:
+    """A listed item not read in detail: its signal fields are as at its last detail read, within max_age.
+
+    `record` is the listed summary (what a child read under it needs); the sync counts it unchanged.
+    """
+
+    record: dict[str, Any]
+    parent: dict[str, Any] | None
+    key: str
+    listing: str | None = None
+
+
+def signal_hash(listing: ListSpec, listed: dict[str, Any], salt: str = "") -> str:
+    """The hash of a listed item's ``refresh_when_changed`` values (kept in the state, never the values);
+    `salt`: what else must be as it was (the sync gives the mapping's fingerprint: a changed mapping reads again)."""
+    values = [salt, *(_evaluate(signal, listed) for signal in listing.detail_signals)]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -166,27 +190,44 @@ class ZoomSource:
     # ---- one entity ------------------------------------------------------------------------
 
     def read(
-        self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None
-    ) -> Iterator[SourceItem | SourceFailure]:
-        """Every record of `mapping`: per parent record when it has a parent entity."""
+        self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None,
+        fresh: Mapping[str, str] | None = None, salt: str = "",
+    ) -> Iterator[SourceItem | SourceFailure | SourceSkipped]:
+        """Every record of `mapping`: per parent record when it has a parent entity.
+
+        `fresh`: for a listing with ``detail.refresh_when_changed``, the keys read in detail within its
+        max_age, each with the hash of its signal fields then; a listed item with the same hash now is
+        a :class:`SourceSkipped`, and costs no call (`salt`: see :func:`signal_hash`).
+        """
         if mapping.source.parent is not None:  # the parents' reads run concurrently, in the parents' order
-            for items in fan_out(lambda parent: list(self._read_under(mapping, parent, window)), parents or (),
-                                 self._workers):
+            for items in fan_out(lambda parent: list(self._read_under(mapping, parent, window, fresh, salt)),
+                                 parents or (), self._workers):
                 yield from items
         else:
-            yield from self._read_under(mapping, None, window)
+            yield from self._read_under(mapping, None, window, fresh, salt)
 
     def _read_under(
-        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
-    ) -> Iterator[SourceItem | SourceFailure]:
+        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None,
+        fresh: Mapping[str, str] | None = None, salt: str = "",
+    ) -> Iterator[SourceItem | SourceFailure | SourceSkipped]:
         if not mapping.source.listings:
             for item in self._read_direct(mapping, parent):
                 yield from self._each(mapping, item)
             return
         for listing in mapping.source.listings:
-            def whole(listed: dict[str, Any], listing: ListSpec = listing) -> list[SourceItem | SourceFailure]:
+            def whole(listed: dict[str, Any], listing: ListSpec = listing
+                      ) -> list[SourceItem | SourceFailure | SourceSkipped]:
+                signal = None
+                if listing.detail and listing.detail_signals and fresh is not None:
+                    key = _evaluate(listing.key or "id", listed)
+                    if key not in (None, ""):
+                        signal = (str(key), signal_hash(listing, listed, salt))
+                        if fresh.get(signal[0]) == signal[1]:  # as at its last detail read, within max_age
+                            return [SourceSkipped(listed, parent, signal[0], listing.name)]
                 items = self._detail(mapping, listing, listed, parent) if listing.detail else iter(
                     [self._complete(mapping, listed, parent)])
+                if signal is not None and mapping.source.each is None:  # remembered once its write is confirmed
+                    items = (replace(item, signal=signal) if isinstance(item, SourceItem) else item for item in items)
                 return [inner for item in items for inner in self._each(mapping, replace(item, listing=listing.name))]
 
             # each listed record's detail and includes are read concurrently; they come out in the list's order
