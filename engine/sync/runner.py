@@ -38,11 +38,13 @@ from engine.errors import ConfigError, DailyLimitReached, RecordError, StateErro
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
+from engine.language.projection import Tree
 from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.preflight import OrgDescribes, preflight
 from engine.sync.report import EntityCounts, Failures, Progress, SyncReport, no_failures, no_progress
+from engine.sync.retained import retain, retained_trees
 from engine.sync.reverse_flow import register_for_webinar
 from engine.sync.state.binding import SALESFORCE_ORG, ZOOM_ACCOUNT
 from engine.sync.state.database import utc_iso
@@ -186,7 +188,9 @@ class SyncRunner:
         self.now = now
         self.progress = progress
         self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress, failures=failures)
+        # per entity, what its children still read of its records (engine.sync.retained): a leaf keeps nothing
         self.read_records: dict[str, list[dict[str, Any]]] = {}
+        self.retained: dict[str, Tree | None] = {}
         self.refreshed: set[str] = set()
 
     # ---- the whole run ---------------------------------------------------------------------
@@ -231,6 +235,7 @@ class SyncRunner:
                 else:
                     written = written_entities(self.mapping_set, forward)
                     order = ordered_entities(self.mapping_set, written)
+                    self.retained = retained_trees(self.mapping_set, order)
                     with ExitStack() as run_scope:  # a response two of these mappings read is read once
                         if self.zoom is not None:
                             run_scope.enter_context(self.zoom.run(self.mapping_set.get(e) for e in order))
@@ -420,11 +425,19 @@ class SyncRunner:
         context_run = {"run_time": format_sf_datetime(self.now())}
         secrets = secret_names(mapping)
         salt = mapping_fingerprint(mapping) if fresh is not None else ""
+        keeps_whole = entity not in self.retained  # outside a run's order: kept as read
+        tree = self.retained.get(entity)
+
+        def keep_source(record: dict[str, Any]) -> None:
+            cut = record if keeps_whole else retain(record, tree)
+            if cut is not None:
+                kept.append(cut)
+
         for index, item in enumerate(self.zoom.read(mapping, parents, window, fresh, salt)):
             counts.read += 1
             if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
                 counts.unchanged += 1
-                kept.append(item.record)
+                keep_source(item.record)
                 continue
             listed = {"listing": item.listing} if item.listing else {}
             evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
@@ -437,7 +450,7 @@ class SyncRunner:
                 key = plan.key_of(item.record)
                 self.pipeline.dead(entity, key, outcome.code, str(outcome), evidence, index, secrets, counts, keep)
                 continue
-            kept.append(item.record)
+            keep_source(item.record)
             if item.signal is not None and signals is not None:
                 signals[len(pending)] = item.signal
             pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
