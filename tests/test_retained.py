@@ -16,7 +16,7 @@ from engine.sync.runner import SyncOptions, SyncRunner, default_entities, ordere
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
 from engine.zoom.reader import ZoomSource
-from tests.test_sync import World, expected_counts, fresh, mapping_set, world  # noqa: F401 - fixtures
+from tests.test_sync import World, assert_everything_once, expected_counts, fresh, mapping_set, world  # noqa: F401
 
 LEAVES = ("calls", "meetings", "panelists", "participants", "past_meetings", "registrants")
 
@@ -55,3 +55,24 @@ def test_a_sync_retains_only_the_parents_ids(
     assert all(set(record) == {"id"} for entity in ("users", "webinars") for record in held[entity])
     size = sum(len(json.dumps(record)) for records in held.values() for record in records)
     assert size < 40 * (expected["users"] + expected["webinars"]), f"{size} bytes held after the run"
+
+
+def test_records_are_written_per_batch_and_each_once(
+        fresh: World, mapping_set: MappingSet, tmp_path: Path) -> None:  # noqa: F811 - the fixtures above
+    zoom, writer = fresh.zoom_client(), fresh.writer()
+    try:
+        with StateStore.open(tmp_path / "state.db") as store:
+            runner = SyncRunner(mapping_set, store, ZoomSource(zoom), writer)
+            runner.write_batch = 3  # at the default size, one call per entity; here one per batch of parents
+            report = runner.run(SyncOptions())
+            again = SyncRunner(mapping_set, store, ZoomSource(zoom), writer).run(SyncOptions())
+    finally:
+        zoom.close()
+        writer.close()
+    expected = expected_counts(fresh.account)
+    assert report.failed == 0
+    assert {e: report.entities[e].written for e in expected} == expected
+    assert_everything_once(fresh)
+    upserts = sum(fresh.salesforce.stats()["routes"]["collections_upsert"].values())
+    assert upserts > 2 * len(expected), f"{upserts} calls: one per batch, not one per entity"
+    assert sum(c.written for c in again.entities.values()) == 0

@@ -55,6 +55,7 @@ from engine.zoom.reader import SourceFailure, SourceItem, SourceSkipped, Window,
 
 LOG = logging.getLogger("zoomforce.sync")
 DEFAULT_WINDOW_DAYS = 30
+WRITE_BATCH = 5000  # mapped records held before they are written (the cursor moves after the last batch)
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class SyncRunner:
         # per entity, what its children still read of its records (engine.sync.retained): a leaf keeps nothing
         self.read_records: dict[str, list[dict[str, Any]]] = {}
         self.retained: dict[str, Tree | None] = {}
+        self.write_batch = WRITE_BATCH
         self.refreshed: set[str] = set()
 
     # ---- the whole run ---------------------------------------------------------------------
@@ -368,9 +370,22 @@ class SyncRunner:
         pending: list[PendingRecord] = []
         signals: dict[int, tuple[str, str]] = {}  # position in pending -> its detail read's key and signal hash
         fresh = self._fresh_details(mapping)
+        keep_hashes = entity not in self.refreshed
+
+        def flush() -> None:
+            """Write the records mapped so far (an entity only read is not written: they are let go)."""
+            if write:
+                self.pipeline.link(mapping, pending, keep_hashes=keep_hashes)
+                self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, None,
+                                    keep_hashes=keep_hashes)
+                if signals and not options.dry_run:
+                    self._remember_details(entity, pending, signals, report.run_id)
+            pending.clear()
+            signals.clear()
+
         self.progress(entity, "read", counts)
         try:
-            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending, fresh, signals)
+            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending, fresh, signals, flush)
         except DailyLimitReached:
             if write and pending:  # keep what was read before the limit: written now, the cursor stays
                 self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
@@ -418,6 +433,7 @@ class SyncRunner:
         self, mapping: Mapping, plan: Plan, parents: list[dict[str, Any]] | None, window: Window | None,
         counts: EntityCounts, keep: bool, kept: list[dict[str, Any]], pending: list[PendingRecord],
         fresh: dict[str, str] | None = None, signals: dict[int, tuple[str, str]] | None = None,
+        flush: Callable[[], None] | None = None,
     ) -> None:
         """Read and map every record of `mapping`: the mapped ones into `pending`, their sources into `kept`."""
         assert self.zoom is not None
@@ -433,7 +449,15 @@ class SyncRunner:
             if cut is not None:
                 kept.append(cut)
 
+        batched = flush is not None and mapping.source.parent is not None
+        last_parent: object = None
         for index, item in enumerate(self.zoom.read(mapping, parents, window, fresh, salt)):
+            if batched and item.parent is not last_parent and len(pending) >= self.write_batch:
+                # flat memory: written per batch of parents (a record listed twice under one parent, a
+                # rejoin, stays in one batch, where the last listed is the one written)
+                assert flush is not None
+                flush()
+            last_parent = item.parent
             counts.read += 1
             if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
                 counts.unchanged += 1
