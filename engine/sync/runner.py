@@ -426,7 +426,7 @@ class SyncRunner:
         for position, signal in signals.items():
             state = states.get(pending[position].key)
             if state is not None and state.payload_hash == payload_hash(pending[position].mapped.record):
-                confirmed.append(signal)
+                confirmed.append((*signal, pending[position].key))
         self.store.detail_reads.remember(entity, confirmed, utc_iso(self.now()), run_id)
 
     def _read_entity(

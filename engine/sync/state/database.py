@@ -175,6 +175,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             entity TEXT NOT NULL,
             key TEXT NOT NULL,
             signal_hash TEXT NOT NULL,
+            record_key TEXT NOT NULL,
             read_at TEXT NOT NULL,
             run_id INTEGER REFERENCES runs (id),
             PRIMARY KEY (entity, key)

@@ -152,6 +152,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             entity TEXT NOT NULL,
             key TEXT NOT NULL,
             signal_hash TEXT NOT NULL,
+            record_key TEXT NOT NULL,
             read_at TEXT COLLATE "C" NOT NULL,
             run_id BIGINT REFERENCES runs (id),
             PRIMARY KEY (entity, key)
