@@ -79,7 +79,7 @@ def test_open_configures_wal_and_persists(db_path: Path) -> None:
         "user_version": SCHEMA_VERSION,
     }
     with StateStore.open(str(db_path)) as again:
-        assert again.schema_version == SCHEMA_VERSION == 3
+        assert again.schema_version == SCHEMA_VERSION == 4
         assert again.cursors.get("meetings") == "2024-05-01T00:00:00Z"
 
 

@@ -112,6 +112,23 @@ def test_cursors_round_trip(store: StateStore) -> None:
     assert store.cursors.get("meetings") is None and store.cursors.all() == {"webinars": "w-1"}
 
 
+def test_detail_reads_round_trip(store: StateStore) -> None:
+    reads = store.detail_reads
+    store.hashes.remember_written("meetings", [("m1", {"a": 1}), ("m2", {"a": 2}), ("m3", {"a": 3})], None)
+    store.hashes.remember_written("webinars", [("w1", {"a": 1})], None)
+    assert reads.remember("meetings", [("1", "h1", "m1"), ("2", "h2", "m2")], "2026-01-01T10:00:00.000Z", None) == 2
+    reads.remember("meetings", [("2", "h2b", "m2"), ("4", "h4", "m4")], "2026-01-02T10:00:00.000Z", None)
+    reads.remember("webinars", [("1", "w", "w1")], "2026-01-02T10:00:00.000Z", None)
+    assert reads.fresh("meetings", "2026-01-01T00:00:00.000Z") == {"1": "h1", "2": "h2b"}, "m4 was never written"
+    assert reads.fresh("meetings", "2026-01-01T10:00:00.001Z") == {"2": "h2b"}, "older than max_age: left out"
+    store.hashes.forget("meetings", "m2")
+    assert reads.fresh("meetings", "2026-01-01T10:00:00.001Z") == {}, "its record forgotten: read in full again"
+    reads.forget("meetings")
+    assert reads.fresh("meetings", "2000-01-01T00:00:00.000Z") == {}
+    reads.forget_all()
+    assert reads.fresh("webinars", "2000-01-01T00:00:00.000Z") == {}
+
+
 def test_record_hashes_round_trip(store: StateStore, clock: FakeClock) -> None:
     run_id = store.runs.start("sync", ["meetings"], {})
     payload = {"Name": "Standup", "Zoom_Id__c": "1"}

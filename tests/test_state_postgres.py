@@ -62,7 +62,7 @@ def test_a_state_written_by_the_previous_version_opens_and_is_migrated(pg_url: s
             old.execute(statement)
         old.execute("INSERT INTO cursors (entity, value, updated_at) VALUES ('meetings', 'c1', '2024-01-01')")
     with StateStore.open(pg_url) as store:
-        assert store.schema_version == postgres.SCHEMA_VERSION == 2
+        assert store.schema_version == postgres.SCHEMA_VERSION == 3
         assert store.cursors.get("meetings") == "c1"
         assert store._db.one("SELECT to_regclass('run_locks') AS t")["t"] == "run_locks"
 

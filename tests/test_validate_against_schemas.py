@@ -141,8 +141,10 @@ def test_an_enabled_entity_under_a_disabled_parent_fails_validation(folder: Path
 
 
 def test_without_detail_the_listed_items_are_what_is_checked(folder: Path) -> None:
-    replace_once(folder / "meetings.yaml", "    detail: true\n    key: id\n  parent: users\n",
-                 "    detail: false\n  parent: users\n")
+    start, end = "    detail:                 ", "    key: id\n  parent: users\n"
+    text = (folder / "meetings.yaml").read_text(encoding="utf-8")
+    detail = text[text.index(start):text.index(end) + len(end)]  # with its refresh_when_changed and max_age
+    replace_once(folder / "meetings.yaml", detail, "    detail: false\n  parent: users\n")
     messages = sorted(str(e["message"]) for e in _errors(folder))
     assert len(messages) == 2
     assert all("in the response of GET /users/{userId}/meetings" in m for m in messages)

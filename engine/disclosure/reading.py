@@ -50,7 +50,21 @@ def _listing(mapping: EntityMapping, m: Mapping[str, str], titles: Titles) -> st
             text += m["reads_per_parent"].format(parent=titles(source.parent))
         if listing.detail and source.endpoint:
             text += m["reads_detail"].format(endpoint=code(source.endpoint))
+            if listing.detail_signals and listing.detail_max_age:  # how stale a field read in full can be
+                fields = _join([code(f) for f in listing.detail_signals], m)
+                text += m["reads_detail_refresh"].format(fields=fields, age=age_words(listing.detail_max_age, m))
     return text
+
+
+def age_words(seconds: int, m: Mapping[str, str]) -> str:
+    """``86400`` -> "24 hours": in days when whole days (over one), else hours, else minutes."""
+    if seconds > 86400 and seconds % 86400 == 0:
+        unit, n = "day", seconds // 86400
+    elif seconds % 3600 == 0:
+        unit, n = "hour", seconds // 3600
+    else:
+        unit, n = "minute", max(1, round(seconds / 60))
+    return m[f"age_{unit}" if n == 1 else f"age_{unit}s"].format(n=n)
 
 
 def reading(mapping: EntityMapping, m: Mapping[str, str], titles: Titles) -> str:

@@ -90,6 +90,10 @@ class ListSpec:
     name: str | None = None  # `as`: a second or later listing's name (None for the first)
     index: int = 0  # its place in `source.list`
     nested: bool = False  # `source.list` was written as a list of listings (positions differ)
+    # `detail: {refresh_when_changed, max_age}`: the listed fields that signal a change of the detail, and how
+    # long (seconds) a detail read stands while they are unchanged; () / None: every item is read in detail
+    detail_signals: tuple[str, ...] = ()
+    detail_max_age: int | None = None
 
     @property
     def windowed(self) -> bool:
@@ -269,8 +273,18 @@ def _field(index: int, data: dict[str, Any], defaults: dict[str, Any]) -> FieldS
     )
 
 
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def age_seconds(text: str) -> int:
+    """``"24h"`` -> 86400: a positive whole number of minutes (m), hours (h) or days (d)."""
+    return int(text[:-1]) * _AGE_UNITS[text[-1]]
+
+
 def _listing(listing: dict[str, Any], index: int, nested: bool) -> ListSpec:
     window = listing.get("window") or {}
+    detail = listing.get("detail", False)
+    refresh = detail if isinstance(detail, dict) else {}
     return ListSpec(
         endpoint=listing["endpoint"],
         records=listing.get("records"),
@@ -278,7 +292,7 @@ def _listing(listing: dict[str, Any], index: int, nested: bool) -> ListSpec:
         window_from=window.get("from"),
         window_to=window.get("to"),
         window_max_days=window.get("max_days"),
-        detail=bool(listing.get("detail", False)),
+        detail=bool(detail),
         key=listing.get("key"),
         window_field=window.get("field"),
         window_incremental=bool(window.get("incremental", True)),
@@ -286,6 +300,8 @@ def _listing(listing: dict[str, Any], index: int, nested: bool) -> ListSpec:
         name=listing.get("as"),
         index=index,
         nested=nested,
+        detail_signals=tuple(str(f) for f in refresh.get("refresh_when_changed") or ()),
+        detail_max_age=age_seconds(str(refresh["max_age"])) if refresh.get("max_age") else None,
     )
 
 

@@ -23,9 +23,12 @@ next run, after the limit resets, reads again and skips what this one wrote.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,19 +38,24 @@ from engine.errors import ConfigError, DailyLimitReached, RecordError, StateErro
 from engine.language.coerce import format_sf_datetime
 from engine.language.model import Mapping
 from engine.language.plan import MappedRecord, Plan, RunContext, secret_names
+from engine.language.projection import Tree
 from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.preflight import OrgDescribes, preflight
 from engine.sync.report import EntityCounts, Failures, Progress, SyncReport, no_failures, no_progress
+from engine.sync.retained import retain, retained_trees
 from engine.sync.reverse_flow import register_for_webinar
 from engine.sync.state.binding import SALESFORCE_ORG, ZOOM_ACCOUNT
+from engine.sync.state.database import utc_iso
+from engine.sync.state.record_hashes import payload_hash
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet
-from engine.zoom.reader import SourceFailure, SourceItem, Window, ZoomSource
+from engine.zoom.reader import SourceFailure, SourceItem, SourceSkipped, Window, ZoomSource
 
 LOG = logging.getLogger("zoomforce.sync")
 DEFAULT_WINDOW_DAYS = 30
+WRITE_BATCH = 5000  # mapped records held before they are written (the cursor moves after the last batch)
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,12 @@ def written_entities(mapping_set: MappingSet, wanted: Iterable[str]) -> set[str]
     return written
 
 
+def mapping_fingerprint(mapping: Mapping) -> str:
+    """A digest of everything `mapping` says: a detail read under another mapping is not trusted."""
+    text = re.sub(r" at 0x[0-9a-f]+", "", repr(mapping))  # a sentinel's address differs from run to run
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def default_entities(mapping_set: MappingSet) -> list[str]:
     """Every enabled mapping that reads Zoom and writes Salesforce."""
     return sorted(
@@ -175,7 +189,10 @@ class SyncRunner:
         self.now = now
         self.progress = progress
         self.pipeline = WritePipeline(mapping_set, store, salesforce, progress=progress, failures=failures)
+        # per entity, what its children still read of its records (engine.sync.retained): a leaf keeps nothing
         self.read_records: dict[str, list[dict[str, Any]]] = {}
+        self.retained: dict[str, Tree | None] = {}
+        self.write_batch = WRITE_BATCH
         self.refreshed: set[str] = set()
 
     # ---- the whole run ---------------------------------------------------------------------
@@ -219,9 +236,14 @@ class SyncRunner:
                     self._retry_dead_letters(forward, report, options)
                 else:
                     written = written_entities(self.mapping_set, forward)
-                    for entity in ordered_entities(self.mapping_set, written):
-                        with logs.bound(entity=entity):
-                            self._sync_entity(entity, entity in written, options, report)
+                    order = ordered_entities(self.mapping_set, written)
+                    self.retained = retained_trees(self.mapping_set, order)
+                    with ExitStack() as run_scope:  # a response two of these mappings read is read once
+                        if self.zoom is not None:
+                            run_scope.enter_context(self.zoom.run(self.mapping_set.get(e) for e in order))
+                        for entity in order:
+                            with logs.bound(entity=entity):
+                                self._sync_entity(entity, entity in written, options, report)
                 for entity in reverse:
                     if self.zoom is None:
                         raise ConfigError(f"{entity}: the reverse flow needs both Salesforce and Zoom credentials")
@@ -346,9 +368,24 @@ class SyncRunner:
         window = self.window(mapping, options)
         kept: list[dict[str, Any]] = []
         pending: list[PendingRecord] = []
+        signals: dict[int, tuple[str, str]] = {}  # position in pending -> its detail read's key and signal hash
+        fresh = self._fresh_details(mapping)
+        keep_hashes = entity not in self.refreshed
+
+        def flush() -> None:
+            """Write the records mapped so far (an entity only read is not written: they are let go)."""
+            if write:
+                self.pipeline.link(mapping, pending, keep_hashes=keep_hashes)
+                self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, None,
+                                    keep_hashes=keep_hashes)
+                if signals and not options.dry_run:
+                    self._remember_details(entity, pending, signals, report.run_id)
+            pending.clear()
+            signals.clear()
+
         self.progress(entity, "read", counts)
         try:
-            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending)
+            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending, fresh, signals, flush)
         except DailyLimitReached:
             if write and pending:  # keep what was read before the limit: written now, the cursor stays
                 self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
@@ -367,19 +404,65 @@ class SyncRunner:
         cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
         self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
                             keep_hashes=entity not in self.refreshed)
+        if signals and not options.dry_run:
+            self._remember_details(entity, pending, signals, report.run_id)
         self.progress(entity, "done", counts)
+
+    def _fresh_details(self, mapping: Mapping) -> dict[str, str] | None:
+        """The keys read in detail within the listing's ``max_age``, with their signal hash; None: read each."""
+        listing = mapping.source.listing
+        if listing is None or not listing.detail_signals or listing.detail_max_age is None:
+            return None
+        if mapping.entity in self.refreshed:  # --full-refresh reads every item in detail again
+            return {}
+        since = self.now() - timedelta(seconds=listing.detail_max_age)
+        return self.store.detail_reads.fresh(mapping.entity, utc_iso(since))
+
+    def _remember_details(self, entity: str, pending: list[PendingRecord], signals: dict[int, tuple[str, str]],
+                          run_id: int | None) -> None:
+        """The detail reads whose record Salesforce now holds (its hash confirmed): not read again within max_age."""
+        states = self.store.hashes.states(entity, (pending[position].key for position in signals))
+        confirmed = []
+        for position, signal in signals.items():
+            state = states.get(pending[position].key)
+            if state is not None and state.payload_hash == payload_hash(pending[position].mapped.record):
+                confirmed.append((*signal, pending[position].key))
+        self.store.detail_reads.remember(entity, confirmed, utc_iso(self.now()), run_id)
 
     def _read_entity(
         self, mapping: Mapping, plan: Plan, parents: list[dict[str, Any]] | None, window: Window | None,
         counts: EntityCounts, keep: bool, kept: list[dict[str, Any]], pending: list[PendingRecord],
+        fresh: dict[str, str] | None = None, signals: dict[int, tuple[str, str]] | None = None,
+        flush: Callable[[], None] | None = None,
     ) -> None:
         """Read and map every record of `mapping`: the mapped ones into `pending`, their sources into `kept`."""
         assert self.zoom is not None
         entity = mapping.entity
         context_run = {"run_time": format_sf_datetime(self.now())}
         secrets = secret_names(mapping)
-        for index, item in enumerate(self.zoom.read(mapping, parents, window)):
+        salt = mapping_fingerprint(mapping) if fresh is not None else ""
+        keeps_whole = entity not in self.retained  # outside a run's order: kept as read
+        tree = self.retained.get(entity)
+
+        def keep_source(record: dict[str, Any]) -> None:
+            cut = record if keeps_whole else retain(record, tree)
+            if cut is not None:
+                kept.append(cut)
+
+        batched = flush is not None and mapping.source.parent is not None
+        last_parent: object = None
+        for index, item in enumerate(self.zoom.read(mapping, parents, window, fresh, salt)):
+            if batched and item.parent is not last_parent and len(pending) >= self.write_batch:
+                # flat memory: written per batch of parents (a record listed twice under one parent, a
+                # rejoin, stays in one batch, where the last listed is the one written)
+                assert flush is not None
+                flush()
+            last_parent = item.parent
             counts.read += 1
+            if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
+                counts.unchanged += 1
+                keep_source(item.record)
+                continue
             listed = {"listing": item.listing} if item.listing else {}
             evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
             if isinstance(item, SourceFailure):
@@ -391,7 +474,9 @@ class SyncRunner:
                 key = plan.key_of(item.record)
                 self.pipeline.dead(entity, key, outcome.code, str(outcome), evidence, index, secrets, counts, keep)
                 continue
-            kept.append(item.record)
+            keep_source(item.record)
+            if item.signal is not None and signals is not None:
+                signals[len(pending)] = item.signal
             pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
             if counts.read % 100 == 0:
                 self.progress(entity, "read", counts)

@@ -221,6 +221,9 @@ def listing_findings(mapping: Mapping, index: SourceIndex) -> Iterator[SourceFin
         yield from path_findings(items, listing.window_field, (*where, "field"), described)
     if listing.filter:
         yield from path_findings(items, listing.filter, ("source", "list", "filter"), described)
+    for number, signal in enumerate(listing.detail_signals):  # read from the listed item, before any detail
+        yield from path_findings(items, signal, ("source", "list", "detail", "refresh_when_changed", number),
+                                 described)
 
 
 def zoom_source_findings(mapping: Mapping, mappings: dict[str, Mapping], index: SourceIndex) -> Iterator[SourceFinding]:

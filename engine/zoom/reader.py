@@ -23,24 +23,29 @@ stops, and what was committed stays committed.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
 from engine.language.model import IncludeSpec, ListSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.zoom.client import ZoomClient, endpoint_path
+from engine.zoom.responses import ResponseCache, shared_operations
 from engine.zoom.schemas import SourceIndex, load_source_index
 from engine.zoom.throttle import fan_out
 
 LOG = logging.getLogger("zoomforce.source")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
 DEFAULT_PAGE_SIZE = 300
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,28 @@ class SourceItem:
     record: dict[str, Any]
     parent: dict[str, Any] | None
     listing: str | None = None  # `as` of the listing it came from; None for the first
+    signal: tuple[str, str] | None = None  # read in detail: its key and the hash of its listed signal fields
+
+
+@dataclass(frozen=True)
+class SourceSkipped:
+    """A listed item not read in detail: its signal fields are as at its last detail read, within max_age.
+
+    `record` is the listed summary (what a child read under it needs); the sync counts it unchanged.
+    """
+
+    record: dict[str, Any]
+    parent: dict[str, Any] | None
+    key: str
+    listing: str | None = None
+
+
+def signal_hash(listing: ListSpec, listed: dict[str, Any], salt: str = "") -> str:
+    """The hash of a listed item's ``refresh_when_changed`` values (kept in the state, never the values);
+    `salt`: what else must be as it was (the sync gives the mapping's fingerprint: a changed mapping reads again)."""
+    values = [salt, *(_evaluate(signal, listed) for signal in listing.detail_signals)]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -145,31 +172,62 @@ class ZoomSource:
         self.index = index or load_source_index()
         # reads in parallel when the client is throttled (engine.zoom.throttle), else one at a time
         self._workers = client.throttle.concurrency if client.throttle is not None else 1
+        self.responses: ResponseCache | None = None  # during a run: what another mapping reads too
+
+    @contextmanager
+    def run(self, mappings: Iterable[EntityMapping]) -> Iterator[ResponseCache]:
+        """One run reading `mappings`: a response one reads that another reads too is read once."""
+        self.responses = ResponseCache(shared_operations(mappings))
+        try:
+            yield self.responses
+        finally:
+            self.responses = None
+
+    def _cached(self, operation: str, path: str, query: Mapping[str, Any] | None, fetch: Callable[[], T]) -> T:
+        responses = self.responses
+        return fetch() if responses is None else responses.read(operation, path, query, fetch)
 
     # ---- one entity ------------------------------------------------------------------------
 
     def read(
-        self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None
-    ) -> Iterator[SourceItem | SourceFailure]:
-        """Every record of `mapping`: per parent record when it has a parent entity."""
+        self, mapping: EntityMapping, parents: Sequence[dict[str, Any]] | None = None, window: Window | None = None,
+        fresh: Mapping[str, str] | None = None, salt: str = "",
+    ) -> Iterator[SourceItem | SourceFailure | SourceSkipped]:
+        """Every record of `mapping`: per parent record when it has a parent entity.
+
+        `fresh`: for a listing with ``detail.refresh_when_changed``, the keys read in detail within its
+        max_age, each with the hash of its signal fields then; a listed item with the same hash now is
+        a :class:`SourceSkipped`, and costs no call (`salt`: see :func:`signal_hash`).
+        """
         if mapping.source.parent is not None:  # the parents' reads run concurrently, in the parents' order
-            for items in fan_out(lambda parent: list(self._read_under(mapping, parent, window)), parents or (),
-                                 self._workers):
+            for items in fan_out(lambda parent: list(self._read_under(mapping, parent, window, fresh, salt)),
+                                 parents or (), self._workers):
                 yield from items
         else:
-            yield from self._read_under(mapping, None, window)
+            yield from self._read_under(mapping, None, window, fresh, salt)
 
     def _read_under(
-        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None
-    ) -> Iterator[SourceItem | SourceFailure]:
+        self, mapping: EntityMapping, parent: dict[str, Any] | None, window: Window | None,
+        fresh: Mapping[str, str] | None = None, salt: str = "",
+    ) -> Iterator[SourceItem | SourceFailure | SourceSkipped]:
         if not mapping.source.listings:
             for item in self._read_direct(mapping, parent):
                 yield from self._each(mapping, item)
             return
         for listing in mapping.source.listings:
-            def whole(listed: dict[str, Any], listing: ListSpec = listing) -> list[SourceItem | SourceFailure]:
+            def whole(listed: dict[str, Any], listing: ListSpec = listing
+                      ) -> list[SourceItem | SourceFailure | SourceSkipped]:
+                signal = None
+                if listing.detail and listing.detail_signals and fresh is not None:
+                    key = _evaluate(listing.key or "id", listed)
+                    if key not in (None, ""):
+                        signal = (str(key), signal_hash(listing, listed, salt))
+                        if fresh.get(signal[0]) == signal[1]:  # as at its last detail read, within max_age
+                            return [SourceSkipped(listed, parent, signal[0], listing.name)]
                 items = self._detail(mapping, listing, listed, parent) if listing.detail else iter(
                     [self._complete(mapping, listed, parent)])
+                if signal is not None and mapping.source.each is None:  # remembered once its write is confirmed
+                    items = (replace(item, signal=signal) if isinstance(item, SourceItem) else item for item in items)
                 return [inner for item in items for inner in self._each(mapping, replace(item, listing=listing.name))]
 
             # each listed record's detail and includes are read concurrently; they come out in the list's order
@@ -212,6 +270,14 @@ class ZoomSource:
 
     def _list_records(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
                       ) -> Iterator[dict[str, Any]]:
+        if self.responses is not None and self.responses.shared(endpoint):  # another mapping lists it too: kept
+            yield from self._cached(endpoint, path, params,
+                                    lambda: list(self._list_uncached(endpoint, path, records_key, dict(params))))
+            return
+        yield from self._list_uncached(endpoint, path, records_key, params)
+
+    def _list_uncached(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
+                       ) -> Iterator[dict[str, Any]]:
         if records_key is None:
             yield self.client.get(path, params)
             return
@@ -244,7 +310,7 @@ class ZoomSource:
             return
         path = endpoint_path(split_endpoint(endpoint)[1], values)
         try:
-            response = self.client.get(path)
+            response = self._cached(endpoint, path, None, lambda: self.client.get(path))
         except ZoomNotFound:
             LOG.debug("%s: %s not found; nothing to read", mapping.entity, path)
             return
@@ -268,7 +334,7 @@ class ZoomSource:
             return
         path = endpoint_path(split_endpoint(endpoint)[1], {names[0]: key})
         try:
-            record = self.client.get(path)
+            record = self._cached(endpoint, path, None, lambda: self.client.get(path))
         except ZoomNotFound:
             LOG.debug("%s: %s disappeared between list and detail", mapping.entity, path)
             return
@@ -305,7 +371,12 @@ class ZoomSource:
         query = query_values(include.endpoint, include.params)
         schema = self.index.endpoint(include.endpoint)
         if schema is not None and schema.records and schema.paginated:
-            items = list(self.client.paginate(path, schema.records, query,
-                                              by_page_number=self._pages_by_number(include.endpoint)))
-            return {schema.records: items, "total_records": len(items)}
-        return self.client.get(path, query or None)
+            records = schema.records
+
+            def every_page() -> dict[str, Any]:
+                items = list(self.client.paginate(path, records, query,
+                                                  by_page_number=self._pages_by_number(include.endpoint)))
+                return {records: items, "total_records": len(items)}
+
+            return self._cached(include.endpoint, path, query, every_page)
+        return self._cached(include.endpoint, path, query, lambda: self.client.get(path, query or None))

@@ -168,6 +168,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             run_id INTEGER REFERENCES runs (id)
         ) WITHOUT ROWID""",
     ),
+    (
+        # When a listed item was last read in detail, and the hash of its listed signal fields then
+        # (engine.sync.state.detail_reads): within the listing's max_age, an unchanged one is not read again.
+        """CREATE TABLE detail_reads (
+            entity TEXT NOT NULL,
+            key TEXT NOT NULL,
+            signal_hash TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            read_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs (id),
+            PRIMARY KEY (entity, key)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

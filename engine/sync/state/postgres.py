@@ -146,6 +146,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             command TEXT
         )""",
     ),
+    (
+        # When a listed item was last read in detail, and the hash of its listed signal fields then.
+        """CREATE TABLE detail_reads (
+            entity TEXT NOT NULL,
+            key TEXT NOT NULL,
+            signal_hash TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            read_at TEXT COLLATE "C" NOT NULL,
+            run_id BIGINT REFERENCES runs (id),
+            PRIMARY KEY (entity, key)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -365,7 +377,8 @@ class PostgresDatabase(Database):
 
 
 # The tables a dry run's copy takes, parents before children (foreign keys).
-SNAPSHOT_TABLES = ("runs", "cursors", "record_hashes", "dead_letters", "dead_letter_attempts", "inbox", "binding")
+SNAPSHOT_TABLES = ("runs", "cursors", "record_hashes", "dead_letters", "dead_letter_attempts", "inbox", "binding",
+                   "detail_reads")
 
 
 def snapshot(url: str, *, clock: Clock | None = None, schema: str | None = None) -> Database:

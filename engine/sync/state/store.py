@@ -39,6 +39,7 @@ from engine.sync.state.binding import Binding, check_binding
 from engine.sync.state.cursors import Cursors
 from engine.sync.state.database import DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_PATH, Clock, Database
 from engine.sync.state.dead_letters import DeadLetters
+from engine.sync.state.detail_reads import DetailReads
 from engine.sync.state.inbox import Inbox
 from engine.sync.state.locations import is_url
 from engine.sync.state.lock import FileRunLock, NoRunLock, RunLock
@@ -66,6 +67,7 @@ class StateStore:
         self.dead_letters = DeadLetters(database)
         self.hashes = RecordHashes(database, self.dead_letters)
         self.inbox = Inbox(database)
+        self.detail_reads = DetailReads(database)
 
     @classmethod
     def open(
@@ -166,6 +168,7 @@ class StateStore:
             if rebind:
                 self.binding.replace(current, run_id)
                 self.hashes.forget_all()
+                self.detail_reads.forget_all()
                 for entity in self.cursors.all():
                     self.cursors.clear(entity)
                 return
