@@ -102,8 +102,7 @@ def _zulu(text: str) -> datetime | None:
     if not digits.isdigit():
         return None
     try:
-        return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
-                        int(text[17:19]), tzinfo=UTC)
+        return datetime.fromisoformat(text)  # in C; this form gives the same aware UTC datetime
     except ValueError:
         return None
 
@@ -116,7 +115,8 @@ def _written(moment: datetime) -> str:
     """`moment` as ISO-8601 UTC text, remembered so that the next transform reading it need not parse it."""
     global _last_written
     text = _iso_utc(moment)
-    _last_written = (text, moment.replace(microsecond=0))  # what parsing the text gives back
+    _last_written = (text, moment if not moment.microsecond else moment.replace(microsecond=0))  # what parsing
+    # the text gives back
     return text
 
 
@@ -162,7 +162,8 @@ def _date_text(moment: date) -> str:
 
 
 def _iso_utc(moment: datetime) -> str:
-    return f"{_date_text(moment)}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
 def _sf_datetime(moment: datetime) -> str:
@@ -186,7 +187,7 @@ def _shift(function: str, time: Any, amount: Any, unit_seconds: int) -> str | No
     moment = _instant(function, time)
     step = _number(function, amount)
     try:
-        delta = timedelta(seconds=step * unit_seconds)
+        delta = timedelta(0, step * unit_seconds)  # (days, seconds)
         return _written(moment + delta)
     except (OverflowError, ValueError):
         raise _bad(function, "a shift that stays within years 1 to 9999", amount) from None
@@ -388,7 +389,11 @@ class ZoomforceFunctions(jmes_functions.Functions):
 
     @signature(_TIME)
     def _func_sf_datetime(self, time: str | int | float | None) -> str | None:
-        return None if time is None else _sf_datetime(_instant("sf_datetime", time))
+        if time is None:
+            return None
+        if time and time == _last_written[0]:  # what a transform just wrote (whole seconds): no parsing, no formatting
+            return f"{time[:-1]}.000Z"  # type: ignore[index]  # equal to a str, so a str
+        return _sf_datetime(_instant("sf_datetime", time))
 
     @signature(_TIME)
     def _func_sf_date(self, time: str | int | float | None) -> str | None:
