@@ -392,7 +392,7 @@ class ZoomforceFunctions(jmes_functions.Functions):
         if time is None:
             return None
         if time and time == _last_written[0]:  # what a transform just wrote (whole seconds): no parsing, no formatting
-            return f"{time[:-1]}.000Z"  # type: ignore[index]  # equal to a str, so a str
+            return f"{time[:-1]}.000Z"  # equal to a str: a str
         return _sf_datetime(_instant("sf_datetime", time))
 
     @signature(_TIME)
