@@ -339,6 +339,23 @@ def _known_keys(table: Mapping[str, Any]) -> str:
 # ---- people ------------------------------------------------------------------------------------
 
 
+# The name split last, with its parts: ``first_name(name)`` then ``last_name(name)`` split it once.
+_last_split: tuple[str | None, tuple[str | None, str | None] | None] = (None, None)
+
+
+def _name_parts(full_name: str | None) -> tuple[str | None, str | None] | None:
+    """(first, last) of :func:`_split_name`, remembered for the last name split."""
+    global _last_split
+    last_name, last_parts = _last_split
+    if full_name is not None and full_name == last_name:
+        return last_parts
+    parts = _split_name(full_name)
+    found = None if parts is None else (parts["first"], parts["last"])
+    if full_name is not None:
+        _last_split = (full_name, found)
+    return found
+
+
 def _split_name(full_name: str | None) -> dict[str, str | None] | None:
     if full_name is None:
         return None
@@ -484,13 +501,13 @@ class ZoomforceFunctions(jmes_functions.Functions):
 
     @signature(_TEXT)
     def _func_first_name(self, full_name: str | None) -> str | None:
-        parts = _split_name(full_name)
-        return None if parts is None else parts["first"]
+        parts = _name_parts(full_name)
+        return None if parts is None else parts[0]
 
     @signature(_TEXT)
     def _func_last_name(self, full_name: str | None) -> str | None:
-        parts = _split_name(full_name)
-        return None if parts is None else parts["last"]
+        parts = _name_parts(full_name)
+        return None if parts is None else parts[1]
 
     @signature(_TEXT)
     def _func_normalize_email(self, text: str | None) -> str | None:
