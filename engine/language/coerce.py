@@ -65,7 +65,11 @@ def to_text(value: Any) -> str:
 def _is_email(text: str) -> bool:
     """``local@domain.tld``: one ``@``, no space, a dot inside the domain (checked in linear time)."""
     local, at, domain = text.partition("@")
-    return bool(at and local and "@" not in domain and "." in domain[1:-1] and not _SPACE.search(text))
+    if not (at and local and "@" not in domain and "." in domain[1:-1]):
+        return False
+    if text.isascii() and text.isprintable():  # the only white space of printable ASCII is the space
+        return " " not in text
+    return not _SPACE.search(text)
 
 
 def _digits_within_limit(text: str) -> str:
