@@ -150,9 +150,9 @@ def _is_zulu(text: str) -> bool:
 
 
 def to_datetime(value: Any) -> str:
-    if type(value) is str and _is_zulu(value):
+    if type(value) is str and len(value) == 20 and _ZULU.fullmatch(value) is not None:  # _is_zulu, inline
         try:
-            datetime.fromisoformat(value[:19])  # a real date and time; then only the milliseconds are added
+            datetime.fromisoformat(value)  # a real date and time; then only the milliseconds are added
         except ValueError:
             raise _fail(value, "an ISO-8601 time (e.g. 2026-03-23T06:00:00Z)") from None
         return value[:19] + ".000Z"

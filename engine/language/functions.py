@@ -206,6 +206,8 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
 
 def _number(function: str, value: Any) -> int | float:
     """A finite number from a number or numeric text; digit strings stay exact ints."""
+    if type(value) is int:
+        return value
     if _is_number(value) and (isinstance(value, int) or math.isfinite(value)):
         return value
     if isinstance(value, str):
