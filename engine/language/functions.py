@@ -92,14 +92,12 @@ def _zone(text: str | None) -> timezone:
     return timezone(-offset if text.startswith("-") else offset)
 
 
+_ZULU_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)  # ASCII digits only
+
+
 def _zulu(text: str) -> datetime | None:
-    """``YYYY-MM-DDTHH:MM:SSZ``, the form Zoom writes, read without the pattern (None: another form)."""
-    if len(text) != 20 or text[19] != "Z" or text[10] != "T" or not text.isascii():
-        return None
-    if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
-        return None
-    digits = text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-    if not digits.isdigit():
+    """``YYYY-MM-DDTHH:MM:SSZ``, the form Zoom writes, read without the general pattern (None: another form)."""
+    if len(text) != 20 or _ZULU_TEXT.fullmatch(text) is None:
         return None
     try:
         return datetime.fromisoformat(text)  # in C; this form gives the same aware UTC datetime
@@ -184,8 +182,10 @@ def _bare_date(function: str, text: str) -> str | None:
 def _shift(function: str, time: Any, amount: Any, unit_seconds: int) -> str | None:
     if time is None or amount is None:
         return None
-    moment = _instant(function, time)
-    step = _number(function, amount)
+    moment = _zulu(time) if type(time) is str else None  # what _instant gives for this form, without its layers
+    if moment is None:
+        moment = _instant(function, time)
+    step = amount if type(amount) is int else _number(function, amount)
     try:
         delta = timedelta(0, step * unit_seconds)  # (days, seconds)
         return _written(moment + delta)
@@ -206,8 +206,6 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
 
 def _number(function: str, value: Any) -> int | float:
     """A finite number from a number or numeric text; digit strings stay exact ints."""
-    if type(value) is int:
-        return value
     if _is_number(value) and (isinstance(value, int) or math.isfinite(value)):
         return value
     if isinstance(value, str):

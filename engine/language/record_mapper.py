@@ -132,6 +132,8 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
         if coerce in _ASCII_SAME:
             body += ["if type(raw) is str and raw.isascii():",
                      "    value = raw",
+                     "elif type(raw) is int:",  # what to_text and to_id give for an int (not a bool)
+                     "    value = str(raw)",
                      "else:",
                      f"    value = {names['c']}(raw)"]
         elif coerce in _SAME_OF_TYPE:  # an int for an integer, a bool for a boolean: the value itself
