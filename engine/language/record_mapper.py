@@ -80,7 +80,7 @@ class _NotGenerated(Exception):
 
 
 # The only built-ins the generated source names.
-_BUILTINS: dict[str, Any] = {"dict": dict, "str": str, "type": type, "len": len, "isinstance": isinstance}
+_BUILTINS: dict[str, Any] = {"dict": dict, "str": str, "int": int, "type": type, "len": len, "isinstance": isinstance}
 # Coercers whose result is always a str: the over-length check needs no type test.
 _TEXT_RESULT = frozenset({to_text, to_id, to_email, to_url, to_datetime, to_date})
 # Coercers that give an ASCII str back unchanged: inlined as a type test.
@@ -163,8 +163,14 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
         uses_parent = True
         namespace.update(pe=parent.expression.evaluate, pc=parent.coerce, pr=parent.relationship, pk=parent.key)
         lines += ["    raw = None if parent is None else pe(parent)",
-                  "    if raw is not None:",
-                  "        output[pr] = {pk: pc(raw)}"]
+                  "    if raw is not None:"]
+        if parent.coerce in _ASCII_SAME:
+            lines += ["        if type(raw) is int:",  # what to_text and to_id give for an int (not a bool)
+                      "            output[pr] = {pk: str(raw)}",
+                      "        else:",
+                      "            output[pr] = {pk: pc(raw)}"]
+        else:
+            lines.append("        output[pr] = {pk: pc(raw)}")
         if parent.required:
             lines += ["    else:", "        raise NeedsFullPath(pr)"]
     if not upsert_keys:
