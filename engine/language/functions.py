@@ -155,17 +155,20 @@ def _instant(function: str, value: str | int | float) -> datetime:
     return moment
 
 
+# %-formatting: about half the time of the same f-string with format specifications (UP031 kept off).
 def _date_text(moment: date) -> str:
-    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return "%04d-%02d-%02d" % (moment.year, moment.month, moment.day)  # noqa: UP031
 
 
 def _iso_utc(moment: datetime) -> str:
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
+    parts = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % parts  # noqa: UP031
 
 
 def _sf_datetime(moment: datetime) -> str:
-    return f"{_iso_utc(moment)[:-1]}.{moment.microsecond // 1000:03d}Z"
+    parts = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+             moment.microsecond // 1000)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % parts  # noqa: UP031
 
 
 def _bare_date(function: str, text: str) -> str | None:
