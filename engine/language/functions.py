@@ -375,7 +375,12 @@ def _split_name(full_name: str | None) -> dict[str, str | None] | None:
 
 
 def _plausible_email(address: str) -> bool:
-    if address.count("@") != 1 or address.split() != [address]:  # split() parts at every str.isspace()
+    if address.count("@") != 1:
+        return False
+    if address.isascii() and address.isprintable():  # the only white space of printable ASCII is the space
+        if " " in address:
+            return False
+    elif address.split() != [address]:  # split() parts at every str.isspace()
         return False
     local, _, domain = address.partition("@")
     labels = domain.split(".")
@@ -514,9 +519,11 @@ class ZoomforceFunctions(jmes_functions.Functions):
 
     @signature(_TEXT)
     def _func_normalize_email(self, text: str | None) -> str | None:
-        if text is None or _is_blank(text):
+        if text is None:
             return None
         address = text.strip().lower()
+        if not address:  # blank (the signature admits only text here)
+            return None
         if not _plausible_email(address):
             raise _bad("normalize_email", "an e-mail address (name@domain.tld)", text)
         return address
