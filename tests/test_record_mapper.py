@@ -83,3 +83,12 @@ def test_the_quick_record_check_passes_nothing_the_located_walk_refuses(text: st
             located = False
         if safe_json._plainly_within_limits(record):  # it may leave a good record to the walk, never a bad one
             assert located
+
+
+@pytest.mark.parametrize("entity", sorted(PLANS))
+def test_the_lean_path_itself_maps_the_examples(entity: str) -> None:
+    """The lean path decides an ordinary record: one that always fell back would pass the tests above, slowly."""
+    plan, record = PLANS[entity], _example(entity)
+    output, key, warnings = plan._rest_mapper(record, CONTEXT)
+    full = plan._map_in_full(record, CONTEXT, None)
+    assert (key, output, warnings) == (full.upsert_key, full.record, full.warnings)

@@ -65,7 +65,11 @@ def to_text(value: Any) -> str:
 def _is_email(text: str) -> bool:
     """``local@domain.tld``: one ``@``, no space, a dot inside the domain (checked in linear time)."""
     local, at, domain = text.partition("@")
-    return bool(at and local and "@" not in domain and "." in domain[1:-1] and not _SPACE.search(text))
+    if not (at and local and "@" not in domain and "." in domain[1:-1]):
+        return False
+    if text.isascii() and text.isprintable():  # the only white space of printable ASCII is the space
+        return " " not in text
+    return not _SPACE.search(text)
 
 
 def _digits_within_limit(text: str) -> str:
@@ -137,17 +141,18 @@ def format_sf_datetime(moment: datetime) -> str:
 _SF_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
+_ZULU = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)  # ASCII digits only
+
+
 def _is_zulu(text: str) -> bool:
     """``YYYY-MM-DDTHH:MM:SSZ`` in ASCII digits (the form Zoom writes), the date and time not yet checked."""
-    return (len(text) == 20 and text[19] == "Z" and text[10] == "T" and text[4] == "-" and text[7] == "-"
-            and text[13] == ":" and text[16] == ":" and text.isascii()
-            and (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]).isdigit())
+    return _ZULU.fullmatch(text) is not None
 
 
 def to_datetime(value: Any) -> str:
-    if type(value) is str and _is_zulu(value):
+    if type(value) is str and len(value) == 20 and _ZULU.fullmatch(value) is not None:  # _is_zulu, inline
         try:
-            datetime.fromisoformat(value[:19])  # a real date and time; then only the milliseconds are added
+            datetime.fromisoformat(value)  # a real date and time; then only the milliseconds are added
         except ValueError:
             raise _fail(value, "an ISO-8601 time (e.g. 2026-03-23T06:00:00Z)") from None
         return value[:19] + ".000Z"
@@ -166,14 +171,18 @@ def to_date(value: Any) -> str:
 
 
 def to_email(value: Any) -> str:
-    if isinstance(value, str) and _is_email(value.strip()):
-        return _exact_text(value.strip(), "the e-mail address")
+    if isinstance(value, str):
+        text = value.strip()
+        if _is_email(text):
+            return text if text.isascii() else _exact_text(text, "the e-mail address")  # ASCII always encodes
     raise _fail(value, "an e-mail address")
 
 
 def to_url(value: Any) -> str:
-    if isinstance(value, str) and _URL.match(value.strip()):
-        return _exact_text(value.strip(), "the link")
+    if isinstance(value, str):
+        text = value.strip()
+        if _URL.match(text):
+            return text if text.isascii() else _exact_text(text, "the link")  # ASCII always encodes
     raise _fail(value, "an http(s) URL")
 
 

@@ -174,24 +174,37 @@ _INTEGER_BOUND = 10 ** (limits.MAX_INTEGER_DIGITS - 1)  # fewer digits than the 
 
 
 def _plainly_within_limits(record: Any) -> bool:
-    """True when `record` is within the limits (the size counted as the located walk counts it)."""
+    """True when `record` is within the limits (the size counted as the located walk counts it).
+
+    Only objects and arrays are stacked; the scalars of either are checked where they are met.
+    """
     longest = limits.MAX_STRING_LENGTH
+    deepest = limits.MAX_NESTING_DEPTH
+    bound = _INTEGER_BOUND
     marker = len(TOO_DEEP)
+    isfinite = math.isfinite
+    kind = type(record)
+    if kind is not dict and kind is not list:  # a scalar record
+        if kind is str:
+            return len(record) <= longest and not (len(record) == marker and record == TOO_DEEP)
+        if kind is int:
+            return bool(-bound < record < bound)
+        return kind is bool or record is None or (kind is float and isfinite(record))
     size = 0
     stack: list[tuple[Any, int]] = [(record, 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        value, depth = stack.pop()
-        kind = type(value)
-        if kind is dict:
-            if depth >= limits.MAX_NESTING_DEPTH:
-                return False
-            items: Any = value.items()
-            size += 8
-            for key, item in items:
+        value, depth = pop()
+        if depth >= deepest:
+            return False
+        size += 8
+        if type(value) is dict:
+            for key, item in value.items():
                 if type(key) is str:
-                    if len(key) > longest:
+                    length = len(key)
+                    if length > longest:
                         return False
-                    size += len(key)
+                    size += length
                 kind = type(item)
                 if kind is str:
                     length = len(item)
@@ -199,35 +212,33 @@ def _plainly_within_limits(record: Any) -> bool:
                         return False
                     size += length
                 elif kind is int:
-                    if not -_INTEGER_BOUND < item < _INTEGER_BOUND:
+                    if not -bound < item < bound:
                         return False
                     size += 8
-                elif kind is bool or item is None:
-                    size += 8
                 elif kind is dict or kind is list:
-                    stack.append((item, depth + 1))
-                elif kind is float and math.isfinite(item):
+                    push((item, depth + 1))
+                elif kind is bool or item is None or (kind is float and isfinite(item)):
                     size += 8
                 else:
-                    return False  # a float, a marker, anything else: the located walk decides
-        elif kind is list:
-            if depth >= limits.MAX_NESTING_DEPTH:
-                return False
-            size += 8
-            stack.extend((item, depth + 1) for item in value)
-        elif kind is str:
-            length = len(value)
-            if length > longest or (length == marker and value == TOO_DEEP):
-                return False
-            size += length
-        elif kind is int:
-            if not -_INTEGER_BOUND < value < _INTEGER_BOUND:
-                return False
-            size += 8
-        elif kind is bool or value is None or (kind is float and math.isfinite(value)):
-            size += 8
+                    return False  # a marker, anything else: the located walk decides
         else:
-            return False
+            for item in value:
+                kind = type(item)
+                if kind is dict or kind is list:
+                    push((item, depth + 1))
+                elif kind is str:
+                    length = len(item)
+                    if length > longest or (length == marker and item == TOO_DEEP):
+                        return False
+                    size += length
+                elif kind is int:
+                    if not -bound < item < bound:
+                        return False
+                    size += 8
+                elif kind is bool or item is None or (kind is float and isfinite(item)):
+                    size += 8
+                else:
+                    return False
     return size <= limits.MAX_RECORD_SIZE
 
 
