@@ -722,3 +722,13 @@ def test_lookup_with_a_fallback_fails_only_on_values_without_a_text_form(value: 
         return
     found = search("lookup(v, t, f)", {"v": value, "t": table, "f": "fallback"})
     assert found is None if value is None else (found == "fallback" or any(found is e for e in table.values()))
+
+
+def test_an_empty_time_is_refused_in_a_fresh_process_too() -> None:
+    """The last time a transform wrote is remembered to spare parsing it again: before any was written,
+    no text (the empty one included) may match that memory and read as 1970."""
+    code = ("from engine.language.expressions import compile_expression\n"
+            "try:\n    print(compile_expression(\"sf_datetime('')\").evaluate({}))\n"
+            "except Exception as exc:\n    print(type(exc).__name__)\n")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == "TransformValueError"

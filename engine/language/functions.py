@@ -106,7 +106,7 @@ def _zulu(text: str) -> datetime | None:
 
 
 # The time a transform wrote last, with its text: ``sf_datetime(add_minutes(...))`` parses it once.
-_last_written: tuple[str, datetime] = ("", _EPOCH)
+_last_written: tuple[str | None, datetime] = (None, _EPOCH)  # None: nothing written yet (no text matches)
 
 
 def _written(moment: datetime) -> str:
