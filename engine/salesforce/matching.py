@@ -18,10 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from engine.salesforce.bulk import UpsertResult
-from engine.salesforce.soql import soql_literal
-
-QUERY_CHUNK = 200  # records per look-up query
-QUERY_CHUNK_CHARS = 6000  # of literals per query: the query travels in a GET URL
+from engine.salesforce.soql import query_chunks, soql_literal
 
 Combination = tuple[Any, ...]
 
@@ -56,20 +53,6 @@ def key_text(record: Mapping[str, Any], fields: Sequence[str]) -> str:
     return ";".join(f"{name}={record.get(name)}" for name in fields)
 
 
-def _chunks(records: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> Iterator[list[Mapping[str, Any]]]:
-    chunk: list[Mapping[str, Any]] = []
-    size = 0
-    for record in records:
-        length = sum(len(soql_literal(record.get(name))) + 2 for name in fields)
-        if chunk and (len(chunk) >= QUERY_CHUNK or size + length > QUERY_CHUNK_CHARS):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(record)
-        size += length
-    if chunk:
-        yield chunk
-
-
 def lookup_query(sobject: str, fields: Sequence[str], records: Sequence[Mapping[str, Any]]) -> str:
     """The SOQL that finds every existing row of `records`' combinations (and some others, filtered after)."""
     conditions = []
@@ -85,7 +68,7 @@ def find_existing(writer: RecordWriter, sobject: str, fields: Sequence[str],
     """Combination -> the Id of the oldest row that has it, for the combinations of `records`."""
     wanted = {combination(r, fields) for r in records}
     found: dict[Combination, str] = {}
-    for chunk in _chunks(records, fields):
+    for chunk in query_chunks(records, lambda record: sum(len(soql_literal(record.get(name))) for name in fields)):
         for row in writer.query(lookup_query(sobject, fields, chunk)):
             key = combination(row, fields)
             if key in wanted:

@@ -9,8 +9,14 @@ characters already.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+QUERY_ITEMS = 200  # items (values, or records to match) per look-up query
+QUERY_CHARS = 6000  # of literals per query: the query travels in a GET URL
 
 _SOQL_ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
                  "\f": "\\f"}
@@ -42,3 +48,19 @@ def soql_literal(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return soql_quote(str(value))
+
+
+def query_chunks(items: Iterable[T], literal_length: Callable[[T], int]) -> Iterator[list[T]]:
+    """`items` in runs that each fit one look-up query: at most ``QUERY_ITEMS`` of them, and at most
+    ``QUERY_CHARS`` of literals (each item's `literal_length`, plus its separator)."""
+    chunk: list[T] = []
+    size = 0
+    for item in items:
+        length = literal_length(item) + 2
+        if chunk and (len(chunk) >= QUERY_ITEMS or size + length > QUERY_CHARS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += length
+    if chunk:
+        yield chunk

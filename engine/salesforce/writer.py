@@ -41,14 +41,12 @@ from engine.errors import SalesforceApiError
 from engine.salesforce.auth import MAX_ATTEMPTS, Connection, SalesforceCredentials, Sleep, backoff_delay
 from engine.salesforce.bulk import NO_REASON, UNKNOWN_CODE, BulkUpsert, UpsertResult, wire_datetime
 from engine.salesforce.matching import match_upsert
-from engine.salesforce.soql import soql_quote
+from engine.salesforce.soql import query_chunks, soql_quote
 
 __all__ = ["SalesforceCredentials", "SalesforceWriter", "UpsertResult", "soql_quote"]
 
 LOGGER_NAME = "zoomforce.salesforce"
 COLLECTION_LIMIT = 200
-FIND_CHUNK = 200  # values per IN (...)
-FIND_CHUNK_CHARS = 6000  # of quoted values per query: the query travels in a GET URL
 LOCKED = "UNABLE_TO_LOCK_ROW"
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -289,7 +287,7 @@ class SalesforceWriter:
         exact: dict[str, str] = {}
         folded: dict[str, str] = {}
         columns = "Id" if field.lower() == "id" else f"Id, {field}"
-        for chunk in _find_chunks(wanted):
+        for chunk in query_chunks(wanted, lambda value: len(soql_quote(value))):
             soql = (f"SELECT {columns} FROM {sobject} WHERE {field} IN ({', '.join(soql_quote(v) for v in chunk)}) "
                     "ORDER BY CreatedDate, Id")
             for record in self.query(soql):
@@ -346,17 +344,3 @@ def _more(url: str) -> Any:
         return sf.query_more(url, identifier_is_url=True)
 
     return fetch
-
-
-def _find_chunks(values: Sequence[str]) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    size = 0
-    for value in values:
-        length = len(soql_quote(value)) + 2
-        if chunk and (len(chunk) >= FIND_CHUNK or size + length > FIND_CHUNK_CHARS):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(value)
-        size += length
-    if chunk:
-        yield chunk
