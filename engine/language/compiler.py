@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from numbers import Number
 from typing import Any
 
@@ -34,6 +34,16 @@ AstNode = Mapping[str, Any]
 
 _NONE_TYPE = type(None)
 
+
+
+def _collected(items: Iterable[Any], each: Evaluator) -> list[Any]:
+    """A projection's result: `each` of every item, the nulls left out (JMESPath's rule)."""
+    collected = []
+    for item in items:
+        current = each(item)
+        if current is not None:
+            collected.append(current)
+    return collected
 
 class _Expression(visitor._Expression):
     """An ``&expression`` argument: jmespath's functions call ``visit(expression, value)`` on it.
@@ -357,14 +367,7 @@ class Compiler:
 
         def project(value: Any) -> Any:
             items = base(value)
-            if not isinstance(items, list):
-                return None
-            collected = []
-            for item in items:
-                current = each(item)
-                if current is not None:
-                    collected.append(current)
-            return collected
+            return _collected(items, each) if isinstance(items, list) else None
 
         return project
 
@@ -397,12 +400,7 @@ class Compiler:
                 items = found.values()
             except AttributeError:
                 return None
-            collected = []
-            for item in items:
-                current = each(item)
-                if current is not None:
-                    collected.append(current)
-            return collected
+            return _collected(items, each)
 
         return project
 
