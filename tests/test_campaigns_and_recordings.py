@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from engine.cli.main import cli
-from engine.project.project_file import PROJECT_ENV
 from engine.validate.mapping_set import load_mapping_set
 from engine.zoom.scopes import mapping_operations
 from tests.helpers import Emulated, copy_mappings, enable, replace_once
-
-
-@pytest.fixture()
-def emulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulated]:
-    world = Emulated(tmp_path, users=4)
-    for name, value in world.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SF_ACCESS_TOKEN", raising=False)
-    monkeypatch.delenv(PROJECT_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield world
-    world.stop()
 
 
 def sync(mappings: Path, state: Path, *entities: str) -> Result:

@@ -8,33 +8,18 @@ Zoom emulator's own, per route.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from engine.cli.main import cli
-from engine.project.project_file import PROJECT_ENV
 from engine.validate.mapping_set import load_mapping_set
 from engine.zoom.responses import ResponseCache, shared_operations
 from tests.helpers import MAPPINGS, Emulated, copy_mappings, enable
 
 WEBINAR_READS = ("GET /webinars/{webinarId}", "GET /webinars/{webinarId}/registrants",
                  "GET /report/webinars/{webinarId}/participants")
-
-
-@pytest.fixture()
-def emulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulated]:
-    world = Emulated(tmp_path, users=4)
-    for name, value in world.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SF_ACCESS_TOKEN", raising=False)
-    monkeypatch.delenv(PROJECT_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield world
-    world.stop()
 
 
 def test_the_shared_operations_of_the_default_mappings_with_campaigns_on(tmp_path: Path) -> None:
