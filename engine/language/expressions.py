@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jmespath
@@ -110,6 +110,13 @@ def compile_expression(text: str) -> CompiledExpression:
     if ast["type"] == "current":
         return CompiledExpression(text, ast, _identity)
     return CompiledExpression(text, ast, _interpreting(ast))
+
+
+@lru_cache(maxsize=1024)
+def compiled_expression(text: str) -> CompiledExpression:
+    """:func:`compile_expression`, once per text in a process: what the sync and the receiver evaluate
+    record after record (a mapping's expressions are few; an error is raised again, not kept)."""
+    return compile_expression(text)
 
 
 _OPENING = frozenset({"lparen", "lbracket", "lbrace", "filter"})

@@ -42,7 +42,7 @@ from typing import Any
 from engine import metrics
 from engine.errors import PermanentEventError, RecordError
 from engine.language.coerce import format_sf_datetime
-from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
+from engine.language.expressions import compile_expression, compiled_expression, evaluate_or_none
 from engine.language.model import EventSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.language.plan import Plan, RunContext, event_readers, secret_names
@@ -147,7 +147,6 @@ class EventProcessor:
         self.pipeline = WritePipeline(mapping_set, store, salesforce, failures=failures)
         self.now = now
         self.cipher = cipher
-        self._expressions: dict[str, CompiledExpression] = {}
         self.unread_secrets = {kind: credential_keys() - keys_read({kind: fed}) for kind, fed in self.feeds.items()}
         self.sealed_secrets = secrets_read(self.feeds)
         self.binding_checked = salesforce is None
@@ -214,19 +213,14 @@ class EventProcessor:
                 outcomes.update(dict.fromkeys(group.events, error))
         return outcomes
 
-    def _expression(self, text: str) -> CompiledExpression:
-        if text not in self._expressions:
-            self._expressions[text] = compile_expression(text)
-        return self._expressions[text]
-
     def _map(
         self, group: _Group, spec: EventSpec, kind: str, body: dict[str, Any], event: InboxEvent,
         run: dict[str, Any],
     ) -> Iterable[PendingRecord]:
         mapping, plan = group.mapping, group.plan
-        found = evaluate_or_none(self._expression(spec.records), body)
+        found = evaluate_or_none(compiled_expression(spec.records), body)
         records = found if isinstance(found, list) else [] if found is None else [found]
-        parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
+        parent = evaluate_or_none(compiled_expression(spec.parent), body) if spec.parent else None
         try:
             check_record(parent)
         except RecordError as exc:  # every record of the event stands on that parent: each is a dead letter
@@ -291,9 +285,9 @@ class EventProcessor:
         kind = str(body.get("event", ""))
         for mapping, spec in self.feeds.get(kind, []):
             plan = self.pipeline.plan(mapping.entity)
-            found = evaluate_or_none(self._expression(spec.records), body)
+            found = evaluate_or_none(compiled_expression(spec.records), body)
             records = found if isinstance(found, list) else [] if found is None else [found]
-            parent = evaluate_or_none(self._expression(spec.parent), body) if spec.parent else None
+            parent = evaluate_or_none(compiled_expression(spec.parent), body) if spec.parent else None
             for index, record in enumerate(records):
                 evidence = self.pipeline.evidence(mapping, record, parent, event=kind, event_id=event.event_id)
                 self.store.dead_letters.add(mapping.entity, plan.key_of(record, kind), code,

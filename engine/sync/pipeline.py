@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.language.expressions import compile_expression, evaluate_or_none
+from engine.language.expressions import compiled_expression, evaluate_or_none
 from engine.language.model import LinkSpec, Mapping
 from engine.language.plan import MappedRecord, Plan, compile_plan, secret_names
 from engine.language.projection import Tree, project, read_tree
@@ -148,7 +148,7 @@ class WritePipeline:
                     continue  # an earlier link found it (a Contact), or a field wrote it
                 text = link.reader(item.evidence.get("listing"))
                 document = item.evidence.get("parent" if link.scope == "parent" else "source")
-                value = None if text is None else evaluate_or_none(compile_expression(text), document)
+                value = None if text is None else evaluate_or_none(compiled_expression(text), document)
                 wanted[position] = link_value(value)
             values = {v.lower() for v in wanted.values() if v is not None}
             found = ({k.lower(): v for k, v in self.salesforce.find_ids(link.object, link.match, values).items()}

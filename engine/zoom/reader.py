@@ -22,7 +22,6 @@ stops, and what was committed stays committed.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -34,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
-from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none
+from engine.language.expressions import compiled_expression, evaluate_or_none
 from engine.language.model import IncludeSpec, ListSpec
 from engine.language.model import Mapping as EntityMapping
 from engine.zoom.client import ZoomClient, endpoint_path
@@ -138,14 +137,9 @@ def placeholders(endpoint: str) -> list[str]:
     return _PLACEHOLDER.findall(split_endpoint(endpoint)[1])
 
 
-@functools.lru_cache(maxsize=512)
-def _compiled(expression: str) -> CompiledExpression:
-    return compile_expression(expression)
-
-
 def _evaluate(expression: str, document: Any) -> Any:
     try:
-        return evaluate_or_none(_compiled(expression), document)
+        return evaluate_or_none(compiled_expression(expression), document)
     except ExpressionError:
         return None
 
