@@ -74,9 +74,9 @@ def stderr_failures(progress: ProgressLines | LogProgress | None, *, limit: int 
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     import sys
 
-    from engine.sync.output import FailureLines, QuietFailures
+    from engine.sync.output import FailureLines
 
     if logs.is_json():  # each failure is a `dead_letter` record already
-        return QuietFailures()
+        return FailureLines(None)
     return FailureLines(sys.stderr, limit=limit, kept=kept,
                         before=progress.close if progress is not None else lambda: None)

@@ -9,7 +9,6 @@ the dry run's values come redacted from the runner.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections import Counter
@@ -94,9 +93,10 @@ class FailureLines:
 
     ``zoomforce: failed: ENTITY KEY: CODE: REASON``, the first `limit` per entity and error code (None:
     all of them); ``close()`` then says how many more each had. `before` ends an open progress line.
+    No `stream` (JSON logs, whose ``dead_letter`` records carry every failure): only counted.
     """
 
-    def __init__(self, stream: TextIO, *, limit: int | None = 20, kept: bool = True,
+    def __init__(self, stream: TextIO | None, *, limit: int | None = 20, kept: bool = True,
                  before: Callable[[], object] = lambda: None) -> None:
         self.stream = stream
         self.limit = limit
@@ -106,6 +106,8 @@ class FailureLines:
 
     def __call__(self, entity: str, key: str, code: str, reason: str) -> None:
         self.counts[(entity, code)] += 1
+        if self.stream is None:
+            return
         if self.limit is None or self.counts[(entity, code)] <= self.limit:
             self.before()
             one_line = " ".join(reason.split())
@@ -114,6 +116,8 @@ class FailureLines:
 
     def close(self) -> None:
         """One line per entity and code that had more failures than were shown."""
+        if self.stream is None:
+            return
         kept = "; every one is kept as a dead letter" if self.kept else ""
         for (entity, code), count in self.counts.items():
             if self.limit is not None and count > self.limit:
@@ -121,19 +125,6 @@ class FailureLines:
                 self.stream.write(f"zoomforce: failed: {entity}: {count - self.limit} more {code} failure(s) "
                                   f"not shown ({count} in all{kept})\n")
         self.stream.flush()
-
-
-class QuietFailures(FailureLines):
-    """The failure callback under JSON logs: each failure is already a ``dead_letter`` record; only counted here."""
-
-    def __init__(self) -> None:
-        super().__init__(io.StringIO(), limit=None)
-
-    def __call__(self, entity: str, key: str, code: str, reason: str) -> None:
-        self.counts[(entity, code)] += 1
-
-    def close(self) -> None:
-        return None
 
 
 def _counts_text(counts: EntityCounts) -> str:
