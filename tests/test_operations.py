@@ -28,7 +28,7 @@ from engine.emulators.zoom.app import ZoomEmulatorConfig
 from engine.sync.state.lock import FileRunLock
 from engine.sync.state.store import StateStore
 from tests.helpers import ORG_WITH_ADDITIONS, copy_mappings, wait_until
-from tests.test_cli_sync import LineReader
+from tests.test_cli_sync import LineReader, Run
 from tests.test_sync import OBJECTS, World, _break_meeting_topics, _servers, _stop, records
 
 ZOOMFORCE = [sys.executable, "-m", "engine"]
@@ -36,18 +36,6 @@ RUN_TIMEOUT = 120.0
 # Salesforce emulator routes that only read: a dry run may call these and nothing else.
 READ_ROUTES = {"oauth_token", "userinfo", "versions", "resources", "limits", "describe_global", "sobject",
                "describe", "record", "record_by_key", "query", "query_more"}
-
-
-@dataclass
-class Run:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stderr.splitlines()
 
 
 def zoomforce(world: World, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
@@ -204,8 +192,9 @@ def test_a_state_reused_against_another_org_refuses_and_full_refresh_rebind_rewr
     refused = zoomforce(world, "sync", "--state", str(state), cwd=tmp_path)
 
     assert refused.returncode == 2, refused.stderr
-    assert refused.stdout == "" and len(refused.lines) == 1, refused.stderr
-    assert old_org in refused.lines[0] and new_org in refused.lines[0] and "--full-refresh --rebind" in refused.lines[0]
+    assert refused.stdout == "" and len(refused.error_lines) == 1, refused.stderr
+    (line,) = refused.error_lines
+    assert old_org in line and new_org in line and "--full-refresh --rebind" in line
     assert {k: v for k, v in state_files(state).items() if not k.endswith(".lock")} == \
         {k: v for k, v in files.items() if not k.endswith(".lock")}
     assert world.salesforce.app.state.store.records_by_object() == {}, "nothing was written to the new org"
@@ -268,8 +257,8 @@ def test_a_second_sync_on_a_busy_state_exits_3_at_once_naming_the_holder(world: 
         files = state_files(state)
         run = zoomforce(world, "sync", "--state", str(state), cwd=tmp_path)
         assert run.returncode == 3, run.stderr
-        assert run.stdout == "" and len(run.lines) == 1, run.stderr
-        line = run.lines[0]
+        assert run.stdout == "" and len(run.error_lines) == 1, run.stderr
+        line = run.error_lines[0]
         assert line.startswith(f"zoomforce: error: state database {state} is in use by another run (pid {os.getpid()}")
         assert re.search(r"started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(sync users\)", line), line
         assert state_files(state) == files
@@ -365,7 +354,7 @@ def test_dead_letters_can_be_listed_shown_retried_discarded_and_purged(world: Wo
     assert [a["code"] for a in detail["history"]] == ["STRING_TOO_LONG"]
     assert detail["record"]["source"]["id"] == meeting.id
     missing = zoomforce(world, "dead-letters", "show", "99999", "--state", str(state), cwd=tmp_path)
-    assert missing.returncode == 2 and missing.lines == [
+    assert missing.returncode == 2 and missing.error_lines == [
         f"zoomforce: error: no dead letter 99999 in state database {state} (see `zoomforce dead-letters list`)"]
 
     discarded = zoomforce(world, "dead-letters", "discard", str(first), "--reason", "a test meeting",
@@ -421,6 +410,6 @@ def test_dead_letter_commands_on_a_missing_state_say_so(world: World, tmp_path: 
     for args in (["list"], ["show", "1"], ["retry"], ["discard", "1", "--reason", "x"], ["purge", "--older-than", "1"]):
         run = zoomforce(world, "dead-letters", *args, "--state", str(tmp_path / "none.db"), cwd=tmp_path)
         assert run.returncode == 2, (args, run.stderr)
-        assert run.lines == [f"zoomforce: error: no state database at {tmp_path / 'none.db'} (give the one "
+        assert run.error_lines == [f"zoomforce: error: no state database at {tmp_path / 'none.db'} (give the one "
                              "`zoomforce sync --state` writes)"], args
     assert list(tmp_path.iterdir()) == []
