@@ -53,7 +53,6 @@ class Project:
     languages: tuple[str, ...] = ()
     api_version: str | None = None
     zoom_plan: str | None = None  # the rate limits `sync` keeps (`zoom: {plan: ...}`); --zoom-plan wins
-    disclosure: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)  # `sync --account NAME`
     problems: tuple[Problem, ...] = ()
     document: LoadedDocument | None = field(default=None, compare=False, repr=False)  # positions of the keys
@@ -62,6 +61,13 @@ class Project:
     def none(cls) -> Project:
         """No project file: every command keeps its built-in defaults."""
         return cls()
+
+    @property
+    def disclosure(self) -> Mapping[str, Any]:
+        """The ``disclosure`` block as written (its positions are in `document`); empty when there is none."""
+        data = self.document.data if self.document is not None else None
+        block = data.get("disclosure") if isinstance(data, dict) else None
+        return MappingProxyType(dict(block)) if isinstance(block, dict) else _EMPTY
 
     @property
     def root(self) -> Path | None:
@@ -165,7 +171,6 @@ def _project(file: Path, display: str, document: LoadedDocument) -> Project:
         languages=tuple(data.get("languages", ())),
         api_version=(data.get("salesforce") or {}).get("api_version"),
         zoom_plan=(data.get("zoom") or {}).get("plan"),
-        disclosure=MappingProxyType(dict(data.get("disclosure") or {})),
         accounts=MappingProxyType({str(name): MappingProxyType(dict(value or {}))
                                    for name, value in (data.get("accounts") or {}).items()}),
         problems=tuple(problems),
