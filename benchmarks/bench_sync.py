@@ -19,10 +19,10 @@ Each run prints, and the last line (one JSON object) holds:
 
 - records written per second (not records read: a listed record is not yet a result);
 - Zoom calls against the minimum: every distinct request the run made (a page, a detail, an
-  include) once; on the unchanged rerun, the list pages only (paginated endpoints), since a listed
+  include) once; on the unchanged rerun, the list pages only (the mappings' ``list`` endpoints), since a listed
   record whose signal fields have not changed needs no detail read within its mapping's
   ``max_age``. ``zoom_repeated`` counts the requests sent more than once, ``zoom_detail_calls``
-  those to endpoints that do not page;
+  those to endpoints that are no mapping's listing (details and includes);
 - Salesforce calls by kind (writes, look-ups, other: describe and limits) against the least writes
   the mappings need: ``ceil(written / 200)`` sObject Collections calls per entity, six calls per
   entity on Bulk API 2.0 (create, upload, close, one poll, successful and failed results), none on
@@ -122,15 +122,18 @@ def emulators_with(users: int, latency_ms: int, sizes: Sizes | None) -> Iterator
 # ------------------------------------------------------------------------- one run, its own process
 
 
-def paged_patterns() -> list[re.Pattern[str]]:
-    """The paths of Zoom's paginated endpoints (list calls), as patterns."""
-    index = load_source_index()
+def listing_patterns(mapping_set: Any) -> list[re.Pattern[str]]:
+    """The paths the mappings list records with (each `source.list` endpoint, paged or not), as patterns.
+
+    A listing is what an unchanged rerun must still call: the panelists' ``GET
+    /webinars/{webinarId}/panelists`` is one, though Zoom does not page it.
+    """
+    endpoints = {listing.endpoint for mapping in mapping_set.mappings.values() if mapping.source.system == "zoom"
+                 for listing in mapping.source.listings}
     patterns = []
-    for name in index.endpoint_names():
-        endpoint = index.endpoint(name)
-        if endpoint is not None and endpoint.paginated:
-            template = "/" + name.partition(" ")[2].strip("/")
-            patterns.append(re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))))
+    for endpoint in sorted(endpoints):
+        template = "/" + endpoint.partition(" ")[2].strip("/")
+        patterns.append(re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))))
     return patterns
 
 
@@ -163,9 +166,9 @@ def one_run(zoom_url: str, salesforce_url: str, ca_file: str, state: str, bulk_t
         zoom.close()
         writer.close()
         http.close()
-    paged = paged_patterns()
+    listed = listing_patterns(mapping_set)
     distinct = set(sent)
-    is_list = [any(p.fullmatch(httpx.URL(url).path.partition("/v2")[2]) for p in paged) for _, url in distinct]
+    is_list = [any(p.fullmatch(httpx.URL(url).path.partition("/v2")[2]) for p in listed) for _, url in distinct]
     return {"seconds": seconds, "api_calls": dict(report.api_calls),
             "entities": {name: {"read": c.read, "written": c.written, "failed": c.failed}
                          for name, c in report.entities.items()},

@@ -27,7 +27,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +43,7 @@ from engine.salesforce.writer import SalesforceWriter
 from engine.secrets import scrub_message
 from engine.sync.pipeline import PendingRecord, WritePipeline, record_key
 from engine.sync.preflight import OrgDescribes, preflight
+from engine.sync.read_ahead import ReadAhead
 from engine.sync.report import EntityCounts, Failures, Progress, SyncReport, no_failures, no_progress
 from engine.sync.retained import retain, retained_trees
 from engine.sync.reverse_flow import register_for_webinar
@@ -56,6 +57,7 @@ from engine.zoom.reader import SourceFailure, SourceItem, SourceSkipped, Window,
 LOG = logging.getLogger("zoomforce.sync")
 DEFAULT_WINDOW_DAYS = 30
 WRITE_BATCH = 5000  # mapped records held before they are written (the cursor moves after the last batch)
+READ_AHEAD = 5000  # records of an entity read ahead of its writing, at most (engine.sync.read_ahead)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,27 @@ def stopped_by(limit: DailyLimitReached) -> DailyLimitReached:
     message = str(limit).partition(": ")[2]  # without the "zoom HTTP 429 [429]" the error adds again
     return DailyLimitReached(f"{message}. The run stopped; what it wrote is saved: run it again after {after}",
                              category=limit.category, limit=limit.limit, resets_at=limit.resets_at, path=limit.path)
+
+
+@dataclass(frozen=True)
+class EntityRead:
+    """What one entity of a run reads: its window, its details read within max_age, its plan."""
+
+    entity: str
+    window: Window | None
+    fresh: dict[str, str] | None  # key -> signal hash of the details read within max_age; None: read each
+    salt: str  # the mapping's fingerprint, part of each signal hash
+    run: dict[str, Any]  # the run-scope values its fields read (``run_time``)
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """One item read of an entity, in its order: a record read (and its mapping), a skipped or a failed read."""
+
+    index: int
+    item: SourceItem | SourceFailure | SourceSkipped
+    outcome: MappedRecord | RecordError | None  # None for a skipped or a failed read
 
 
 # ---- the order of the graph ----------------------------------------------------------------------
@@ -194,6 +217,9 @@ class SyncRunner:
         self.retained: dict[str, Tree | None] = {}
         self.write_batch = WRITE_BATCH
         self.refreshed: set[str] = set()
+        self.read_ahead = READ_AHEAD
+        self.reading: dict[str, EntityRead] = {}  # per entity of the run: what it reads, decided before any read
+        self.ahead: ReadAhead[ReadResult] | None = None  # while a throttled run reads: the entities read ahead
 
     # ---- the whole run ---------------------------------------------------------------------
 
@@ -241,6 +267,7 @@ class SyncRunner:
                     with ExitStack() as run_scope:  # a response two of these mappings read is read once
                         if self.zoom is not None:
                             run_scope.enter_context(self.zoom.run(self.mapping_set.get(e) for e in order))
+                            self._plan_reads(order, options, run_scope)
                         for entity in order:
                             with logs.bound(entity=entity):
                                 self._sync_entity(entity, entity in written, options, report)
@@ -363,13 +390,9 @@ class SyncRunner:
         plan = self.pipeline.plan(entity)
         counts = report.entities.setdefault(entity, EntityCounts()) if write else EntityCounts()
         keep = not options.dry_run  # a dry run files no dead letter either
-        parent = mapping.source.parent
-        parents = self.read_records.get(parent, []) if parent else None
-        window = self.window(mapping, options)
-        kept: list[dict[str, Any]] = []
+        reading = self.reading[entity]
         pending: list[PendingRecord] = []
         signals: dict[int, tuple[str, str]] = {}  # position in pending -> its detail read's key and signal hash
-        fresh = self._fresh_details(mapping)
         keep_hashes = entity not in self.refreshed
 
         def flush() -> None:
@@ -384,29 +407,129 @@ class SyncRunner:
             signals.clear()
 
         self.progress(entity, "read", counts)
+        reads = self.ahead.take(entity) if self.ahead is not None else self._produce(entity)
         try:
-            self._read_entity(mapping, plan, parents, window, counts, keep, kept, pending, fresh, signals, flush)
+            self._take_reads(mapping, plan, reads, counts, keep, pending, signals, flush)
         except DailyLimitReached:
             if write and pending:  # keep what was read before the limit: written now, the cursor stays
-                self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
+                self.pipeline.link(mapping, pending, keep_hashes=keep_hashes)
                 self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, None,
-                                    keep_hashes=entity not in self.refreshed)
-            self.read_records[entity] = kept
+                                    keep_hashes=keep_hashes)
             raise
-        self.read_records[entity] = kept
         if not write:
             if counts.failed:  # a parent that could not be read hides its children: the run must say so
                 report.entities[entity] = counts
             return
-        self.pipeline.link(mapping, pending, keep_hashes=entity not in self.refreshed)
+        self.pipeline.link(mapping, pending, keep_hashes=keep_hashes)
+        window = reading.window
         listing = mapping.source.listing
         keeps_cursor = listing is not None and listing.window_incremental
         cursor = window.until.isoformat() if keeps_cursor and window is not None and window.until else None
         self.pipeline.write(mapping, plan, pending, counts, options.dry_run, report, cursor,
-                            keep_hashes=entity not in self.refreshed)
+                            keep_hashes=keep_hashes)
         if signals and not options.dry_run:
             self._remember_details(entity, pending, signals, report.run_id)
         self.progress(entity, "done", counts)
+
+    # ---- reading: every entity's read planned first, then read (ahead, with a throttle) -------
+
+    def _plan_reads(self, order: Sequence[str], options: SyncOptions, run_scope: ExitStack) -> None:
+        """What each entity of `order` reads (its window, its fresh details), decided before anything is
+        read; with a throttled client, each is then read ahead in a thread of its own (:mod:`engine.sync.read_ahead`):
+        an entity read under no other at once, one read under a parent once the parent is read."""
+        self.reading = {}
+        for entity in order:
+            mapping = self.mapping_set.get(entity)
+            fresh = self._fresh_details(mapping)
+            self.reading[entity] = EntityRead(
+                entity, self.window(mapping, options), fresh,
+                mapping_fingerprint(mapping) if fresh is not None else "",
+                {"run_time": format_sf_datetime(self.now())}, self.pipeline.plan(entity))
+        self.ahead = None
+        assert self.zoom is not None
+        if self.zoom.workers <= 1:  # one request at a time: read in turn, in the writer's thread
+            return
+        self.ahead = run_scope.enter_context(ReadAhead[ReadResult](order, self.read_ahead))
+        for entity in order:
+            if self.mapping_set.get(entity).source.parent not in self.reading:
+                self._start_reading(entity)
+
+    def _start_reading(self, entity: str) -> None:
+        assert self.ahead is not None
+        with logs.bound(entity=entity):
+            self.ahead.start(entity, lambda: self._produce(entity))
+
+    def _produce(self, entity: str) -> Generator[ReadResult, None, None]:
+        """Read and map every record of `entity`, keeping of each what the entities read under it need;
+        once all are read, those entities start reading (when read ahead)."""
+        assert self.zoom is not None
+        mapping = self.mapping_set.get(entity)
+        reading = self.reading[entity]
+        parent = mapping.source.parent
+        parents = self.read_records.get(parent, []) if parent else None
+        keeps_whole = entity not in self.retained  # outside a run's order: kept as read
+        tree = self.retained.get(entity)
+        kept: list[dict[str, Any]] = []
+
+        def keep_source(record: dict[str, Any]) -> None:
+            cut = record if keeps_whole else retain(record, tree)
+            if cut is not None:
+                kept.append(cut)
+
+        for index, item in enumerate(self.zoom.read(mapping, parents, reading.window, reading.fresh, reading.salt)):
+            if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
+                keep_source(item.record)
+                yield ReadResult(index, item, None)
+                continue
+            if isinstance(item, SourceFailure):
+                yield ReadResult(index, item, None)
+                continue
+            outcome = self._map(reading.plan, item, reading.run, index)
+            if not isinstance(outcome, RecordError):
+                keep_source(item.record)
+            yield ReadResult(index, item, outcome)
+        self.read_records[entity] = kept
+        if self.ahead is not None:
+            for child in self.reading:
+                if self.mapping_set.get(child).source.parent == entity:
+                    self._start_reading(child)
+
+    def _take_reads(
+        self, mapping: Mapping, plan: Plan, reads: Iterable[ReadResult], counts: EntityCounts, keep: bool,
+        pending: list[PendingRecord], signals: dict[int, tuple[str, str]], flush: Callable[[], None],
+    ) -> None:
+        """The records read of `mapping`, in order: the mapped ones into `pending`, the others dead letters."""
+        entity = mapping.entity
+        secrets = secret_names(mapping)
+        batched = mapping.source.parent is not None
+        last_parent: object = None
+        for read in reads:
+            item, index, outcome = read.item, read.index, read.outcome
+            if batched and item.parent is not last_parent and len(pending) >= self.write_batch:
+                # flat memory: written per batch of parents (a record listed twice under one parent, a
+                # rejoin, stays in one batch, where the last listed is the one written)
+                flush()
+            last_parent = item.parent
+            counts.read += 1
+            if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
+                counts.unchanged += 1
+                continue
+            listed = {"listing": item.listing} if item.listing else {}
+            evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
+            if isinstance(item, SourceFailure):
+                key = plan.key_of(item.record)
+                self.pipeline.dead(entity, key, item.code, item.message, evidence, index, secrets, counts, keep)
+                continue
+            assert outcome is not None  # a record read is mapped, or its error says why not
+            if isinstance(outcome, RecordError):
+                key = plan.key_of(item.record)
+                self.pipeline.dead(entity, key, outcome.code, str(outcome), evidence, index, secrets, counts, keep)
+                continue
+            if item.signal is not None:
+                signals[len(pending)] = item.signal
+            pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
+            if counts.read % 100 == 0:
+                self.progress(entity, "read", counts)
 
     def _fresh_details(self, mapping: Mapping) -> dict[str, str] | None:
         """The keys read in detail within the listing's ``max_age``, with their signal hash; None: read each."""
@@ -428,58 +551,6 @@ class SyncRunner:
             if state is not None and state.payload_hash == payload_hash(pending[position].mapped.record):
                 confirmed.append((*signal, pending[position].key))
         self.store.detail_reads.remember(entity, confirmed, utc_iso(self.now()), run_id)
-
-    def _read_entity(
-        self, mapping: Mapping, plan: Plan, parents: list[dict[str, Any]] | None, window: Window | None,
-        counts: EntityCounts, keep: bool, kept: list[dict[str, Any]], pending: list[PendingRecord],
-        fresh: dict[str, str] | None = None, signals: dict[int, tuple[str, str]] | None = None,
-        flush: Callable[[], None] | None = None,
-    ) -> None:
-        """Read and map every record of `mapping`: the mapped ones into `pending`, their sources into `kept`."""
-        assert self.zoom is not None
-        entity = mapping.entity
-        context_run = {"run_time": format_sf_datetime(self.now())}
-        secrets = secret_names(mapping)
-        salt = mapping_fingerprint(mapping) if fresh is not None else ""
-        keeps_whole = entity not in self.retained  # outside a run's order: kept as read
-        tree = self.retained.get(entity)
-
-        def keep_source(record: dict[str, Any]) -> None:
-            cut = record if keeps_whole else retain(record, tree)
-            if cut is not None:
-                kept.append(cut)
-
-        batched = flush is not None and mapping.source.parent is not None
-        last_parent: object = None
-        for index, item in enumerate(self.zoom.read(mapping, parents, window, fresh, salt)):
-            if batched and item.parent is not last_parent and len(pending) >= self.write_batch:
-                # flat memory: written per batch of parents (a record listed twice under one parent, a
-                # rejoin, stays in one batch, where the last listed is the one written)
-                assert flush is not None
-                flush()
-            last_parent = item.parent
-            counts.read += 1
-            if isinstance(item, SourceSkipped):  # unchanged since its last detail read: no call at all
-                counts.unchanged += 1
-                keep_source(item.record)
-                continue
-            listed = {"listing": item.listing} if item.listing else {}
-            evidence = self.pipeline.evidence(mapping, item.record, item.parent, **listed)
-            if isinstance(item, SourceFailure):
-                key = plan.key_of(item.record)
-                self.pipeline.dead(entity, key, item.code, item.message, evidence, index, secrets, counts, keep)
-                continue
-            outcome = self._map(plan, item, context_run, index)
-            if isinstance(outcome, RecordError):
-                key = plan.key_of(item.record)
-                self.pipeline.dead(entity, key, outcome.code, str(outcome), evidence, index, secrets, counts, keep)
-                continue
-            keep_source(item.record)
-            if item.signal is not None and signals is not None:
-                signals[len(pending)] = item.signal
-            pending.append(PendingRecord(record_key(outcome, plan), outcome, evidence, index))
-            if counts.read % 100 == 0:
-                self.progress(entity, "read", counts)
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
         try:

@@ -168,6 +168,11 @@ class ZoomSource:
         self._workers = client.throttle.concurrency if client.throttle is not None else 1
         self.responses: ResponseCache | None = None  # during a run: what another mapping reads too
 
+    @property
+    def workers(self) -> int:
+        """How many reads run at once: the throttle's concurrency, 1 without a throttle."""
+        return self._workers
+
     @contextmanager
     def run(self, mappings: Iterable[EntityMapping]) -> Iterator[ResponseCache]:
         """One run reading `mappings`: a response one reads that another reads too is read once."""

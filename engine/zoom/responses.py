@@ -68,29 +68,54 @@ class ResponseCache:
         return " ".join(operation.split()) in self.later_readers
 
     def read(self, operation: str, path: str, query: Mapping[str, Any] | None, fetch: Callable[[], T]) -> T:
-        """The response of `operation` at `path` with `query`: the kept one, else `fetch()` (kept if shared)."""
+        """The response of `operation` at `path` with `query`: the kept one, else `fetch()` (kept if shared).
+
+        Two mappings read at the same time (:mod:`engine.sync.read_ahead`) may ask for the same key
+        together: the first fetches it, the other waits for that response rather than asking again.
+        """
         if not self.shared(operation):
             return fetch()
         key = _key(operation, path, query)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self.hits += 1
-                entry[1] -= 1
-                if entry[1] <= 0:
-                    del self._entries[key]
-        if entry is not None:
-            if isinstance(entry[0], ZoomApiError):
-                raise entry[0]
-            return entry[0]  # type: ignore[no-any-return]
+        flight = threading.Event()  # set once this reader's fetch, if it makes one, has ended
+        while True:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is None:  # this reader fetches it; another one asking meanwhile waits
+                    self._entries[key] = [flight, self.later_readers[key[0]]]
+                    break
+                if not isinstance(entry[0], threading.Event):
+                    self.hits += 1
+                    entry[1] -= 1
+                    if entry[1] <= 0:
+                        del self._entries[key]
+                    kept = entry[0]
+                else:
+                    kept = entry[0]
+            if not isinstance(kept, threading.Event):
+                if isinstance(kept, ZoomApiError):
+                    raise kept
+                return kept  # type: ignore[no-any-return]
+            kept.wait()  # fetched by another reader: kept, or failed and free to fetch again
+        return self._fetch(key, flight, fetch)
+
+    def _fetch(self, key: Key, flight: threading.Event, fetch: Callable[[], T]) -> T:
         later = self.later_readers[key[0]]
         try:
             value = fetch()
         except ZoomApiError as exc:
-            if exc.status in (403, 404):
-                with self._lock:
+            with self._lock:
+                if exc.status in (403, 404):
                     self._entries[key] = [exc, later]
+                else:
+                    del self._entries[key]
+            flight.set()
+            raise
+        except BaseException:
+            with self._lock:
+                del self._entries[key]
+            flight.set()
             raise
         with self._lock:
             self._entries[key] = [value, later]
+        flight.set()
         return value
