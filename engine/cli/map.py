@@ -61,7 +61,7 @@ def map_command(
     from engine.language.expressions import compile_expression
     from engine.language.inputs import read_event_records
     from engine.language.plan import RunContext, compile_plan
-    from engine.language.streaming import iter_records, map_each
+    from engine.language.streaming import iter_certified_records, map_each
     from engine.validate.mapping_set import load_mapping_set
 
     settings = load_settings(project_file, mappings=mappings_dir, catalog=catalog_dir).usable()
@@ -69,12 +69,13 @@ def map_command(
     mapping = mapping_set.get(entity)
     plan = compile_plan(mapping)
     parent = _parse_parent(parent_json)
-    records: Iterable[Any]
+    records: Iterable[tuple[Any, bool]]  # each with whether its document is certified (no record check)
     if event_type is None:  # streamed: each record is mapped and written as its line is read
         records_expression = compile_expression(mapping.source.records) if mapping.source.records else None
-        records = iter_records(_input_lines(input_path), records_expression)
+        records = iter_certified_records(_input_lines(input_path), records_expression)
     else:
-        records, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
+        found, parent = read_event_records(read_input(input_path), mapping, event_type, parent)
+        records = ((record, False) for record in found)
     context = RunContext(parent=parent, run=_run_document(run_time))
     secrets = None if reveal_secrets else plan.secrets
 

@@ -349,6 +349,17 @@ class Compiler:
 
         return of_one
 
+    def one_argument(self, name: str) -> tuple[Callable[[Any], Any], frozenset[type] | None] | None:
+        """The implementation of the one-parameter function `name`, bound, and the Python types its
+        parameter takes (None: any); None when `name` is no such function. A caller that passes a value
+        of another type must call the compiled expression instead, which raises the registry's error."""
+        spec = self._functions.FUNCTION_TABLE.get(name)
+        if spec is None or not _one_plain_parameter(spec):
+            return None
+        types = spec["signature"][0]["types"]
+        allowed = frozenset(t for kind in types for t in _PY_TYPES[kind]) if types else None
+        return spec["function"].__get__(self._functions), allowed
+
     # ---- projections -------------------------------------------------------------------------
 
     def _projection(self, node: AstNode) -> Evaluator:

@@ -241,6 +241,12 @@ def _compiler() -> Compiler:
     return Compiler(ZoomforceFunctions())
 
 
+def one_argument_function(name: str) -> tuple[Callable[[Any], Any], frozenset[type] | None] | None:
+    """The bound implementation of the one-parameter function `name` and the types it takes
+    (:meth:`~engine.language.compiler.Compiler.one_argument`), for code that calls it directly."""
+    return _compiler().one_argument(name)
+
+
 def evaluate_or_none(expression: CompiledExpression, document: Any) -> Any:
     """The expression's value over `document`, or None where it cannot be evaluated (a key, a path)."""
     try:

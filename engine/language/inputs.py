@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import BadLine, InputError
 from engine.language.expressions import CompiledExpression, compile_expression
 from engine.language.model import Mapping
-from engine.language.safe_json import loads
+from engine.language.safe_json import loads, loads_certified
 
 
 def records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
@@ -29,25 +29,37 @@ def records_of(document: Any, records: CompiledExpression | None) -> list[Any]:
 
 def read_records(text: str, records: CompiledExpression | None = None) -> list[Any]:
     """The records in `text`; a bad JSON Lines line is a BadLine at its place."""
+    return [record for record, _ in read_certified_records(text, records)]
+
+
+def certified_records_of(text: str, records: CompiledExpression | None) -> list[tuple[Any, bool]]:
+    """(record, certified) of every record of the JSON document `text` (see ``safe_json.loads_certified``):
+    a record of a certified document needs no record check."""
+    document, length = loads_certified(text)
+    return [(record, length is not None) for record in records_of(document, records)]
+
+
+def read_certified_records(text: str, records: CompiledExpression | None = None) -> list[tuple[Any, bool]]:
+    """:func:`read_records`, each record with whether its document is certified (a BadLine is not)."""
     stripped = text.strip()
     if not stripped:
         return []
     try:
-        return records_of(loads(stripped), records)
+        return certified_records_of(stripped, records)
     except json.JSONDecodeError as whole_error:
         lines = [line for line in stripped.splitlines() if line.strip()]
         if len(lines) < 2:
             raise InputError(
                 f"input is not JSON: {whole_error.msg} at line {whole_error.lineno} column {whole_error.colno}"
             ) from whole_error
-    found: list[Any] = []
+    found: list[tuple[Any, bool]] = []
     for number, line in enumerate(stripped.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            found.extend(records_of(loads(line), records))
+            found.extend(certified_records_of(line, records))
         except json.JSONDecodeError as exc:
-            found.append(BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"))
+            found.append((BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"), False))
     return found
 
 

@@ -32,8 +32,13 @@ class RunContext:
     run: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+_NO_CONTEXT = RunContext()  # frozen, and its run document is never written to
+
+
+@dataclass(slots=True)
 class MappedRecord:
+    """One mapped record. Slots: the lean path builds one per record (``record_mapper``), without a call."""
+
     entity: str
     object: str | None
     upsert_key: dict[str, Any]
@@ -194,28 +199,31 @@ class Plan:
     match: tuple[tuple[str, ...], ...] = ()  # a target without external id: the sets of fields that identify a record
 
     def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None,
-                   listing: str | None = None) -> MappedRecord:
+                   listing: str | None = None, checked: bool = False) -> MappedRecord:
         """Map one source record; raise a RecordError (without index) if it cannot be mapped.
 
         `event` names the event notification the record came from (its fields are read with their
         `events` expressions); None is a REST record (fields delivered only in real time are left out).
         `listing` names the listing a REST record came from (its fields' `lists` expressions), None the first.
         A target that matches records (``match``) gets its key once its links are resolved: ``match_key``.
+
+        `checked`: the record comes from a certified document (:func:`~engine.language.safe_json.loads_certified`,
+        or records joined from such documents within its bound), so :func:`check_record` is skipped:
+        it would pass. Any other record is checked.
         """
-        check_record(record)
-        context = context or RunContext()
+        if not checked:
+            check_record(record)
         if event is None and listing is None and not self.skip_masked:
             try:
-                output, key, warnings = self._rest_mapper(record, context)
-                return MappedRecord(self.entity, self.object, key, output, warnings)
+                return self._rest_mapper(record, context, checked)  # type: ignore[no-any-return]
             except Exception:  # the full path below decides, and raises the located error
                 pass
-        return self._map_in_full(record, context, event, listing)
+        return self._map_in_full(record, context or _NO_CONTEXT, event, listing)
 
     @cached_property
     def _rest_mapper(self) -> RestMapper:
         """The lean path for a REST record (:mod:`engine.language.record_mapper`), built on first use."""
-        return rest_mapper(self.fields, self.parent, self.upsert_keys)
+        return rest_mapper(self.fields, self.parent, self.upsert_keys, (MappedRecord, self.entity, self.object))
 
     def _map_in_full(self, record: Any, context: RunContext, event: str | None,
                      listing: str | None = None) -> MappedRecord:

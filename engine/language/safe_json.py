@@ -38,6 +38,12 @@ _STRINGS = re.compile(r'"[^"\\]*(?:\\[\s\S][^"\\]*)*\\?(?:"|\Z)')
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _LONG_DIGITS = re.compile(rf"\d{{{limits.MAX_INTEGER_DIGITS + 1},}}")
 _OPEN = frozenset("[{")
+# What a certified document (:func:`loads_certified`) may not show.
+_DIGIT_RUN = re.compile(rf"\d{{{limits.MAX_INTEGER_DIGITS},}}")
+_BIG_EXPONENT = re.compile(r"[eE][+-]?\d{3}")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# The longest certified text: no string in it can pass MAX_STRING_LENGTH, nor its size estimate MAX_RECORD_SIZE.
+CERTIFIED_LENGTH = min(limits.MAX_STRING_LENGTH, limits.MAX_RECORD_SIZE // 8)
 _LOG10_2 = math.log10(2)
 
 
@@ -86,6 +92,10 @@ def _brackets(text: str) -> Iterator[tuple[int, str]]:
 def _depth_of_skeleton(skeleton: str) -> int:
     if skeleton.count("[") + skeleton.count("{") <= limits.MAX_NESTING_DEPTH:
         return min(limits.MAX_NESTING_DEPTH, skeleton.count("[") + skeleton.count("{"))  # cannot be deeper
+    return _deepest(skeleton)
+
+
+def _deepest(skeleton: str) -> int:
     depth = deepest = 0
     for char in _NOT_BRACKETS.sub("", skeleton):
         if char in _OPEN:
@@ -133,14 +143,59 @@ def loads(text: str | bytes) -> Any:
 
     Bytes must be UTF-8 (``UnicodeDecodeError``, also a ValueError, otherwise).
     """
+    return loads_certified(text)[0]
+
+
+def loads_certified(text: str | bytes) -> tuple[Any, int | None]:
+    """:func:`loads`, and the length of the text when the document is certified (None when it is not).
+
+    A certified document needs no :func:`check_record`: every value in it, and every record joined
+    from certified documents whose lengths add up to at most :data:`CERTIFIED_LENGTH` (each nested
+    at most one level under another), is within the limits and holds no marker, and its strings
+    encode as UTF-8 (:func:`is_certified` lists what the text must show). The facts come from scans
+    in C over the text and the string-stripped skeleton that parsing makes anyway.
+    """
     if isinstance(text, bytes | bytearray):
-        text = bytes(text).decode("utf-8")
+        text = bytes(text).decode("utf-8")  # strict: a str decoded from bytes has no lone surrogate
+        encodes = True
+    else:
+        encodes = text.isascii() or is_well_formed(text)
     skeleton = _STRINGS.sub("", text)  # what is outside strings: brackets, numbers, literals
-    if _depth_of_skeleton(skeleton) > limits.MAX_NESTING_DEPTH:
+    depth = _depth_of_skeleton(skeleton)
+    long_digits = _LONG_DIGITS.search(skeleton) is not None
+    certified = encodes and is_certified(text, skeleton, depth)
+    if depth > limits.MAX_NESTING_DEPTH:
         text = _cut_too_deep(text, limits.MAX_NESTING_DEPTH)
-    if _LONG_DIGITS.search(skeleton):  # only then pay for a Python call per integer
-        return json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
-    return json.loads(text, parse_constant=_parse_constant)  # 1e999 is inf: check_record refuses it
+    if long_digits:  # only then pay for a Python call per integer
+        document = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
+    else:
+        document = json.loads(text, parse_constant=_parse_constant)  # 1e999 is inf: check_record refuses it
+    return document, (len(text) if certified else None)
+
+
+def is_certified(text: str, skeleton: str, depth: int) -> bool:
+    """Whether the JSON `text` (`skeleton`: it without its strings, nesting `depth` deep) is certainly within
+    the limits, with room for one level of nesting when records are joined. Not certified: one of
+
+    * nested deeper than ``MAX_NESTING_DEPTH - 2`` (so never cut, and a join nests it one level more);
+    * a run of ``MAX_INTEGER_DIGITS`` digits or more outside strings (check_record's estimate of an
+      integer's digits can say one more than it has), ``NaN`` or ``Infinity`` (``N``, ``I``), or an
+      exponent of three digits or more (``1e999`` is infinite);
+    * a ``\\u0000`` escape (the :data:`TOO_DEEP` marker's first character) or any escape of a surrogate
+      (``\\ud83d``: a pair encodes, a lone one does not; neither is told apart here);
+    * longer than :data:`CERTIFIED_LENGTH`: then a string could pass ``MAX_STRING_LENGTH``, or the size
+      estimate (at most 8 per character of the text) ``MAX_RECORD_SIZE``.
+
+    The caller checks that the text encodes as UTF-8. `depth` may be an upper bound (see :func:`nesting_depth`).
+    """
+    deepest = limits.MAX_NESTING_DEPTH - 2
+    if len(text) > CERTIFIED_LENGTH or depth > limits.MAX_NESTING_DEPTH:
+        return False
+    if depth > deepest and _deepest(skeleton) > deepest:
+        return False
+    if "N" in skeleton or "I" in skeleton or _DIGIT_RUN.search(skeleton) or _BIG_EXPONENT.search(skeleton):
+        return False
+    return "\\u0000" not in text and _SURROGATE_ESCAPE.search(text) is None
 
 
 # ---- records -------------------------------------------------------------------------------------

@@ -15,13 +15,19 @@ from typing import Any
 
 from engine.errors import BadLine, RecordError
 from engine.language.expressions import CompiledExpression
-from engine.language.inputs import read_records, records_of
+from engine.language.inputs import certified_records_of, read_certified_records
 from engine.language.plan import MappedRecord, Plan, RunContext
-from engine.language.safe_json import loads
 
 
 def iter_records(lines: Iterable[str], records: CompiledExpression | None = None) -> Iterator[Any]:
-    """The records of `lines` (a text split at line ends, newlines kept), JSON Lines streamed.
+    """The records of `lines` (a text split at line ends, newlines kept), JSON Lines streamed."""
+    return (record for record, _ in iter_certified_records(lines, records))
+
+
+def iter_certified_records(lines: Iterable[str], records: CompiledExpression | None = None
+                           ) -> Iterator[tuple[Any, bool]]:
+    """The records of `lines` (a text split at line ends, newlines kept), JSON Lines streamed, each with
+    whether the document it is read from is certified (``safe_json.loads_certified``: no record check).
 
     The input is JSON Lines when its first non-blank line is JSON by itself and another non-blank
     line follows: a whole document would then not parse, which is what makes ``read_records`` read
@@ -39,40 +45,43 @@ def iter_records(lines: Iterable[str], records: CompiledExpression | None = None
                 second = line
                 break
     if first is None or second is None:
-        yield from read_records("".join(head), records)
+        yield from read_certified_records("".join(head), records)
         return
     try:
-        document = loads(first)
+        found = certified_records_of(first, records)
     except json.JSONDecodeError:  # a document over several lines, or a bad first line: read it all
-        yield from read_records("".join(chain(head, stream)), records)
+        yield from read_certified_records("".join(chain(head, stream)), records)
         return
-    yield from records_of(document, records)
+    yield from found
     number = len(head) - 1 - head.index(first)  # as read_records counts: from the first non-blank line
     for line in chain(head[-1:], stream):
         number += 1
         if not line.strip():
             continue
         try:
-            yield from records_of(loads(line), records)
+            yield from certified_records_of(line, records)
         except json.JSONDecodeError as exc:
-            yield BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}")
+            yield BadLine(f"input line {number} is not JSON: {exc.msg} at column {exc.colno}"), False
 
 
-def with_parents(records: Iterable[Any], each: str | None, parent: Any) -> Iterator[tuple[Any, Any]]:
-    """(record, its parent) as they come: with `each`, the items of that list in every record that has
-    it, the record as their parent (a record without it is one of the items, with `parent`)."""
-    for record in records:
+def with_parents(records: Iterable[tuple[Any, bool]], each: str | None, parent: Any
+                 ) -> Iterator[tuple[Any, Any, bool]]:
+    """(record, its parent, certified) as they come: with `each`, the items of that list in every record
+    that has it, the record as their parent (a record without it is one of the items, with `parent`).
+
+    An item of a certified record is certified: it is part of the same document."""
+    for record, certified in records:
         inner = record.get(each) if each is not None and isinstance(record, dict) else None
         if isinstance(inner, list):
             for item in inner:
-                yield item, record
+                yield item, record, certified
         else:
-            yield record, parent
+            yield record, parent, certified
 
 
 def map_each(
     plan: Plan,
-    records: Iterable[Any],
+    records: Iterable[tuple[Any, bool]],
     context: RunContext,
     on_record: Callable[[int, MappedRecord | RecordError], None],
     event: str | None = None,
@@ -80,17 +89,18 @@ def map_each(
 ) -> tuple[int, int]:
     """Map every record as it comes (``run_batch``'s rules, nothing kept); (records, failures).
 
+    `records`: (record, certified) pairs (:func:`iter_certified_records`); a certified one is not checked again.
     `each` (``source.each``): the records are the items of that list, each with its holder as parent.
     """
     count = failed = 0
-    for index, (record, parent) in enumerate(with_parents(records, each, context.parent)):
+    for index, (record, parent, certified) in enumerate(with_parents(records, each, context.parent)):
         count += 1
         here = context if parent is context.parent else RunContext(parent=parent, run=context.run)
         outcome: MappedRecord | RecordError
         try:
             if isinstance(record, RecordError):
                 raise record
-            outcome = plan.map_record(record, here, event)
+            outcome = plan.map_record(record, here, event, checked=certified)
         except RecordError as exc:
             outcome = exc.located(index, plan.entity)
             failed += 1

@@ -554,7 +554,8 @@ class SyncRunner:
 
     def _map(self, plan: Plan, item: SourceItem, run: dict[str, Any], index: int) -> MappedRecord | RecordError:
         try:
-            return plan.map_record(item.record, RunContext(parent=item.parent, run=run), listing=item.listing)
+            return plan.map_record(item.record, RunContext(parent=item.parent, run=run), listing=item.listing,
+                                   checked=item.checked)
         except RecordError as exc:
             return exc.located(index, plan.entity)
 

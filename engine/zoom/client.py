@@ -54,10 +54,13 @@ from engine.errors import (
     ZoomApiError,
     ZoomNotFound,
 )
-from engine.language.safe_json import loads
+from engine.language.safe_json import loads, loads_certified
 from engine.zoom.throttle import Throttle
 
 LOGGER_NAME = "zoomforce.zoom"
+# A JSON object read from Zoom and the length of its text when it is certified (safe_json.loads_certified:
+# the records in it need no record check), else None.
+Certified = tuple[dict[str, Any], int | None]
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 TOKEN_EARLY_RENEWAL = 60.0  # seconds before ``expires_in`` at which a cached token is renewed
@@ -311,6 +314,11 @@ class ZoomClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return self.call("GET", path, params=params)
 
+    def get_certified(self, path: str, params: Mapping[str, Any] | None = None) -> Certified:
+        """:meth:`get`, with the length of the response's text when it is certified
+        (``safe_json.loads_certified``: its records need no record check), else None."""
+        return self.call_certified("GET", path, params=params)
+
     def post(self, path: str, json: Any) -> dict[str, Any]:
         return self.call("POST", path, json=json)
 
@@ -323,14 +331,32 @@ class ZoomClient:
 
         A ``page_size`` in `params` wins over `page_size`; a page without `records` yields nothing.
         """
+        for record, _ in self.paginate_certified(path, records, params, page_size, by_page_number=by_page_number):
+            yield record
+
+    def paginate_certified(
+        self, path: str, records: str, params: Mapping[str, Any] | None = None, page_size: int = 300,
+        *, by_page_number: bool = False,
+    ) -> Iterator[Certified]:
+        """:meth:`paginate`, each record with the length of its page's text when the page is certified
+        (the record's own text is no longer), else None."""
+        for items, length in self.pages_certified(path, records, params, page_size, by_page_number=by_page_number):
+            yield from ((item, length) for item in items)
+
+    def pages_certified(
+        self, path: str, records: str, params: Mapping[str, Any] | None = None, page_size: int = 300,
+        *, by_page_number: bool = False,
+    ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """The records of every page of :meth:`paginate`, page by page, each page with the length of its
+        text when it is certified, else None."""
         query: dict[str, Any] = {"page_size": page_size, **(params or {})}
         if by_page_number:
-            yield from self._paginate_by_number(path, records, query)
+            yield from self._pages_by_number(path, records, query)
             return
         seen: set[str] = set()
         while True:
-            page = self.get(path, query)
-            yield from _page_records(page, records, path)
+            page, length = self.get_certified(path, query)
+            yield _page_records(page, records, path), length
             token = page.get("next_page_token")
             if not token:
                 return
@@ -340,13 +366,14 @@ class ZoomClient:
             seen.add(token)
             query = {**query, "next_page_token": token}
 
-    def _paginate_by_number(self, path: str, records: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages_by_number(self, path: str, records: str, query: dict[str, Any]
+                         ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         """Pages 1, 2 ... until ``page_count`` (or a short or empty page) says there is no more."""
         number = 1
         while True:
-            page = self.get(path, {**query, "page_number": number})
+            page, length = self.get_certified(path, {**query, "page_number": number})
             items = _page_records(page, records, path)
-            yield from items
+            yield items, length
             count = page.get("page_count")
             size = page.get("page_size") or query.get("page_size")
             last = number >= count if isinstance(count, int) else not items or (
@@ -359,6 +386,12 @@ class ZoomClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> dict[str, Any]:
         """Send one API request (`path` relative to ``api_url``), retrying as the policy allows; the JSON object."""
+        return self.call_certified(method, path, params=params, json=json)[0]
+
+    def call_certified(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Certified:
+        """:meth:`call`, with the length of the response's text when it is certified, else None."""
         request = _Request(method.upper(), path.partition("?")[0], self._url(path), _clean(params), json)
         return self._retrying(request, lambda attempt: self._attempt(request, attempt))
 
@@ -392,7 +425,7 @@ class ZoomClient:
     def _url(self, path: str) -> str:
         return self.credentials.api_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def _attempt(self, request: _Request, attempt: int) -> dict[str, Any]:
+    def _attempt(self, request: _Request, attempt: int) -> Certified:
         response = self._send(request, attempt)
         if response.status_code == 401 and not request.renewed_token:
             request.renewed_token = True
@@ -433,7 +466,7 @@ class ZoomClient:
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             raise Unreachable("zoom", f"cannot send a request to {_without_query(url)}: {_describe(exc)}") from exc
 
-    def _interpret(self, request: _Request, response: httpx.Response) -> dict[str, Any]:
+    def _interpret(self, request: _Request, response: httpx.Response) -> Certified:
         status = response.status_code
         if status == 429:
             _raise_daily_limit(request, response)
@@ -568,11 +601,11 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _json_object(path: str, response: httpx.Response) -> dict[str, Any]:
+def _json_object(path: str, response: httpx.Response) -> Certified:
     if response.status_code == 204 or not response.content:
-        return {}
+        return {}, 2  # the text of {}: certified
     try:
-        body = loads(response.content)  # within the limits: one hostile record is that record's error
+        body, length = loads_certified(response.content)  # within the limits: one hostile record is its error
     except ValueError as exc:
         kind = response.headers.get("content-type", "no Content-Type")
         raise ZoomApiError(f"the response is not JSON ({kind})", status=response.status_code, path=path) from exc
@@ -580,7 +613,7 @@ def _json_object(path: str, response: httpx.Response) -> dict[str, Any]:
         raise ZoomApiError(
             f"expected a JSON object, got a JSON {type(body).__name__}", status=response.status_code, path=path
         )
-    return body
+    return body, length
 
 
 def _zoom_error(response: httpx.Response) -> tuple[str | None, str]:

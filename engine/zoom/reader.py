@@ -36,7 +36,8 @@ from engine.errors import ExpressionError, ZoomApiError, ZoomNotFound
 from engine.language.expressions import compiled_expression, evaluate_or_none
 from engine.language.model import IncludeSpec, ListSpec
 from engine.language.model import Mapping as EntityMapping
-from engine.zoom.client import ZoomClient, endpoint_path
+from engine.language.safe_json import CERTIFIED_LENGTH
+from engine.zoom.client import Certified, ZoomClient, endpoint_path
 from engine.zoom.responses import ResponseCache, shared_operations
 from engine.zoom.schemas import SourceIndex, load_source_index
 from engine.zoom.throttle import fan_out
@@ -93,6 +94,9 @@ class SourceItem:
     parent: dict[str, Any] | None
     listing: str | None = None  # `as` of the listing it came from; None for the first
     signal: tuple[str, str] | None = None  # read in detail: its key and the hash of its listed signal fields
+    # every part it is joined from (listed item, detail, includes) is of a certified response, and their
+    # texts add up to at most safe_json.CERTIFIED_LENGTH: the record needs no record check
+    checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,9 @@ class ZoomSource:
                 yield from self._each(mapping, item)
             return
         for listing in mapping.source.listings:
-            def whole(listed: dict[str, Any], listing: ListSpec = listing
+            def whole(read: Certified, listing: ListSpec = listing
                       ) -> list[SourceItem | SourceFailure | SourceSkipped]:
+                listed, length = read
                 signal = None
                 if listing.detail and listing.detail_signals and fresh is not None:
                     key = _evaluate(listing.key or "id", listed)
@@ -223,8 +228,8 @@ class ZoomSource:
                         signal = (str(key), signal_hash(listing, listed, salt))
                         if fresh.get(signal[0]) == signal[1]:  # as at its last detail read, within max_age
                             return [SourceSkipped(listed, parent, signal[0], listing.name)]
-                items = self._detail(mapping, listing, listed, parent) if listing.detail else iter(
-                    [self._complete(mapping, listed, parent)])
+                items = self._detail(mapping, listing, read, parent) if listing.detail else iter(
+                    [self._complete(mapping, listed, parent, length)])
                 if signal is not None and mapping.source.each is None:  # remembered once its write is confirmed
                     items = (replace(item, signal=signal) if isinstance(item, SourceItem) else item for item in items)
                 return [inner for item in items for inner in self._each(mapping, replace(item, listing=listing.name))]
@@ -240,12 +245,13 @@ class ZoomSource:
             yield item
             return
         for inner in item.record.get(each) or ():
-            if isinstance(inner, dict):
-                yield SourceItem(inner, item.record, item.listing)
+            if isinstance(inner, dict):  # a part of a record: certified with it
+                yield SourceItem(inner, item.record, item.listing, checked=item.checked)
 
     def _listed(
         self, mapping: EntityMapping, listing: ListSpec, parent: dict[str, Any] | None, window: Window | None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Certified]:
+        """The listed records, each with its page's certified length (None: not certified)."""
         path_params = path_values(listing.endpoint, listing.params, parent)
         if any(value in (None, "") for value in path_params.values()):
             LOG.warning("%s: a parent record has no value for the path of %s", mapping.entity, listing.endpoint)
@@ -261,14 +267,14 @@ class ZoomSource:
                 params[listing.window_from] = part.since.isoformat()
             if part is not None and listing.window_to and part.until is not None:
                 params[listing.window_to] = part.until.isoformat()
-            for record in self._list_records(listing.endpoint, path, records_key, params):
+            for record, length in self._list_records(listing.endpoint, path, records_key, params):
                 if listing.filter and not _evaluate(listing.filter, record):
                     continue
                 if part is None or not listing.window_field or part.holds(_evaluate(listing.window_field, record)):
-                    yield record
+                    yield record, length
 
     def _list_records(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
-                      ) -> Iterator[dict[str, Any]]:
+                      ) -> Iterator[Certified]:
         if self.responses is not None and self.responses.shared(endpoint):  # another mapping lists it too: kept
             yield from self._cached(endpoint, path, params,
                                     lambda: list(self._list_uncached(endpoint, path, records_key, dict(params))))
@@ -276,14 +282,14 @@ class ZoomSource:
         yield from self._list_uncached(endpoint, path, records_key, params)
 
     def _list_uncached(self, endpoint: str, path: str, records_key: str | None, params: dict[str, Any]
-                       ) -> Iterator[dict[str, Any]]:
+                       ) -> Iterator[Certified]:
         if records_key is None:
-            yield self.client.get(path, params)
+            yield self.client.get_certified(path, params)
             return
         page_size = int(params.pop("page_size", DEFAULT_PAGE_SIZE))
         try:
-            yield from self.client.paginate(path, records_key, params, page_size=page_size,
-                                            by_page_number=self._pages_by_number(endpoint))
+            yield from self.client.paginate_certified(path, records_key, params, page_size=page_size,
+                                                      by_page_number=self._pages_by_number(endpoint))
         except ZoomNotFound:
             LOG.debug("%s answered 404: nothing listed", path)
 
@@ -309,7 +315,7 @@ class ZoomSource:
             return
         path = endpoint_path(split_endpoint(endpoint)[1], values)
         try:
-            response = self._cached(endpoint, path, None, lambda: self.client.get(path))
+            response, length = self._cached(endpoint, path, None, lambda: self.client.get_certified(path))
         except ZoomNotFound:
             LOG.debug("%s: %s not found; nothing to read", mapping.entity, path)
             return
@@ -317,13 +323,14 @@ class ZoomSource:
         if records_key and isinstance(response.get(records_key), list):
             for record in response[records_key]:
                 if isinstance(record, dict):
-                    yield self._complete(mapping, record, parent)
+                    yield self._complete(mapping, record, parent, length)
         else:
-            yield self._complete(mapping, response, parent)
+            yield self._complete(mapping, response, parent, length)
 
     def _detail(
-        self, mapping: EntityMapping, listing: ListSpec, listed: dict[str, Any], parent: dict[str, Any] | None
+        self, mapping: EntityMapping, listing: ListSpec, read: Certified, parent: dict[str, Any] | None
     ) -> Iterator[SourceItem | SourceFailure]:
+        listed, listed_length = read
         endpoint = mapping.source.endpoint
         assert endpoint
         key = _evaluate(listing.key or "id", listed)
@@ -333,7 +340,7 @@ class ZoomSource:
             return
         path = endpoint_path(split_endpoint(endpoint)[1], {names[0]: key})
         try:
-            record = self._cached(endpoint, path, None, lambda: self.client.get(path))
+            record, length = self._cached(endpoint, path, None, lambda: self.client.get_certified(path))
         except ZoomNotFound:
             LOG.debug("%s: %s disappeared between list and detail", mapping.entity, path)
             return
@@ -342,16 +349,17 @@ class ZoomSource:
                 raise
             yield SourceFailure(listed, parent, f"ZOOM_{exc.code or exc.status}", str(exc))
             return
-        yield self._complete(mapping, {**listed, **record}, parent)
+        yield self._complete(mapping, {**listed, **record}, parent, _joined_length(listed_length, length))
 
     def _complete(
-        self, mapping: EntityMapping, record: dict[str, Any], parent: dict[str, Any] | None
+        self, mapping: EntityMapping, record: dict[str, Any], parent: dict[str, Any] | None, length: int | None
     ) -> SourceItem | SourceFailure:
-        """`record` with every include joined in under its name."""
+        """`record` with every include joined in under its name; `length`: the certified length of what
+        `record` is read from (None: not certified), to which each include's is added."""
         joined = dict(record)
         for include in mapping.source.include:
             try:
-                value = self._include(include, record)
+                value, included = self._include(include, record)
             except ZoomApiError as exc:
                 if include.optional and exc.status in (403, 404):
                     continue
@@ -360,22 +368,36 @@ class ZoomSource:
                 return SourceFailure(record, parent, f"ZOOM_{exc.code or exc.status}", str(exc))
             if value is not None:
                 joined[include.name] = value
-        return SourceItem(joined, parent)
+                length = _joined_length(length, included)
+        return SourceItem(joined, parent, checked=length is not None)
 
-    def _include(self, include: IncludeSpec, record: dict[str, Any]) -> dict[str, Any] | None:
+    def _include(self, include: IncludeSpec, record: dict[str, Any]) -> tuple[dict[str, Any] | None, int | None]:
+        """The include's document (None: its path has no value) and its certified length (None: not certified)."""
         values = path_values(include.endpoint, include.params, record)
         if any(value in (None, "") for value in values.values()):
-            return None
+            return None, 0
         path = endpoint_path(split_endpoint(include.endpoint)[1], values)
         query = query_values(include.endpoint, include.params)
         schema = self.index.endpoint(include.endpoint)
         if schema is not None and schema.records and schema.paginated:
             records = schema.records
 
-            def every_page() -> dict[str, Any]:
-                items = list(self.client.paginate(path, records, query,
-                                                  by_page_number=self._pages_by_number(include.endpoint)))
-                return {records: items, "total_records": len(items)}
+            def every_page() -> Certified:
+                items: list[dict[str, Any]] = []
+                length: int | None = len(records) + 24  # the text of {"RECORDS": [], "total_records": N}
+                for page, page_length in self.client.pages_certified(
+                        path, records, query, by_page_number=self._pages_by_number(include.endpoint)):
+                    items += page
+                    length = _joined_length(length, page_length)
+                return {records: items, "total_records": len(items)}, length
 
             return self._cached(include.endpoint, path, query, every_page)
-        return self._cached(include.endpoint, path, query, lambda: self.client.get(path, query or None))
+        return self._cached(include.endpoint, path, query, lambda: self.client.get_certified(path, query or None))
+
+
+def _joined_length(first: int | None, second: int | None) -> int | None:
+    """The certified length of a record joined from two parts of those lengths: None when either is not
+    certified, or when together they are longer than safe_json.CERTIFIED_LENGTH (the size bound would fail)."""
+    if first is None or second is None or first + second > CERTIFIED_LENGTH:
+        return None
+    return first + second

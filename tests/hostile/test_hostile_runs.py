@@ -33,6 +33,9 @@ from engine.emulators.tls import make_tls_files
 from engine.emulators.zoom.app import ZoomEmulatorConfig, close_app
 from engine.emulators.zoom.app import create_app as zoom_app
 from engine.emulators.zoom.webhooks import build_event, serialize
+from engine.errors import InputTooDeep
+from engine.language.plan import RunContext, compile_plan
+from engine.language.safe_json import TOO_DEEP
 from engine.serve.app import WEBHOOK_PATH, create_app
 from engine.serve.events import EventProcessor
 from engine.serve.worker import InboxWorker
@@ -41,6 +44,7 @@ from engine.sync.output import planned_lines
 from engine.sync.state.cipher import StateCipher
 from engine.sync.state.store import StateStore
 from engine.validate.mapping_set import MappingSet, load_mapping_set
+from engine.zoom.reader import SourceItem, ZoomSource
 from tests.helpers import MAPPINGS, ORG_WITH_ADDITIONS, copy_mappings, signed_headers
 from tests.hostile.strategies import hostile_json, record_with
 from tests.test_sync import Server as EmulatorServer
@@ -220,6 +224,36 @@ def test_a_webinar_whose_agenda_nests_3000_deep_is_a_dead_letter_and_the_run_goe
     (letter,) = letters
     assert letter.code == "MAPPING_INPUT_TOO_DEEP" and "limit: nesting depth 64" in letter.message
     assert len(key_values(world, "webinars")) == expected_counts(world.account)["webinars"] - 1
+
+
+def test_records_of_certified_answers_are_checked_and_one_of_a_hostile_answer_is_walked(
+    hostile_world: tuple[World, Rewrite], mapping_set: MappingSet
+) -> None:
+    """The reader carries each answer's certificate to its records (users: listed, detail and includes
+    joined); an answer holding the marker is not certified, and its record is walked and refused."""
+    world, rewrite = hostile_world
+    zoom = world.zoom_client()
+    registrant = _a_registrant(world)
+    kept = registrant["first_name"]
+    try:
+        source = ZoomSource(zoom)
+        users = [item for item in source.read(mapping_set.get("users")) if isinstance(item, SourceItem)]
+        assert users and all(item.checked for item in users)
+        assert all("settings" in item.record for item in users)
+        webinars = [item.record for item in source.read(mapping_set.get("webinars"), [u.record for u in users])
+                    if isinstance(item, SourceItem)]
+        registrant["first_name"], rewrite.value = MARK, json.dumps(TOO_DEEP).encode()
+        items = [item for item in source.read(mapping_set.get("registrants"), webinars)
+                 if isinstance(item, SourceItem)]
+    finally:
+        registrant["first_name"], rewrite.value = kept, None
+        zoom.close()
+    hostile = [item for item in items if item.record.get("first_name") == TOO_DEEP]
+    assert len(hostile) == 1 and not hostile[0].checked
+    assert any(item.checked for item in items)  # the other webinars' answers
+    plan = compile_plan(mapping_set.get("registrants"))
+    with pytest.raises(InputTooDeep):
+        plan.map_record(hostile[0].record, RunContext(parent=hostile[0].parent), checked=hostile[0].checked)
 
 
 # ---- serve ------------------------------------------------------------------------------------------
