@@ -83,14 +83,12 @@ class ResponseCache:
                 if entry is None:  # this reader fetches it; another one asking meanwhile waits
                     self._entries[key] = [flight, self.later_readers[key[0]]]
                     break
-                if not isinstance(entry[0], threading.Event):
+                kept = entry[0]
+                if not isinstance(kept, threading.Event):
                     self.hits += 1
                     entry[1] -= 1
                     if entry[1] <= 0:
                         del self._entries[key]
-                    kept = entry[0]
-                else:
-                    kept = entry[0]
             if not isinstance(kept, threading.Event):
                 if isinstance(kept, ZoomApiError):
                     raise kept
@@ -102,20 +100,16 @@ class ResponseCache:
         later = self.later_readers[key[0]]
         try:
             value = fetch()
-        except ZoomApiError as exc:
+        except BaseException as exc:  # a 403 or 404 is kept like a response; any other failure is not
             with self._lock:
-                if exc.status in (403, 404):
+                if isinstance(exc, ZoomApiError) and exc.status in (403, 404):
                     self._entries[key] = [exc, later]
                 else:
                     del self._entries[key]
-            flight.set()
             raise
-        except BaseException:
+        else:
             with self._lock:
-                del self._entries[key]
-            flight.set()
-            raise
-        with self._lock:
-            self._entries[key] = [value, later]
-        flight.set()
-        return value
+                self._entries[key] = [value, later]
+            return value
+        finally:
+            flight.set()  # a reader waiting for this fetch takes what it left
