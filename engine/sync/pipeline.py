@@ -134,11 +134,14 @@ class WritePipeline:
         """Fill each link's lookup field with the Id of the record matched by value, links in order.
 
         Without a Salesforce (a dry run), nothing is looked up and no record is skipped or rejected. A
-        record unchanged with its last links is not looked up (:mod:`engine.sync.unchanged`).
+        record unchanged with its last links is not looked up (:mod:`engine.sync.unchanged`), nor one
+        listed again later in `pending` (a rejoin): only the last of a key is written.
         """
         if not mapping.links or self.salesforce is None or not pending:
             return
         settled = unchanged_positions(self.store, mapping, pending) if keep_hashes else set()
+        last_of = {item.key: position for position, item in enumerate(pending)}
+        settled.update(position for position, item in enumerate(pending) if last_of[item.key] != position)
         for link in mapping.links:
             wanted: dict[int, str | None] = {}
             for position, item in enumerate(pending):
