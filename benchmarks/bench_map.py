@@ -15,8 +15,10 @@ parsed records:
   while parsing, so the walk over the record is skipped), called in a loop as directly as the
   hand functions are;
 - ``hand``: a function written for that entity by hand, independently of the engine: its own
-  look-ups, its own time parsing and formatting, its own truncation, e-mail and link checks. It is
-  the floor a plan can approach. It skips what only hostile input needs (the engine's limits on
+  look-ups, its own time parsing and formatting, its own truncation, e-mail and link checks (the
+  rules the engine documents, written the plain way: an address has one ``@`` after some text, a
+  dot inside its domain and no white space; a link starts ``http://`` or ``https://`` in any case,
+  then a host, with no white space). It is the floor a plan can approach. It skips what only hostile input needs (the engine's limits on
   nesting, digits and size, and the repair of lone surrogates), which a hand-written function
   would not do either;
 - ``naive``: ``jmespath.search(expression, record)`` per field, with the engine's coercers, value
@@ -163,16 +165,30 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _email(text: str) -> str:
+    """The address trimmed: one ``@`` after some text, a dot inside the domain, no white space anywhere."""
     address = text.strip()
     local, _, domain = address.partition("@")
-    if not local or "." not in domain or " " in address:
+    if not local or "@" in domain or "." not in domain[1:-1] or len(address.split()) != 1:
+        raise ValueError(text)
+    return address
+
+
+def _normalized_email(text: str) -> str:
+    """The address trimmed and lower-cased: one ``@`` after some text, two or more domain labels none
+    empty, no white space anywhere."""
+    address = text.strip().lower()
+    local, _, domain = address.partition("@")
+    labels = domain.split(".")
+    if not local or "@" in domain or len(labels) < 2 or "" in labels or len(address.split()) != 1:
         raise ValueError(text)
     return address
 
 
 def _link(text: str) -> str:
+    """The link trimmed: ``http://`` or ``https://`` in any case, then a host, no white space anywhere."""
     link = text.strip()
-    if not link.startswith(("https://", "http://")):
+    scheme, _, rest = link.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest[0] in "/$.?#" or len(link.split()) != 1:
         raise ValueError(text)
     return link
 
@@ -366,7 +382,7 @@ def hand_calls(r: Record, parent: Any) -> Output:
 def hand_registrations(r: Record, parent: Any) -> Output:
     out: dict[str, Any] = {"first_name": r["FirstName"]}
     _put(out, "last_name", r.get("LastName"))
-    out["email"] = _email(r["Email"].strip().lower())
+    out["email"] = _normalized_email(r["Email"])
     return {"email": out["email"]}, out
 
 

@@ -171,19 +171,36 @@ def to_date(value: Any) -> str:
 
 
 def to_email(value: Any) -> str:
-    if isinstance(value, str):
+    if type(value) is str and value.isascii() and value.isprintable():  # nearly every address, in one pass
+        text = value.strip(" ")  # the only white space of printable ASCII is the space
+        local, at, domain = text.partition("@")
+        if local and at and "." in domain and "@" not in domain and " " not in text \
+                and ((domain[0] != "." and domain[-1] != ".") or "." in domain[1:-1]):
+            return text  # what _is_email accepts; ASCII always encodes
+    elif isinstance(value, str):
         text = value.strip()
         if _is_email(text):
-            return text if text.isascii() else _exact_text(text, "the e-mail address")  # ASCII always encodes
+            return text if text.isascii() else _exact_text(text, "the e-mail address")
     raise _fail(value, "an e-mail address")
 
 
 def to_url(value: Any) -> str:
-    if isinstance(value, str):
+    if type(value) is str and value.isascii() and value.isprintable():  # nearly every link, without _URL
+        text = value.strip(" ")  # the only white space of printable ASCII is the space
+        start = 8 if text.startswith("https://") else 7 if text.startswith("http://") else _scheme_length(text)
+        if start and len(text) > start and text[start] not in "/$.?#" and " " not in text:
+            return text  # what _URL matches; ASCII always encodes
+    elif isinstance(value, str):
         text = value.strip()
         if _URL.match(text):
-            return text if text.isascii() else _exact_text(text, "the link")  # ASCII always encodes
+            return text if text.isascii() else _exact_text(text, "the link")
     raise _fail(value, "an http(s) URL")
+
+
+def _scheme_length(text: str) -> int:
+    """The length of an ``http://`` or ``https://`` that starts `text` in any case (as _URL takes it), else 0."""
+    head = text[:8].lower()
+    return 8 if head == "https://" else 7 if head.startswith("http://") else 0
 
 
 def to_id(value: Any) -> str:

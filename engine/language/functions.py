@@ -343,48 +343,43 @@ def _known_keys(table: Mapping[str, Any]) -> str:
 
 
 # The name split last, with its parts: ``first_name(name)`` then ``last_name(name)`` split it once.
-_last_split: tuple[str | None, tuple[str | None, str | None] | None] = (None, None)
+_last_split: tuple[str | None, tuple[str | None, str] | None] = (None, None)
 
 
-def _name_parts(full_name: str | None) -> tuple[str | None, str | None] | None:
-    """(first, last) of :func:`_split_name`, remembered for the last name split."""
+def _name_parts(full_name: str | None) -> tuple[str | None, str] | None:
+    """(first, last) of a full name: "Ada Lovelace", "Lovelace, Ada"; the first may be None (one word);
+    None for no name. Remembered for the last name split."""
     global _last_split
-    last_name, last_parts = _last_split
-    if full_name is not None and full_name == last_name:
-        return last_parts
-    parts = _split_name(full_name)
-    found = None if parts is None else (parts["first"], parts["last"])
-    if full_name is not None:
-        _last_split = (full_name, found)
-    return found
-
-
-def _split_name(full_name: str | None) -> dict[str, str | None] | None:
+    if full_name == _last_split[0] and full_name is not None:
+        return _last_split[1]
     if full_name is None:
         return None
     text = " ".join(full_name.split())
+    found: tuple[str | None, str] | None
     if "," in text:
-        last, _, first = (part.strip(" ,") for part in text.partition(","))
-        if last and first:
-            return {"first": first, "last": last}
-        text = last or first
+        found = _comma_parts(text)
+    else:
+        first, _, last = text.rpartition(" ")
+        found = (first or None, last) if text else None
+    _last_split = (full_name, found)
+    return found
+
+
+def _comma_parts(text: str) -> tuple[str | None, str] | None:
+    """(first, last) of "Last, First"; of "Last," or ", First", the side that is there, split at its last space."""
+    last, _, first = (part.strip(" ,") for part in text.partition(","))
+    if last and first:
+        return first, last
+    text = last or first
     if not text:
         return None
     first, _, last = text.rpartition(" ")
-    return {"first": first or None, "last": last}
+    return first or None, last
 
 
-def _plausible_email(address: str) -> bool:
-    if address.count("@") != 1:
-        return False
-    if address.isascii() and address.isprintable():  # the only white space of printable ASCII is the space
-        if " " in address:
-            return False
-    elif address.split() != [address]:  # split() parts at every str.isspace()
-        return False
-    local, _, domain = address.partition("@")
-    labels = domain.split(".")
-    return bool(local) and len(labels) >= 2 and "" not in labels
+def _split_name(full_name: str | None) -> dict[str, str | None] | None:
+    parts = _name_parts(full_name)
+    return None if parts is None else {"first": parts[0], "last": parts[1]}
 
 
 # ---- booleans ----------------------------------------------------------------------------------
@@ -522,11 +517,15 @@ class ZoomforceFunctions(jmes_functions.Functions):
         if text is None:
             return None
         address = text.strip().lower()
+        # plausible: one `@` after some text, a domain of two or more labels none empty, no white space
+        local, at, domain = address.partition("@")
+        if local and at and "." in domain and "@" not in domain and domain[0] != "." and domain[-1] != "." \
+                and ".." not in domain and (" " not in address if address.isascii() and address.isprintable()
+                                            else address.split() == [address]):  # split() parts at every isspace()
+            return address
         if not address:  # blank (the signature admits only text here)
             return None
-        if not _plausible_email(address):
-            raise _bad("normalize_email", "an e-mail address (name@domain.tld)", text)
-        return address
+        raise _bad("normalize_email", "an e-mail address (name@domain.tld)", text)
 
     @signature({"types": ["string", "number", "null"]})
     def _func_digits(self, text: str | int | float | None) -> str | None:

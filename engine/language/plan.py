@@ -17,7 +17,7 @@ from engine.errors import CoercionError, EvaluationError, MissingValue, RecordEr
 from engine.language.coerce import COERCERS, Coercer, to_text
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.language.model import FieldSpec, Mapping, ParentSpec
-from engine.language.record_mapper import RestMapper, rest_mapper
+from engine.language.record_mapper import GeneratedMapper, RestMapper, record_mapper
 from engine.language.safe_json import TOO_DEEP, Oversized, check_record, well_formed
 from engine.secrets import redact_fields
 
@@ -211,19 +211,28 @@ class Plan:
         or records joined from such documents within its bound), so :func:`check_record` is skipped:
         it would pass. Any other record is checked.
         """
-        if not checked:
-            check_record(record)
-        if event is None and listing is None and not self.skip_masked:
-            try:
-                return self._rest_mapper(record, context, checked)  # type: ignore[no-any-return]
-            except Exception:  # the full path below decides, and raises the located error
-                pass
-        return self._map_in_full(record, context or _NO_CONTEXT, event, listing)
+        if self.skip_masked:
+            if not checked:
+                check_record(record)
+            return self._map_in_full(record, context or _NO_CONTEXT, event, listing)
+        # the plan's own function, written once: later calls of this plan's map_record go straight to it
+        mapper = self._generated.map_record
+        object.__setattr__(self, "map_record", mapper)  # an attribute of the instance shadows the method
+        return mapper(record, context, event, listing, checked)  # type: ignore[no-any-return]
 
     @cached_property
-    def _rest_mapper(self) -> RestMapper:
+    def _generated(self) -> GeneratedMapper:
         """The lean path for a REST record (:mod:`engine.language.record_mapper`), built on first use."""
-        return rest_mapper(self.fields, self.parent, self.upsert_keys, (MappedRecord, self.entity, self.object))
+        return record_mapper(self.fields, self.parent, self.upsert_keys, (MappedRecord, self.entity, self.object),
+                             check_record, self._in_full)
+
+    @property
+    def _rest_mapper(self) -> RestMapper:
+        """The lean path alone, which raises where it does not decide (for tests)."""
+        return self._generated.run
+
+    def _in_full(self, record: Any, context: RunContext | None, event: str | None, listing: str | None) -> MappedRecord:
+        return self._map_in_full(record, context or _NO_CONTEXT, event, listing)
 
     def _map_in_full(self, record: Any, context: RunContext, event: str | None,
                      listing: str | None = None) -> MappedRecord:

@@ -29,7 +29,7 @@ are pure, so the second run fails the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from engine.language.coerce import (
     to_boolean,
@@ -50,22 +50,34 @@ RunContext: TypeAlias = Any
 
 # The mapper: (record, context or None, certified) -> the plan's result object (a MappedRecord).
 # `certified`: the record comes from a certified document (safe_json.loads_certified), whose
-# strings all encode, so text needs no repair.
+# strings all encode, so text needs no repair. It raises whatever it does not decide.
 RestMapper = Callable[[Any, Any, bool], Any]
+# Plan.map_record's own signature: (record, context, event, listing, checked) -> a MappedRecord.
+RecordMapper = Callable[..., Any]
+
+
+class GeneratedMapper(NamedTuple):
+    """The two functions written for a plan from the same blocks."""
+
+    run: RestMapper  # the lean path alone: raises where it does not decide
+    map_record: RecordMapper  # Plan.map_record: the record checked unless certified, the lean path, else `in_full`
 
 
 class NeedsFullPath(Exception):
     """The fast path met a case it does not decide (a required value missing, no upsert key)."""
 
 
-def rest_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None, upsert_keys: tuple[str, ...],
-                result: tuple[type, str, str | None]) -> RestMapper:
-    """The function that maps one REST record the way ``Plan.map_record`` does, or raises anything.
+def record_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None, upsert_keys: tuple[str, ...],
+                  result: tuple[type, str, str | None], check: Callable[[Any], None],
+                  in_full: Callable[[Any, Any, str | None, str | None], Any]) -> GeneratedMapper:
+    """The functions that map one REST record the way ``Plan.map_record`` does.
 
     `result`: the class of the result object (its attributes entity, object, upsert_key, record,
-    warnings), the entity and the object.
+    warnings), the entity and the object. `check`: the record check of an uncertified record (it
+    raises the record's error). `in_full`: the complete path, (record, context, event, listing),
+    for an event's or a second listing's record and for whatever the lean path does not decide.
     """
-    return generated_mapper(fields, parent, upsert_keys, result)
+    return generated_mapper(fields, parent, upsert_keys, result, check, in_full)
 
 
 # ---- one function per plan, its fields inline ---------------------------------------------------
@@ -77,13 +89,16 @@ def rest_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None, upsert
 
 # The only built-ins the generated source names.
 _BUILTINS: dict[str, Any] = {"dict": dict, "str": str, "int": int, "list": list, "type": type, "len": len,
-                             "isinstance": isinstance}
+                             "isinstance": isinstance, "Exception": Exception}
 # Coercers whose result is always a str: the over-length check needs no type test.
 _TEXT_RESULT = frozenset({to_text, to_id, to_email, to_url, to_datetime, to_date})
 # Coercers that give an ASCII str back unchanged (any str that encodes, for a certified record).
 _ASCII_SAME = frozenset({to_text, to_id})
 # Coercers that give a value of exactly this type back unchanged.
 _SAME_OF_TYPE: dict[Any, type] = {to_integer: int, to_boolean: bool}
+# Functions whose every ASCII str result this coercer gives back unchanged (tests/test_record_mapper.py
+# proves it for any text): a field written as the function's result needs no second check.
+_RESULT_KEPT: dict[str, Any] = {"normalize_email": to_email}
 
 
 class _Source:
@@ -106,8 +121,14 @@ _SLOW = object()  # inline code could not tell: the field's compiled expression 
 
 
 def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
-                     upsert_keys: tuple[str, ...], result: tuple[type, str, str | None]) -> RestMapper:
-    """The mapper of :func:`rest_mapper`, written as the source of one function and compiled once."""
+                     upsert_keys: tuple[str, ...], result: tuple[type, str, str | None],
+                     check: Callable[[Any], None],
+                     in_full: Callable[[Any, Any, str | None, str | None], Any]) -> GeneratedMapper:
+    """The functions of :func:`record_mapper`, written as source from the same blocks and compiled once.
+
+    ``map_record`` holds the lean path inline (no second call per record), inside a ``try`` that
+    hands anything it does not decide to `in_full`.
+    """
     source = _Source()
     source.add(1, "if type(record) is not dict:",
                "    raise NeedsFullPath('the record is not an object')",
@@ -125,19 +146,32 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
         uses_parent = True
         _parent_block(source, parent)
     _result_block(source, upsert_keys, result)
-    header = ["def run(record, context, certified):"]
+    body: list[str] = []
     if uses_parent:
-        header.append("    parent = None if context is None else context.parent")
+        body.append("    parent = None if context is None else context.parent")
     if uses_run:
-        header.append("    run = {} if context is None else context.run")
-    # The values are the parameters of a function that returns the mapper: closure cells, read faster than globals.
+        body.append("    run = {} if context is None else context.run")
+    body += source.lines
+    source.namespace.update(check=check, in_full=in_full)
+    lines = ["def run(record, context, certified):", *body,
+             "def map_record(record, context=None, event=None, listing=None, checked=False):",
+             "    if not checked:",
+             "        check(record)",
+             "    if event is None and listing is None:",
+             "        certified = checked",
+             "        try:",
+             *(f"        {line}" for line in body),
+             "        except Exception:",  # the full path below decides, and raises the located error
+             "            pass",
+             "    return in_full(record, context, event, listing)"]
+    # The values are the parameters of a function that returns the mappers: closure cells, read faster than globals.
     bound = sorted(name for name in source.namespace if name not in _BUILTINS)
-    text = "\n".join([f"def make({', '.join(bound)}):", *(f"    {line}" for line in header + source.lines),
-                      "    return run", ""])
+    text = "\n".join([f"def make({', '.join(bound)}):", *(f"    {line}" for line in lines),
+                      "    return run, map_record", ""])
     code: dict[str, Any] = {"__builtins__": _BUILTINS}
     exec(compile(text, "<zoomforce plan>", "exec"), code)  # fixed templates, the values as parameters
-    mapper: RestMapper = code["make"](**{name: source.namespace[name] for name in bound})
-    return mapper
+    run, map_record = code["make"](**{name: source.namespace[name] for name in bound})
+    return GeneratedMapper(run, map_record)
 
 
 # ---- reading a field's value --------------------------------------------------------------------
@@ -300,6 +334,11 @@ def _value_lines(source: _Source, index: int, field: FieldPlan, target: str, as_
                  "    value = str(raw)",
                  "else:",
                  f"    value = {coerce}(raw)"]
+    elif _result_kept(field):  # normalize_email(...) as an email: the address it gave
+        body += ["if type(raw) is str and raw.isascii():",
+                 "    value = raw",
+                 "else:",
+                 f"    value = {coerce}(raw)"]
     elif field.coerce in _SAME_OF_TYPE:  # an int for an integer, a bool for a boolean: the value itself
         same = source.bind(f"y{index}", _SAME_OF_TYPE[field.coerce])
         body.append(f"value = raw if type(raw) is {same} else {coerce}(raw)")
@@ -317,6 +356,12 @@ def _value_lines(source: _Source, index: int, field: FieldPlan, target: str, as_
             body.append(f"    raise NeedsFullPath({target})")
     body.append(f"output[{target}] = value")
     source.add(2, *body)
+
+
+def _result_kept(field: FieldPlan) -> bool:
+    """The field's value is the result of a function that the field's coercer gives back unchanged."""
+    ast = field.expression.ast
+    return ast["type"] == "function_expression" and _RESULT_KEPT.get(ast["value"]) is field.coerce
 
 
 def _parent_block(source: _Source, parent: ParentPlan) -> None:
