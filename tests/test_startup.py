@@ -1,6 +1,6 @@
-"""What a command imports at start-up: `--help` loads no engine layer, `validate` neither fideslang nor pydantic,
-and `validate` of valid mappings not jsonschema either (jsonschema-rs finds them valid; jsonschema only
-explains an invalid file).
+"""What a command imports at start-up: `--help` loads no engine layer (nor logging), `validate` neither fideslang
+nor pydantic, and `validate` of valid mappings not jsonschema either (jsonschema-rs finds them valid;
+jsonschema only explains an invalid file).
 
 Start-up time is measured by ``python -X importtime`` and reported in docs (tests never assert on
 time); what is imported is asserted here, since that is what the time follows from.
@@ -35,7 +35,8 @@ def _modules_after(args: list[str]) -> set[str]:
 def test_help_imports_no_layer_of_the_engine_and_no_client() -> None:
     loaded = _modules_after(["--help"])
     heavy = {"jsonschema", "jsonschema_rs", "fideslang", "pydantic", "httpx", "simple_salesforce", "sqlite3", "yaml",
-             "jmespath", "engine.language", "engine.sync", "engine.validate", "engine.zoom", "engine.salesforce"}
+             "jmespath", "logging", "engine.logs.records", "difflib", "signal", "engine.language", "engine.sync",
+             "engine.validate", "engine.zoom", "engine.salesforce"}
     assert "engine.cli.main" in loaded
     assert heavy.isdisjoint(loaded), sorted(heavy & loaded)
 
