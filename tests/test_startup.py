@@ -16,13 +16,15 @@ from pathlib import Path
 from tests.helpers import REPO
 
 PROBE = """
-import json, sys
+import sys
 from engine.cli.main import cli
 try:
     cli({args!r}, prog_name="zoomforce")
 except SystemExit:
     pass
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+loaded = sorted(sys.modules)  # before the probe's own json
+import json
+print(json.dumps(loaded), file=sys.stderr)
 """
 
 
@@ -35,8 +37,8 @@ def _modules_after(args: list[str]) -> set[str]:
 def test_help_imports_no_layer_of_the_engine_and_no_client() -> None:
     loaded = _modules_after(["--help"])
     heavy = {"jsonschema", "jsonschema_rs", "fideslang", "pydantic", "httpx", "simple_salesforce", "sqlite3", "yaml",
-             "jmespath", "logging", "engine.logs.records", "difflib", "signal", "engine.language", "engine.sync",
-             "engine.validate", "engine.zoom", "engine.salesforce"}
+             "jmespath", "json", "logging", "engine.logs.records", "difflib", "signal", "engine.language",
+             "engine.sync", "engine.validate", "engine.zoom", "engine.salesforce"}
     assert "engine.cli.main" in loaded
     assert heavy.isdisjoint(loaded), sorted(heavy & loaded)
 
