@@ -10,7 +10,6 @@ and events, Salesforce objects and fields). Standard library only, so every laye
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 CUTOFF = 0.6  # difflib's similarity ratio a name must reach to be suggested
@@ -23,6 +22,8 @@ def close_matches(word: str, choices: Iterable[str], n: int = 1, *, ignore_case:
     `ignore_case` compares lower-cased names (Salesforce's are case-insensitive) and answers with
     the choices' own spelling (the first one given, when two differ only in case).
     """
+    import difflib  # deferred for start-up speed: only a misspelt name needs it, never --help
+
     if not ignore_case:
         return difflib.get_close_matches(word, list(choices), n=n, cutoff=CUTOFF)
     by_fold: dict[str, str] = {}

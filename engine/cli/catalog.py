@@ -14,7 +14,6 @@ lacks, and ``--out DIR`` writes them as Salesforce DX source.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -74,6 +73,8 @@ def pull_command(objects: tuple[str, ...], mappings_dir: Path | None, catalog_di
     The objects are those the mappings write, link to and read, unless named. Fields declared ahead
     of the org (x-zoomforce-added) are kept: marked x-zoomforce-absent while the org lacks them.
     """
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
     from engine.errors import SalesforceApiError
@@ -200,6 +201,8 @@ def _org_lookup(writer: SalesforceWriter) -> Lookup:
 
 
 def _print_gaps(gaps: list[Missing], output_format: str) -> None:
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     if output_format == "json":
         click.echo(json.dumps({"missing": [_gap_json(g) for g in gaps]}, ensure_ascii=False, indent=2))
         return

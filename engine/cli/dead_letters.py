@@ -13,7 +13,6 @@ another run holds it), and exits 0 when every letter was written, 1 when some fa
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
@@ -80,6 +79,8 @@ def dead_letters_group() -> None:
 def list_command(state_path: StateLocation | None, entity: str | None, code: str | None, status: str,
                  output_format: str) -> None:
     """The dead letters, oldest first: id, status, entity, key, error code, attempts, latest error."""
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     with open_state(_existing(state_path), dry_run=True) as store:
         letters = store.dead_letters.find(entity, None if status == "all" else status, code)  # type: ignore[arg-type]
     if output_format == "json":
@@ -103,6 +104,8 @@ def list_command(state_path: StateLocation | None, entity: str | None, code: str
 @FORMAT_OPTION
 def show_command(dead_id: int, state_path: StateLocation | None, output_format: str) -> None:
     """One dead letter: its error, every attempt, and the evidence kept (secrets as ***)."""
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.secrets import credential_keys, redact
 
@@ -152,6 +155,8 @@ def retry_command(dead_ids: tuple[int, ...], state_path: StateLocation | None, m
     Exit 0 when every one was written, 1 when some failed again (they stay open), 3 when another run
     holds the state's lock.
     """
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     # Deferred for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.cli.connect import salesforce_from_env
     from engine.sync.output import planned_lines, summary_json, summary_text

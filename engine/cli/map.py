@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,8 @@ from engine.errors import CoercionError, InputError, RecordError
 
 
 def _parse_parent(text: str | None) -> Any:
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     if text is None:
         return None
     from engine.language.safe_json import check_record, loads  # deferred: start-up speed
@@ -80,6 +81,8 @@ def map_command(
     secrets = None if reveal_secrets else plan.secrets
 
     def emit(index: int, outcome: Any) -> None:
+        import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
         if isinstance(outcome, RecordError):
             say(f"zoomforce: error: {outcome}", level="error", event="record.error", **outcome.as_json())
             return

@@ -9,7 +9,6 @@ as it is in text, as one JSON log record (with its ``event`` and fields) in JSON
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,8 +18,7 @@ from engine import logs
 if TYPE_CHECKING:
     from engine.sync.output import FailureLines, LogProgress, ProgressLines
 
-LOG = logging.getLogger("zoomforce.cli")
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+LOGGER = "zoomforce.cli"
 
 
 def _configure(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
@@ -53,7 +51,9 @@ def add_log_format(command: click.Command) -> None:
 def say(text: str, *, level: str = "info", event: str = "cli.message", **fields: Any) -> None:
     """A line for the operator on standard error: as is in text, a JSON record with ``event`` in JSON."""
     if logs.is_json():
-        LOG.log(LEVELS[level], "%s", text, extra={"event": event, **fields})
+        import logging  # deferred for start-up speed: configure() imported it already, --help never gets here
+
+        logging.getLogger(LOGGER).log(logging.getLevelName(level.upper()), "%s", text, extra={"event": event, **fields})
     else:
         click.echo(text, err=True)
 

@@ -5,7 +5,6 @@ The project file and ``--catalog`` are in :mod:`engine.cli.settings`.
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -83,6 +82,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a service manager stopping us) ends the command as Ctrl-C does: cleanly, state closed."""
+    import signal  # deferred for start-up speed: only the long-running commands install the handler
+
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield

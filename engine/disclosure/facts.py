@@ -34,10 +34,11 @@ from engine.language.loader import (
 )
 from engine.language.messages import catalog_languages, missing_messages
 from engine.language.model import DEFAULT_LANGUAGES, Text
+from engine.language.schema_checker import schema_checker
 from engine.project.project_file import display_name
 from engine.suggest import suggestion
 from engine.validate.mapping_set import MappingSet
-from engine.validate.schema_check import schema_problems, schema_validator
+from engine.validate.schema_check import schema_problems
 
 SCHEMA = "disclosure-facts.schema.json"
 LEGAL_BASES = ("consent", "contract", "legal_obligation", "vital_interests", "public_interest", "legitimate_interests")
@@ -161,7 +162,7 @@ def load_document_facts(source: Path | LoadedDocument | None, *, base: PathKey =
     if not isinstance(document.data, dict):
         problem = document.problem((), "expected a mapping with document, controller and the other disclosure facts")
         return FactsResult(None, [problem], document.file)
-    problems = schema_problems(document, schema_validator(SCHEMA))
+    problems = schema_problems(document, schema_checker(SCHEMA))
     if problems:
         return FactsResult(None, problems, document.file)
     facts = _build(document)

@@ -185,6 +185,7 @@ def _key_text(value: Any) -> str:
 
 
 _COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _Builder:
@@ -220,10 +221,15 @@ class _Builder:
             self._active.discard(id(node))
             return items
         try:
-            return self.loader.construct_object(node, deep=True)
+            return self._scalar(node)
         except ValueError as exc:  # a scalar YAML reads as a date that is no date (2026-02-30)
             self.doc.problems.append(self.doc.problem(path, f"'{node.value}' cannot be read: {exc}"))
             return node.value
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR_TAG:  # most scalars: what SafeConstructor.construct_yaml_str returns, sooner
+            return node.value
+        return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
@@ -237,7 +243,7 @@ class _Builder:
                 message = f"a key must be a name, not {kind}: {shown}"
                 self.doc.problems.append(Problem(self.doc.file, pos.line, pos.column, message, format_path(path)))
                 continue
-            key = _key_text(self.loader.construct_object(key_node, deep=True))
+            key = _key_text(self._scalar(key_node))
             child = (*path, key)
             if key in result:
                 first = self.doc.positions.keys[child]

@@ -16,22 +16,19 @@ Loading never raises for bad input: every problem is collected, with its positio
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
 from engine.errors import Problem
 from engine.language.loader import LoadedDocument, SourceMap, load_yaml_file
-from engine.language.schema_errors import positioned_problems
-from engine.resources import is_state_url, schemas_dir
+from engine.language.schema_checker import SchemaChecker, schema_checker
+from engine.resources import is_state_url
 
 PROJECT_FILE = "zoomforce.yaml"
 PROJECT_ENV = "ZOOMFORCE_PROJECT"
@@ -78,11 +75,8 @@ class Project:
         return [p for p in self.problems if p.path.split(".")[0].split("[")[0] not in keys]
 
 
-@cache
-def project_validator() -> Draft202012Validator:
-    schema = json.loads((schemas_dir() / SCHEMA_FILE).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+def project_checker() -> SchemaChecker:
+    return schema_checker(SCHEMA_FILE)  # checked against the meta-schema in tests/test_schemas_valid.py
 
 
 def find_project_file(start: Path, explicit: Path | None = None, env: Mapping[str, str] = os.environ) -> Path | None:
@@ -136,7 +130,7 @@ def load_project(path: Path | None) -> Project:
     if not isinstance(document.data, dict):
         problem = document.problem((), "expected a mapping of settings (mappings, catalog, state, languages, ...)")
         return Project(file=path.resolve(), display=display, problems=(problem,))
-    problems = positioned_problems(project_validator(), document)
+    problems = project_checker().problems(document)
     if problems:
         return Project(file=path.resolve(), display=display, problems=tuple(problems))
     return _project(path.resolve(), display, document)

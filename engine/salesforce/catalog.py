@@ -26,6 +26,7 @@ the folder given), never the reference material the build script reads.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
@@ -205,8 +206,22 @@ def _file_signature(path: Path) -> Signature:
     return (status.st_mtime_ns, status.st_size)
 
 
+def _entry_signature(entry: os.DirEntry[str]) -> Signature:
+    try:
+        status = entry.stat()
+    except OSError:
+        return (0, 0)
+    return (status.st_mtime_ns, status.st_size)
+
+
 def _folder_signature(folder: Path) -> tuple[tuple[str, Signature], ...]:
-    return tuple((path.name, _file_signature(path)) for path in sorted(folder.glob("*.json")))
+    """Every ``*.json`` of `folder` by name, with its signature (one directory read; taken at every look-up)."""
+    try:
+        with os.scandir(folder) as entries:
+            return tuple(sorted((entry.name, _entry_signature(entry)) for entry in entries
+                                if entry.name.endswith(".json")))
+    except OSError:  # no such folder: no object
+        return ()
 
 
 def clear_cache() -> None:
@@ -218,7 +233,8 @@ def clear_cache() -> None:
 def _index(folder: Path, signature: tuple[tuple[str, Signature], ...]) -> dict[str, str]:
     """Lower-cased object name -> canonical name, for every object file of `folder`."""
     names: dict[str, str] = {}
-    for path in sorted(folder.glob("*.json")):
+    for name, _ in signature:
+        path = folder / name
         try:
             data = _read_json(path)
         except ProjectInvalid:

@@ -119,7 +119,13 @@ class SourceIndex:
 
 def load_source_index(directory: Path | None = None) -> SourceIndex:
     """The index in ``directory`` (default: ``schemas/zoom`` of this installation), cached."""
-    return _load_index((directory or schemas_dir() / "zoom").resolve())
+    return _load_index(directory.resolve() if directory is not None else _shipped_directory())
+
+
+@functools.cache
+def _shipped_directory() -> Path:
+    """``schemas/zoom`` of this installation, resolved once (validate asks for the index some 60 times)."""
+    return (schemas_dir() / "zoom").resolve()
 
 
 @functools.lru_cache(maxsize=8)

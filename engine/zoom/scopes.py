@@ -86,7 +86,7 @@ def mapping_events(mapping: Mapping) -> list[EventUse]:
 
 
 def _known(name: str) -> bool:
-    return _has_index() and load_source_index().endpoint(name) is not None
+    return _has_index() and name in load_source_index().endpoints  # what endpoint(name) finds, unread
 
 
 @cache
@@ -122,10 +122,7 @@ def known_granular_scopes() -> frozenset[str]:
     """Every granular scope Zoom's specifications name for any operation (to check declared event scopes)."""
     if not _has_index():
         return frozenset()
-    index = load_source_index()
     found: set[str] = set()
-    for name in index.endpoint_names():
-        endpoint = index.endpoint(name)
-        if endpoint is not None:
-            found.update(endpoint.scopes_granular)
+    for entry in load_source_index().endpoints.values():  # the index's entries: no schema file need be read
+        found.update(entry.get("scopes", {}).get("granular", ()))
     return frozenset(found)
