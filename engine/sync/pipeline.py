@@ -135,13 +135,15 @@ class WritePipeline:
 
         Without a Salesforce (a dry run), nothing is looked up and no record is skipped or rejected. A
         record unchanged with its last links is not looked up (:mod:`engine.sync.unchanged`), nor one
-        listed again later in `pending` (a rejoin): only the last of a key is written.
+        listed again later in `pending` (a rejoin): only the last of a key is written (a target matched
+        by its links has no key before them, and merges its records after: each is looked up).
         """
         if not mapping.links or self.salesforce is None or not pending:
             return
         settled = unchanged_positions(self.store, mapping, pending) if keep_hashes else set()
-        last_of = {item.key: position for position, item in enumerate(pending)}
-        settled.update(position for position, item in enumerate(pending) if last_of[item.key] != position)
+        if not self.plan(mapping.entity).match:  # a matched target gets its key from its links: none yet
+            last_of = {item.key: position for position, item in enumerate(pending)}
+            settled.update(position for position, item in enumerate(pending) if last_of[item.key] != position)
         for link in mapping.links:
             wanted: dict[int, str | None] = {}
             for position, item in enumerate(pending):
