@@ -16,11 +16,11 @@ parsed records:
   hand functions are;
 - ``hand``: a function written for that entity by hand, independently of the engine: its own
   look-ups, its own time parsing and formatting, its own truncation, e-mail and link checks (the
-  rules the engine documents, written the plain way: an address has one ``@`` after some text, a
-  dot inside its domain and no white space; a link starts ``http://`` or ``https://`` in any case,
-  then a host, with no white space). It is the floor a plan can approach. It skips what only hostile input needs (the engine's limits on
-  nesting, digits and size, and the repair of lone surrogates), which a hand-written function
-  would not do either;
+  rules the engine documents, written the plain way: an address has one ``@`` after some text,
+  a dot inside its domain and no white space; a link starts ``http://`` or ``https://`` in any
+  case, then a host, with no white space). It is the floor a plan can approach. It skips what
+  only hostile input needs (the engine's limits on nesting, digits and size, and the repair of
+  lone surrogates), which a hand-written function would not do either;
 - ``naive``: ``jmespath.search(expression, record)`` per field, with the engine's coercers, value
   tables and truncation (what an engine that does not compile would do).
 

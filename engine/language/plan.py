@@ -7,7 +7,7 @@ it is a pure function: source record + context (parent record, run time) -> ``Ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,7 +17,7 @@ from engine.errors import CoercionError, EvaluationError, MissingValue, RecordEr
 from engine.language.coerce import COERCERS, Coercer, to_text
 from engine.language.expressions import CompiledExpression, compile_expression, evaluate_or_none, evaluate_safely
 from engine.language.model import FieldSpec, Mapping, ParentSpec
-from engine.language.record_mapper import GeneratedMapper, RestMapper, record_mapper
+from engine.language.record_mapper import NO_WARNINGS, GeneratedMapper, RestMapper, record_mapper
 from engine.language.safe_json import TOO_DEEP, Oversized, check_record, well_formed
 from engine.secrets import redact_fields
 
@@ -43,7 +43,7 @@ class MappedRecord:
     object: str | None
     upsert_key: dict[str, Any]
     record: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
+    warnings: Sequence[str] = ()  # a list of them, or this one empty tuple that every record without one shares
 
     def as_json(self, secrets: frozenset[str] | None = frozenset()) -> dict[str, Any]:
         """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``.
@@ -246,7 +246,7 @@ class Plan:
             reference = self.parent.reference(context)
             if reference is not None:
                 output[self.parent.relationship] = reference
-        return MappedRecord(self.entity, self.object, self._upsert_key(output), output, warnings)
+        return MappedRecord(self.entity, self.object, self._upsert_key(output), output, warnings or NO_WARNINGS)
 
     def key_of(self, record: Any, event: str | None = None) -> str | None:
         """The key a record that could not be mapped would have had (its dead letter's key), read raw.

@@ -63,6 +63,9 @@ class GeneratedMapper(NamedTuple):
     map_record: RecordMapper  # Plan.map_record: the record checked unless certified, the lean path, else `in_full`
 
 
+NO_WARNINGS: tuple[str, ...] = ()  # the warnings of every record that has none: one shared empty tuple
+
+
 class NeedsFullPath(Exception):
     """The fast path met a case it does not decide (a required value missing, no upsert key)."""
 
@@ -106,8 +109,10 @@ class _Source:
 
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"NeedsFullPath": NeedsFullPath, "to_text": to_text,
-                                          "SLOW": _SLOW, "new": object.__new__}
+                                          "SLOW": _SLOW, "new": object.__new__,
+                                          "NO_WARNINGS": NO_WARNINGS}
         self.lines: list[str] = []
+        self.key_target: str | None = None  # the first upsert key, when a required field writes it: held in `kv`
 
     def bind(self, name: str, value: Any) -> str:
         self.namespace[name] = value
@@ -130,11 +135,17 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
     hands anything it does not decide to `in_full`.
     """
     source = _Source()
+    written = [field for field in fields if field.reader(None) is not None]
+    if upsert_keys and any(f.target == upsert_keys[0] and f.on_missing not in ("skip", "null", "default")
+                           for f in written):
+        source.key_target = upsert_keys[0]
+    # no field truncates: every record shares the empty warnings
+    warns = any(field.max_length is not None and field.truncate for field in written)
     source.add(1, "if type(record) is not dict:",
                "    raise NeedsFullPath('the record is not an object')",
                "get = record.get",
                "output = {}",
-               "warnings = []")
+               "warnings = []" if warns else "warnings = NO_WARNINGS")
     uses_parent = uses_run = False
     for index, field in enumerate(fields):
         if field.reader(None) is None:
@@ -355,6 +366,8 @@ def _value_lines(source: _Source, index: int, field: FieldPlan, target: str, as_
         else:
             body.append(f"    raise NeedsFullPath({target})")
     body.append(f"output[{target}] = value")
+    if field.target == source.key_target:
+        body.append("kv = value")
     source.add(2, *body)
 
 
@@ -389,12 +402,17 @@ def _result_block(source: _Source, upsert_keys: tuple[str, ...], result: tuple[t
     kind, entity, target_object = result
     source.namespace.update(R=kind, entity=entity, target_object=target_object)
     done = ["mapped = new(R)", "mapped.entity = entity", "mapped.object = target_object",
-            "mapped.upsert_key = key", "mapped.record = output", "mapped.warnings = warnings", "return mapped"]
+            "mapped.upsert_key = key", "mapped.record = output", "mapped.warnings = warnings or NO_WARNINGS",
+            "return mapped"]
     if not upsert_keys:
         source.add(1, "key = {}", *done)
         return
     for position, key in enumerate(upsert_keys):
         name = source.bind(f"k{position}", key)
+        if position == 0 and source.key_target == key:  # its field wrote it, or the record was left
+            source.add(1, "if kv != '':", f"    key = {{{name}: kv}}")
+            source.add(2, *done)
+            continue
         source.add(1, f"value = output.get({name})",
                    "if value is not None and value != '':",
                    f"    key = {{{name}: value}}")
