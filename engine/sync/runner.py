@@ -57,7 +57,7 @@ from engine.zoom.reader import SourceFailure, SourceItem, SourceSkipped, Window,
 LOG = logging.getLogger("zoomforce.sync")
 DEFAULT_WINDOW_DAYS = 30
 WRITE_BATCH = 5000  # mapped records held before they are written (the cursor moves after the last batch)
-READ_AHEAD = 5000  # records of an entity read ahead of its writing, at most (engine.sync.read_ahead)
+READ_AHEAD = 1000  # records of an entity read ahead of its writing, at most (engine.sync.read_ahead): what memory holds
 
 
 @dataclass(frozen=True)
