@@ -75,4 +75,24 @@ def test_records_are_written_per_batch_and_each_once(
     assert_everything_once(fresh)
     upserts = sum(fresh.salesforce.stats()["routes"]["collections_upsert"].values())
     assert upserts > 2 * len(expected), f"{upserts} calls: one per batch, not one per entity"
+
     assert sum(c.written for c in again.entities.values()) == 0
+
+
+def test_an_entity_read_under_none_is_written_per_batch_too(
+        fresh: World, mapping_set: MappingSet, tmp_path: Path) -> None:  # noqa: F811 - the fixtures above
+    """The calls are listed for the account, under no parent: they are held a batch at a time as well."""
+    zoom, writer = fresh.zoom_client(), fresh.writer()
+    before = sum(fresh.salesforce.stats()["routes"].get("collections_upsert", {}).values())
+    try:
+        with StateStore.open(tmp_path / "state.db") as store:
+            runner = SyncRunner(mapping_set, store, ZoomSource(zoom), writer)
+            runner.write_batch = 3
+            report = runner.run(SyncOptions(entities=("calls",)))
+    finally:
+        zoom.close()
+        writer.close()
+    calls = expected_counts(fresh.account)["calls"]
+    assert calls > 6 and report.entities["calls"].written == calls
+    upserts = sum(fresh.salesforce.stats()["routes"]["collections_upsert"].values()) - before
+    assert upserts == -(-calls // 3), f"{upserts} calls for {calls} records in batches of 3"

@@ -505,9 +505,9 @@ class SyncRunner:
         last_parent: object = None
         for read in reads:
             item, index, outcome = read.item, read.index, read.outcome
-            if batched and item.parent is not last_parent and len(pending) >= self.write_batch:
-                # flat memory: written per batch of parents (a record listed twice under one parent, a
-                # rejoin, stays in one batch, where the last listed is the one written)
+            if len(pending) >= self.write_batch and (not batched or item.parent is not last_parent):
+                # flat memory: written per batch, of parents for an entity read under one (a record listed
+                # twice under one parent, a rejoin, stays in one batch, where the last listed is the one written)
                 flush()
             last_parent = item.parent
             counts.read += 1
