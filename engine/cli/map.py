@@ -58,6 +58,8 @@ def map_command(
     run_time: str | None,
 ) -> None:
     """Map Zoom records read from --input (one record, an API response, or JSON Lines) to JSON Lines."""
+    import json  # deferred for start-up speed: `zoomforce --help` loads no json
+
     # Deferred into the command for start-up speed: `zoomforce --help` loads none of the engine.
     from engine.language.expressions import compile_expression
     from engine.language.inputs import read_event_records
@@ -81,8 +83,6 @@ def map_command(
     secrets = None if reveal_secrets else plan.secrets
 
     def emit(index: int, outcome: Any) -> None:
-        import json  # deferred for start-up speed: `zoomforce --help` loads no json
-
         if isinstance(outcome, RecordError):
             say(f"zoomforce: error: {outcome}", level="error", event="record.error", **outcome.as_json())
             return

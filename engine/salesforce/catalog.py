@@ -206,19 +206,11 @@ def _file_signature(path: Path) -> Signature:
     return (status.st_mtime_ns, status.st_size)
 
 
-def _entry_signature(entry: os.DirEntry[str]) -> Signature:
-    try:
-        status = entry.stat()
-    except OSError:
-        return (0, 0)
-    return (status.st_mtime_ns, status.st_size)
-
-
 def _folder_signature(folder: Path) -> tuple[tuple[str, Signature], ...]:
     """Every ``*.json`` of `folder` by name, with its signature (one directory read; taken at every look-up)."""
     try:
         with os.scandir(folder) as entries:
-            return tuple(sorted((entry.name, _entry_signature(entry)) for entry in entries
+            return tuple(sorted((entry.name, _file_signature(Path(entry.path))) for entry in entries
                                 if entry.name.endswith(".json")))
     except OSError:  # no such folder: no object
         return ()

@@ -142,8 +142,7 @@ class WritePipeline:
             return
         settled = unchanged_positions(self.store, mapping, pending) if keep_hashes else set()
         if not self.plan(mapping.entity).match:  # a matched target gets its key from its links: none yet
-            last_of = {item.key: position for position, item in enumerate(pending)}
-            settled.update(position for position, item in enumerate(pending) if last_of[item.key] != position)
+            settled.update(listed_again(pending))
         for link in mapping.links:
             wanted: dict[int, str | None] = {}
             for position, item in enumerate(pending):
@@ -172,10 +171,10 @@ class WritePipeline:
         secrets = secret_names(mapping)
         pending = self._settle_links(mapping, plan, pending, counts, dry_run, secrets)
         changed: list[PendingRecord] = []
-        last_of = {item.key: position for position, item in enumerate(pending)}
+        again = listed_again(pending)
         states = self.store.hashes.states(entity, (item.key for item in pending)) if keep_hashes or dry_run else {}
         for position, item in enumerate(pending):
-            if last_of[item.key] != position:
+            if position in again:
                 # the same record listed twice (a host's and a co-host's list, a rejoin): one write a key,
                 # the last listed, as Salesforce would fail both rows of a Bulk job that repeats a key
                 counts.unchanged += 1
@@ -305,3 +304,9 @@ def _unmatched(link: LinkSpec, item: PendingRecord, value: str | None) -> None:
         f"no value to look up a {link.object} by {link.match}"
     item.outcome = link.on_unmatched
     item.reason = f"{looked} (links[{link.index}], on_unmatched: {link.on_unmatched})"
+
+
+def listed_again(pending: Sequence[PendingRecord]) -> set[int]:
+    """Positions of records whose key is listed again later in `pending` (a rejoin): only the last is written."""
+    last_of = {item.key: position for position, item in enumerate(pending)}
+    return {position for position, item in enumerate(pending) if last_of[item.key] != position}

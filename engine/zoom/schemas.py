@@ -91,6 +91,10 @@ class SourceIndex:
     def event_names(self) -> list[str]:
         return sorted(self.events)
 
+    def granular_scopes(self) -> frozenset[str]:
+        """Every granular scope any endpoint names, from the index's entries (no schema file read)."""
+        return frozenset(scope for entry in self.endpoints.values() for scope in _scopes(entry, "granular"))
+
     def endpoint(self, name: str) -> EndpointSchema | None:
         entry = self.endpoints.get(name)
         if entry is None:
@@ -139,9 +143,13 @@ def _load_index(directory: Path) -> SourceIndex:
     )
 
 
+def _scopes(entry: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    """The `kind` (classic, granular) scopes an index entry names."""
+    return tuple(entry.get("scopes", {}).get(kind, ()))
+
+
 def _endpoint_schema(directory: Path, name: str, entry: Mapping[str, Any]) -> EndpointSchema:
     request = entry.get("request")
-    scopes = entry.get("scopes", {})
     return EndpointSchema(
         name=name,
         response=_read_json(directory / entry["response"]),
@@ -150,8 +158,8 @@ def _endpoint_schema(directory: Path, name: str, entry: Mapping[str, Any]) -> En
         paginated=bool(entry.get("paginated")),
         page_size_max=entry.get("page_size_max"),
         deprecated=bool(entry.get("deprecated")),
-        scopes_classic=tuple(scopes.get("classic", ())),
-        scopes_granular=tuple(scopes.get("granular", ())),
+        scopes_classic=_scopes(entry, "classic"),
+        scopes_granular=_scopes(entry, "granular"),
         rate_limit=entry.get("rate_limit"),
         path_params=tuple(entry.get("path_params", ())),
         query_params=tuple(entry.get("query_params", ())),

@@ -122,7 +122,4 @@ def known_granular_scopes() -> frozenset[str]:
     """Every granular scope Zoom's specifications name for any operation (to check declared event scopes)."""
     if not _has_index():
         return frozenset()
-    found: set[str] = set()
-    for entry in load_source_index().endpoints.values():  # the index's entries: no schema file need be read
-        found.update(entry.get("scopes", {}).get("granular", ()))
-    return frozenset(found)
+    return load_source_index().granular_scopes()
