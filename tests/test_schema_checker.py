@@ -23,6 +23,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.disclosure.facts import plain_dates
 from engine.language.loader import load_yaml_file, load_yaml_text
 from engine.language.schema_checker import REGEX_ENGINES_DIFFER, SchemaChecker, schema_checker
 from tests.helpers import CASES, MAPPINGS
@@ -46,17 +47,6 @@ def _assert_agree(checker: SchemaChecker, data: Any, what: str) -> bool:
     return valid
 
 
-def _facts_data(data: Any) -> Any:
-    """The facts as engine.disclosure.facts checks them: YAML's dates as YYYY-MM-DD text."""
-    if isinstance(data, dt.date):
-        return data.isoformat()
-    if isinstance(data, dict):
-        return {key: _facts_data(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_facts_data(value) for value in data]
-    return data
-
-
 def _mapping_files() -> list[Path]:
     return sorted(p for p in MAPPINGS.glob("*.yaml") if p.name != "disclosure.yaml")
 
@@ -64,7 +54,7 @@ def _mapping_files() -> list[Path]:
 def test_the_default_mappings_and_facts_are_valid_to_both() -> None:
     for path in _mapping_files():
         assert _assert_agree(MAPPING, load_yaml_file(path).data, path.name)
-    assert _assert_agree(FACTS, _facts_data(load_yaml_file(MAPPINGS / "disclosure.yaml").data), "disclosure.yaml")
+    assert _assert_agree(FACTS, plain_dates(load_yaml_file(MAPPINGS / "disclosure.yaml").data), "disclosure.yaml")
 
 
 def test_every_hostile_mutant_is_judged_alike(tmp_path: Path) -> None:
@@ -138,7 +128,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.di
 
 SEEDS = {
     "mapping": (MAPPING, [load_yaml_file(p).data for p in _mapping_files()]),
-    "facts": (FACTS, [_facts_data(load_yaml_file(MAPPINGS / "disclosure.yaml").data)]),
+    "facts": (FACTS, [plain_dates(load_yaml_file(MAPPINGS / "disclosure.yaml").data)]),
     "project": (PROJECT, [{"mappings": "mappings", "catalog": "catalog", "state": "zoomforce.db",
                            "accounts": {"main": {"env_prefix": "MAIN", "description": "x"}},
                            "languages": ["en", "fr-CA"], "salesforce": {"api_version": "62.0"}}]),

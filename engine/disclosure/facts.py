@@ -136,14 +136,14 @@ def find_facts_file(folder: Path) -> Path | None:
     return None
 
 
-def _plain(value: Any) -> Any:
+def plain_dates(value: Any) -> Any:
     """YAML's dates as the ``YYYY-MM-DD`` text the schema expects (the positions do not change)."""
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_dates(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
+        return [plain_dates(item) for item in value]
     return value
 
 
@@ -158,7 +158,7 @@ def load_document_facts(source: Path | LoadedDocument | None, *, base: PathKey =
     if whole.problems:
         return FactsResult(None, list(whole.problems), whole.file)
     document = sub_document(whole, base) if base else whole
-    document.data = _plain(document.data)
+    document.data = plain_dates(document.data)
     if not isinstance(document.data, dict):
         problem = document.problem((), "expected a mapping with document, controller and the other disclosure facts")
         return FactsResult(None, [problem], document.file)
