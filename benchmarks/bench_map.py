@@ -9,7 +9,7 @@ e-mail addresses with spaces) are written as JSON text and parsed by the engine'
 every one is certified. Parsing is timed by none of the three ways below, which all map the same
 parsed records:
 
-- ``plan``: ``compile_plan(mapping).map_record(record, context, checked=True)``, what ``map`` and
+- ``plan``: ``compile_plan(mapping).map_record(record, context, True)`` (checked), what ``map`` and
   ``sync`` run for a record of a certified document (missing-value policies, truncation, the upsert
   key, the parent reference, all included; the record check is the parser's certificate, made
   while parsing, so the walk over the record is skipped), called in a loop as directly as the
@@ -405,7 +405,7 @@ ENTITIES: dict[str, tuple[Callable[[int], Record], Callable[[Record, Any], Outpu
 def plan_function(plan: Plan, context: RunContext) -> Callable[[Record, Any], Output]:
     """The plan's answer as the hand functions give theirs, for the comparison before timing."""
     def run(record: Record, parent: Any) -> Output:
-        mapped = plan.map_record(record, context, checked=True)
+        mapped = plan.map_record(record, context, True)
         return mapped.upsert_key, mapped.record
 
     return run
@@ -457,7 +457,7 @@ def _plan_pass(plan: Plan, context: RunContext, records: list[Record]) -> float:
     map_record = plan.map_record
     started = time.process_time()
     for record in records:
-        map_record(record, context, checked=True)
+        map_record(record, context, True)
     return time.process_time() - started
 
 

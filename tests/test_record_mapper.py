@@ -18,7 +18,7 @@ from engine.errors import RecordError
 from engine.language import safe_json
 from engine.language.plan import Plan, RunContext, compile_plan
 from engine.validate.mapping_set import load_mapping_set
-from tests.helpers import MAPPINGS, REPO
+from tests.helpers import MAPPINGS, REPO, copy_mappings
 from tests.hostile.strategies import hostile_json, ordinary
 
 EXAMPLES = json.loads((REPO / "tests/fixtures/zoom/example_responses.json").read_text(encoding="utf-8"))["responses"]
@@ -92,3 +92,61 @@ def test_the_lean_path_itself_maps_the_examples(entity: str) -> None:
     lean = plan._rest_mapper(record, CONTEXT, False)
     full = plan._map_in_full(record, CONTEXT, None)
     assert lean == full
+
+
+# first_name(name) and last_name(name) split the name once on the lean path (RESULT_PARTS): in the
+# default order, reversed, with only one of them, and with each over a different path.
+FIRST, LAST = "  - from: first_name(name)", "  - from: last_name(name)"
+FIRST_KIND, LAST_KIND = "category: user.name.first", "category: user.name.last"
+
+
+def _swapped(text: str, one: str, other: str) -> str:
+    return text.replace(one, "\0").replace(other, one).replace("\0", other)
+
+
+def _without_first(text: str) -> str:
+    start = text.index(FIRST)
+    return text[:start] + text[text.index(FIRST_KIND, start) + len(FIRST_KIND) + 2:]
+
+
+NAME_VARIANTS = {
+    "as shipped": lambda text: text,
+    "last before first": lambda text: _swapped(_swapped(text, FIRST, LAST), FIRST_KIND, LAST_KIND),
+    "last only": _without_first,
+    "two paths": lambda text: text.replace(LAST, "  - from: last_name(email)"),
+}
+names = st.one_of(st.none(), st.integers(), st.just(""), st.just(" , "), st.text(max_size=12),
+                  st.sampled_from(["Ada Lovelace", "Lovelace, Ada", "Ada", "Lovelace,", ", Ada", "A  B  C"]))
+
+
+@pytest.fixture(scope="module")
+def name_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
+    plans = {}
+    for variant, change in NAME_VARIANTS.items():
+        folder = copy_mappings(tmp_path_factory.mktemp("names"))
+        path = folder / "panelists.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert FIRST in text and LAST in text
+        path.write_text(change(text), encoding="utf-8")
+        plans[variant] = compile_plan(load_mapping_set([folder]).raise_if_invalid().get("panelists"))
+    return plans
+
+
+@settings(max_examples=200, deadline=None)
+@given(variant=st.sampled_from(sorted(NAME_VARIANTS)), name=names, email=names)
+def test_a_name_split_once_maps_as_each_function_alone(name_plans: dict[str, Plan], variant: str,
+                                                        name: Any, email: Any) -> None:
+    record = {**_example("panelists"), "name": name, "email": email}
+    _agree(name_plans[variant], record)
+
+
+def test_the_lean_path_maps_both_parts_of_a_name(name_plans: dict[str, Plan]) -> None:
+    record = {**_example("panelists"), "name": "  Lovelace,  Ada King ", "email": "grace@hopper.org"}
+    outputs = {variant: plan._rest_mapper(record, CONTEXT, False).record for variant, plan in name_plans.items()}
+    assert (outputs["as shipped"]["zoom_app__First_Name__c"], outputs["as shipped"]["zoom_app__Last_Name__c"]) \
+        == ("Ada King", "Lovelace")
+    assert outputs["last before first"]["zoom_app__First_Name__c"] == "Lovelace"
+    assert outputs["last only"]["zoom_app__Last_Name__c"] == "Lovelace"
+    assert "zoom_app__First_Name__c" not in outputs["last only"]
+    assert outputs["two paths"]["zoom_app__First_Name__c"] == "Ada King"
+    assert outputs["two paths"]["zoom_app__Last_Name__c"] == "grace@hopper.org"

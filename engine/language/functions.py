@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
@@ -354,15 +354,18 @@ def _name_parts(full_name: str | None) -> tuple[str | None, str] | None:
         return _last_split[1]
     if full_name is None:
         return None
-    text = " ".join(full_name.split())
-    found: tuple[str | None, str] | None
-    if "," in text:
-        found = _comma_parts(text)
-    else:
-        first, _, last = text.rpartition(" ")
-        found = (first or None, last) if text else None
+    found = _split_parts(full_name)
     _last_split = (full_name, found)
     return found
+
+
+def _split_parts(full_name: str) -> tuple[str | None, str] | None:
+    """(first, last) of a full name, as :func:`_name_parts`, not remembered."""
+    text = " ".join(full_name.split())
+    if "," in text:
+        return _comma_parts(text)
+    first, _, last = text.rpartition(" ")
+    return (first or None, last) if text else None
 
 
 def _comma_parts(text: str) -> tuple[str | None, str] | None:
@@ -375,6 +378,12 @@ def _comma_parts(text: str) -> tuple[str | None, str] | None:
         return None
     first, _, last = text.rpartition(" ")
     return first or None, last
+
+
+# Functions whose result of a str is one part of another function's result (its position there):
+# code that maps a whole record (record_mapper) splits a name once for both of its fields.
+RESULT_PARTS: dict[str, tuple[Callable[[str], Any], int]] = {"first_name": (_split_parts, 0),
+                                                            "last_name": (_split_parts, 1)}
 
 
 def _split_name(full_name: str | None) -> dict[str, str | None] | None:

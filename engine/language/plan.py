@@ -35,15 +35,16 @@ class RunContext:
 _NO_CONTEXT = RunContext()  # frozen, and its run document is never written to
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class MappedRecord:
-    """One mapped record. Slots: the lean path builds one per record (``record_mapper``), without a call."""
+    """One mapped record (:func:`mapped_record`). Slots and no ``__init__``: the lean path builds one per
+    record (``record_mapper``) as ``MappedRecord()``, then sets its attributes."""
 
     entity: str
     object: str | None
     upsert_key: dict[str, Any]
     record: dict[str, Any]
-    warnings: Sequence[str] = ()  # a list of them, or this one empty tuple that every record without one shares
+    warnings: Sequence[str]  # a list of them, or NO_WARNINGS, the empty tuple every record without one shares
 
     def as_json(self, secrets: frozenset[str] | None = frozenset()) -> dict[str, Any]:
         """The JSON Lines shape of ``zoomforce map`` (docs/design.md), secrets in `secrets` as ``***``.
@@ -59,6 +60,15 @@ class MappedRecord:
             "upsert_key": redact_fields(self.upsert_key, secrets),
             "record": redact_fields(self.record, secrets),
         }
+
+
+def mapped_record(entity: str, target_object: str | None, upsert_key: dict[str, Any], record: dict[str, Any],
+                  warnings: Sequence[str]) -> MappedRecord:
+    """A MappedRecord of these values (the class has no ``__init__``: see there)."""
+    mapped = MappedRecord()
+    mapped.entity, mapped.object, mapped.upsert_key, mapped.record = entity, target_object, upsert_key, record
+    mapped.warnings = warnings or NO_WARNINGS
+    return mapped
 
 
 @dataclass(frozen=True)
@@ -198,8 +208,8 @@ class Plan:
     skip_masked: bool = False  # a record the state kept (a dead letter, an event): a *** value is left out
     match: tuple[tuple[str, ...], ...] = ()  # a target without external id: the sets of fields that identify a record
 
-    def map_record(self, record: Any, context: RunContext | None = None, event: str | None = None,
-                   listing: str | None = None, checked: bool = False) -> MappedRecord:
+    def map_record(self, record: Any, context: RunContext | None = None, checked: bool = False,
+                   event: str | None = None, listing: str | None = None) -> MappedRecord:
         """Map one source record; raise a RecordError (without index) if it cannot be mapped.
 
         `event` names the event notification the record came from (its fields are read with their
@@ -218,7 +228,7 @@ class Plan:
         # the plan's own function, written once: later calls of this plan's map_record go straight to it
         mapper = self._generated.map_record
         object.__setattr__(self, "map_record", mapper)  # an attribute of the instance shadows the method
-        return mapper(record, context, event, listing, checked)  # type: ignore[no-any-return]
+        return mapper(record, context, checked, event, listing)  # type: ignore[no-any-return]
 
     @cached_property
     def _generated(self) -> GeneratedMapper:
@@ -246,7 +256,7 @@ class Plan:
             reference = self.parent.reference(context)
             if reference is not None:
                 output[self.parent.relationship] = reference
-        return MappedRecord(self.entity, self.object, self._upsert_key(output), output, warnings or NO_WARNINGS)
+        return mapped_record(self.entity, self.object, self._upsert_key(output), output, warnings)
 
     def key_of(self, record: Any, event: str | None = None) -> str | None:
         """The key a record that could not be mapped would have had (its dead letter's key), read raw.
@@ -370,7 +380,7 @@ def run_batch(
         try:
             if isinstance(record, RecordError):
                 raise record
-            outcome = plan.map_record(record, here, event)
+            outcome = plan.map_record(record, here, event=event)
             result.mapped.append((index, outcome))
         except RecordError as exc:
             outcome = exc.located(index, plan.entity)

@@ -41,7 +41,7 @@ from engine.language.coerce import (
     to_text,
     to_url,
 )
-from engine.language.expressions import AstNode, one_argument_function
+from engine.language.expressions import AstNode, one_argument_function, result_part
 
 # The plan imports this module: its FieldPlan, ParentPlan, RunContext and MappedRecord are typed Any here.
 FieldPlan: TypeAlias = Any
@@ -52,7 +52,7 @@ RunContext: TypeAlias = Any
 # `certified`: the record comes from a certified document (safe_json.loads_certified), whose
 # strings all encode, so text needs no repair. It raises whatever it does not decide.
 RestMapper = Callable[[Any, Any, bool], Any]
-# Plan.map_record's own signature: (record, context, event, listing, checked) -> a MappedRecord.
+# Plan.map_record's own signature: (record, context, checked, event, listing) -> a MappedRecord.
 RecordMapper = Callable[..., Any]
 
 
@@ -109,10 +109,12 @@ class _Source:
 
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"NeedsFullPath": NeedsFullPath, "to_text": to_text,
-                                          "SLOW": _SLOW, "new": object.__new__,
+                                          "SLOW": _SLOW,
                                           "NO_WARNINGS": NO_WARNINGS}
         self.lines: list[str] = []
         self.key_target: str | None = None  # the first upsert key, when a required field writes it: held in `kv`
+        # the local that holds a whole result whose parts fields write (RESULT_PARTS), by function and path
+        self.wholes: dict[tuple[Callable[[str], Any], tuple[str, ...]], str] = {}
 
     def bind(self, name: str, value: Any) -> str:
         self.namespace[name] = value
@@ -139,13 +141,8 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
     if upsert_keys and any(f.target == upsert_keys[0] and f.on_missing not in ("skip", "null", "default")
                            for f in written):
         source.key_target = upsert_keys[0]
-    # no field truncates: every record shares the empty warnings
-    warns = any(field.max_length is not None and field.truncate for field in written)
-    source.add(1, "if type(record) is not dict:",
-               "    raise NeedsFullPath('the record is not an object')",
-               "get = record.get",
-               "output = {}",
-               "warnings = []" if warns else "warnings = NO_WARNINGS")
+    source.add(1, "output = {}",
+               "warnings = NO_WARNINGS")  # a list only once a value is cut
     uses_parent = uses_run = False
     for index, field in enumerate(fields):
         if field.reader(None) is None:
@@ -157,6 +154,10 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
         uses_parent = True
         _parent_block(source, parent)
     _result_block(source, upsert_keys, result)
+    # a record that is no object has no `get`: its AttributeError hands it to the full path
+    if not any("record.get(" in line for line in source.lines):  # unless no field reads the record
+        source.lines[:0] = ["    if type(record) is not dict:",
+                            "        raise NeedsFullPath('the record is not an object')"]
     body: list[str] = []
     if uses_parent:
         body.append("    parent = None if context is None else context.parent")
@@ -165,7 +166,7 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
     body += source.lines
     source.namespace.update(check=check, in_full=in_full)
     lines = ["def run(record, context, certified):", *body,
-             "def map_record(record, context=None, event=None, listing=None, checked=False):",
+             "def map_record(record, context=None, checked=False, event=None, listing=None):",
              "    if not checked:",
              "        check(record)",
              "    if event is None and listing is None:",
@@ -210,7 +211,7 @@ def _read_record_value(source: _Source, index: int, ast: AstNode, evaluate: str)
     """Lines that set ``raw`` to the expression's value over the record: inline for the shapes above."""
     path = _plain_path(ast)
     if path is not None:
-        _path_lines(source, index, path, "get", "raw")
+        _path_lines(source, index, path, "raw")
         if len(path) > 1:
             source.add(1, "if raw is SLOW:", f"    raw = {evaluate}(record)")
         return
@@ -229,10 +230,10 @@ def _plain_path(ast: AstNode) -> tuple[str, ...] | None:
     return None
 
 
-def _path_lines(source: _Source, index: int, path: tuple[str, ...], getter: str, into: str) -> None:
-    """Lines that set `into` to the value at `path` (``getter`` reads the first name), null where an
+def _path_lines(source: _Source, index: int, path: tuple[str, ...], into: str) -> None:
+    """Lines that set `into` to the value at `path` in the record, null where an
     object on the way is missing or null, SLOW where a value on the way is something else."""
-    source.add(1, f"{into} = {getter}({source.bind(f'n{index}_0', path[0])})")
+    source.add(1, f"{into} = record.get({source.bind(f'n{index}_0', path[0])})")
     for depth, name in enumerate(path[1:], start=1):
         step = source.bind(f"n{index}_{depth}", name)
         source.add(depth, f"if type({into}) is dict:", f"    {into} = {into}.get({step})")
@@ -248,14 +249,34 @@ def _one_argument_call(source: _Source, index: int, ast: AstNode, evaluate: str)
     if path is None or found is None:
         return False
     function, allowed = found
+    _path_lines(source, index, path, "raw")
+    part = result_part(ast["value"])
+    if part is not None and allowed is not None and str in allowed:
+        _part_lines(source, index, path, part, evaluate)
+        return True
     call = source.bind(f"f{index}", function)
-    _path_lines(source, index, path, "get", "raw")
     if allowed is None:
         source.add(1, f"raw = {evaluate}(record) if raw is SLOW else {call}(raw)")
     else:
         types = source.bind(f"a{index}", allowed)
         source.add(1, f"raw = {call}(raw) if type(raw) in {types} else {evaluate}(record)")  # SLOW is no such type
     return True
+
+
+def _part_lines(source: _Source, index: int, path: tuple[str, ...], part: tuple[Callable[[str], Any], int],
+                evaluate: str) -> None:
+    """``first_name(name)`` then ``last_name(name)``: the name split once, in a local, each field its part.
+    Any value but a str takes the field's compiled expression (the local says SLOW to the next)."""
+    whole, position = part
+    held = source.wholes.get((whole, path))
+    if held is None:
+        held = source.wholes[whole, path] = f"w{index}"
+        call = source.bind(f"f{index}", whole)
+        source.add(1, "if type(raw) is str:",
+                   f"    {held} = {call}(raw)",
+                   "else:",
+                   f"    {held} = SLOW")
+    source.add(1, f"raw = {evaluate}(record) if {held} is SLOW else None if {held} is None else {held}[{position}]")
 
 
 def _join_of_projection(source: _Source, index: int, ast: AstNode, evaluate: str) -> bool:
@@ -265,7 +286,7 @@ def _join_of_projection(source: _Source, index: int, ast: AstNode, evaluate: str
         return False
     separator, path, right = shape
     separator_name = source.bind(f"s{index}", separator)
-    _path_lines(source, index, path, "get", "items")
+    _path_lines(source, index, path, "items")
     source.add(1, "raw = SLOW",
                "if type(items) is list:",
                "    parts = []",
@@ -362,7 +383,7 @@ def _value_lines(source: _Source, index: int, field: FieldPlan, target: str, as_
         body.append(f"if {test}:")
         if field.truncate:
             message = f"f'{{{target}}}: truncated from {{len(value)}} to {{{limit}}} characters'"
-            body += [f"    warnings.append({message})", f"    value = value[:{limit}]"]
+            body += [f"    warnings = [*warnings, {message}]", f"    value = value[:{limit}]"]
         else:
             body.append(f"    raise NeedsFullPath({target})")
     body.append(f"output[{target}] = value")
@@ -401,8 +422,8 @@ def _result_block(source: _Source, upsert_keys: tuple[str, ...], result: tuple[t
     """The result object, built without a call of its __init__ (its attributes set one by one)."""
     kind, entity, target_object = result
     source.namespace.update(R=kind, entity=entity, target_object=target_object)
-    done = ["mapped = new(R)", "mapped.entity = entity", "mapped.object = target_object",
-            "mapped.upsert_key = key", "mapped.record = output", "mapped.warnings = warnings or NO_WARNINGS",
+    done = ["mapped = R()", "mapped.entity = entity", "mapped.object = target_object",
+            "mapped.upsert_key = key", "mapped.record = output", "mapped.warnings = warnings",
             "return mapped"]
     if not upsert_keys:
         source.add(1, "key = {}", *done)

@@ -100,7 +100,7 @@ def map_each(
         try:
             if isinstance(record, RecordError):
                 raise record
-            outcome = plan.map_record(record, here, event, checked=certified)
+            outcome = plan.map_record(record, here, certified, event)  # positional: no keyword work per record
         except RecordError as exc:
             outcome = exc.located(index, plan.entity)
             failed += 1

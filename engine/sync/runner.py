@@ -595,8 +595,8 @@ class SyncRunner:
                 listing = letter.record.get("listing")  # and one of a named listing as a record of it
                 try:
                     mapped = plan.map_record(source, RunContext(parent=letter.record.get("parent"), run=run),
-                                             event if isinstance(event, str) else None,
-                                             listing if isinstance(listing, str) else None)
+                                             event=event if isinstance(event, str) else None,
+                                             listing=listing if isinstance(listing, str) else None)
                 except RecordError as exc:
                     counts.failed += 1
                     LOG.warning("%s: dead letter %d still cannot be mapped: %s", entity, letter.id, exc,
