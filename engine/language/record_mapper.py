@@ -259,7 +259,10 @@ def _one_argument_call(source: _Source, index: int, ast: AstNode, evaluate: str)
         source.add(1, f"raw = {evaluate}(record) if raw is SLOW else {call}(raw)")
     else:
         types = source.bind(f"a{index}", allowed)
-        source.add(1, f"raw = {call}(raw) if type(raw) in {types} else {evaluate}(record)")  # SLOW is no such type
+        takes = f"type(raw) in {types}"
+        if str in allowed:  # the usual value, told apart without hashing its type
+            takes = f"type(raw) is str or {takes}"
+        source.add(1, f"raw = {call}(raw) if {takes} else {evaluate}(record)")  # SLOW is no such type
     return True
 
 
