@@ -46,3 +46,22 @@ def test_map_benchmark_runs_in_quick_mode_and_ends_with_its_json_summary() -> No
     for figures in summary.values():
         assert set(figures) == {"plan_vs_hand", "naive_vs_plan", "records_per_s"}
         assert all(isinstance(value, int | float) and value > 0 for value in figures.values())
+
+
+_CHILD = """
+import sys
+sys.path.insert(0, {benchmarks!r})
+from bench_sync import own_peak_rss_mb
+print(own_peak_rss_mb())
+"""
+
+
+def test_a_spawned_run_reports_its_own_peak_rss_not_its_parents() -> None:
+    """The parent holds 300 MB, then starts a small process: the child's peak is its own (ru_maxrss
+    would keep the parent's across the exec), as bench_sync measures each run."""
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # every page touched: resident
+    child = subprocess.run([sys.executable, "-c", _CHILD.format(benchmarks=str(REPO / "benchmarks"))],
+                           capture_output=True, text=True, timeout=120, check=True, cwd=REPO)
+    assert 0 < float(child.stdout) < 200
+    del ballast
