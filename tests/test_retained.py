@@ -75,7 +75,6 @@ def test_records_are_written_per_batch_and_each_once(
     assert_everything_once(fresh)
     upserts = sum(fresh.salesforce.stats()["routes"]["collections_upsert"].values())
     assert upserts > 2 * len(expected), f"{upserts} calls: one per batch, not one per entity"
-
     assert sum(c.written for c in again.entities.values()) == 0
 
 

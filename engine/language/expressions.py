@@ -25,7 +25,7 @@ from engine.describe import json_type, short
 from engine.errors import EvaluationError, ExpressionError, TransformValueError
 from engine.language import limits
 from engine.language.compiler import Compiler
-from engine.language.functions import RESULT_PARTS, RETURN_TYPES, ZoomforceFunctions, function_arities
+from engine.language.functions import RETURN_TYPES, ZoomforceFunctions, function_arities
 from engine.suggest import close_matches, did_you_mean
 
 # A path into a source document: names, array indexes, and None for "every item".
@@ -245,12 +245,6 @@ def one_argument_function(name: str) -> tuple[Callable[[Any], Any], frozenset[ty
     """The bound implementation of the one-parameter function `name` and the types it takes
     (:meth:`~engine.language.compiler.Compiler.one_argument`), for code that calls it directly."""
     return _compiler().one_argument(name)
-
-
-def result_part(name: str) -> tuple[Callable[[str], Any], int] | None:
-    """For a function whose result of a str is one part of another's result (``first_name``): that
-    other function and the part's position in its result; None for any other function."""
-    return RESULT_PARTS.get(name)
 
 
 def evaluate_or_none(expression: CompiledExpression, document: Any) -> Any:

@@ -41,7 +41,8 @@ from engine.language.coerce import (
     to_text,
     to_url,
 )
-from engine.language.expressions import AstNode, one_argument_function, result_part
+from engine.language.expressions import AstNode, one_argument_function
+from engine.language.functions import RESULT_PARTS
 
 # The plan imports this module: its FieldPlan, ParentPlan, RunContext and MappedRecord are typed Any here.
 FieldPlan: TypeAlias = Any
@@ -115,6 +116,7 @@ class _Source:
         self.key_target: str | None = None  # the first upsert key, when a required field writes it: held in `kv`
         # the local that holds a whole result whose parts fields write (RESULT_PARTS), by function and path
         self.wholes: dict[tuple[Callable[[str], Any], tuple[str, ...]], str] = {}
+        self.reads_record = False  # some line calls record.get: a record that is no object fails there
 
     def bind(self, name: str, value: Any) -> str:
         self.namespace[name] = value
@@ -155,7 +157,7 @@ def generated_mapper(fields: tuple[FieldPlan, ...], parent: ParentPlan | None,
         _parent_block(source, parent)
     _result_block(source, upsert_keys, result)
     # a record that is no object has no `get`: its AttributeError hands it to the full path
-    if not any("record.get(" in line for line in source.lines):  # unless no field reads the record
+    if not source.reads_record:
         source.lines[:0] = ["    if type(record) is not dict:",
                             "        raise NeedsFullPath('the record is not an object')"]
     body: list[str] = []
@@ -234,6 +236,7 @@ def _path_lines(source: _Source, index: int, path: tuple[str, ...], into: str) -
     """Lines that set `into` to the value at `path` in the record, null where an
     object on the way is missing or null, SLOW where a value on the way is something else."""
     source.add(1, f"{into} = record.get({source.bind(f'n{index}_0', path[0])})")
+    source.reads_record = True
     for depth, name in enumerate(path[1:], start=1):
         step = source.bind(f"n{index}_{depth}", name)
         source.add(depth, f"if type({into}) is dict:", f"    {into} = {into}.get({step})")
@@ -250,7 +253,7 @@ def _one_argument_call(source: _Source, index: int, ast: AstNode, evaluate: str)
         return False
     function, allowed = found
     _path_lines(source, index, path, "raw")
-    part = result_part(ast["value"])
+    part = RESULT_PARTS.get(ast["value"])
     if part is not None and allowed is not None and str in allowed:
         _part_lines(source, index, path, part, evaluate)
         return True
@@ -422,7 +425,7 @@ def _parent_block(source: _Source, parent: ParentPlan) -> None:
 
 
 def _result_block(source: _Source, upsert_keys: tuple[str, ...], result: tuple[type, str, str | None]) -> None:
-    """The result object, built without a call of its __init__ (its attributes set one by one)."""
+    """The result object: a call of its class, which has no __init__, then its attributes one by one."""
     kind, entity, target_object = result
     source.namespace.update(R=kind, entity=entity, target_object=target_object)
     done = ["mapped = R()", "mapped.entity = entity", "mapped.object = target_object",
